@@ -1,0 +1,153 @@
+"""Tally: the application factory."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask, jsonify, redirect, request, url_for
+from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from webapp.config import load_config
+from webapp.extensions import csrf, db, login_manager, migrate
+
+# Endpoints reachable without signing in; everything else needs a staff login.
+PUBLIC_ENDPOINTS = frozenset({"auth.sign_in", "static", "health"})
+PUBLIC_BLUEPRINTS: set[str] = set()
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app: config from the environment (plus overrides), extensions, routes."""
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("TALLY_INSTANCE_PATH") or None,
+        instance_relative_config=True,
+    )
+    app.config.from_mapping(load_config(app.instance_path))
+    if config:
+        app.config.from_mapping(config)
+
+    # Templates are found in templates/ (pages) and partials/ (shared pieces).
+    app.jinja_loader.searchpath.append(os.path.join(app.root_path, "partials"))
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+    if app.config["PROXY_FIX"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    csrf.init_app(app)
+    _init_login(app)
+    _register_sqlite_pragmas(app)
+
+    from webapp import models  # noqa: F401  (registers tables with the metadata)
+    from webapp.blueprints import auth, customers
+    from webapp.template_helpers import register_template_helpers
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(customers.bp)
+    register_template_helpers(app)
+
+    from webapp.cli import register_cli
+
+    register_cli(app)
+
+    @app.get("/health")
+    def health():
+        """Liveness and database check for load balancers; no sign-in needed."""
+        from sqlalchemy import text
+
+        db.session.execute(text("SELECT 1"))
+        return jsonify(status="ok")
+
+    @app.get("/")
+    def index():
+        return redirect(url_for("customers.index"))
+
+    @app.before_request
+    def require_sign_in():
+        """Every route needs a signed-in staff member unless it is listed as public."""
+        from flask_login import current_user
+
+        if request.endpoint is None:
+            return None
+        if request.endpoint in PUBLIC_ENDPOINTS or request.blueprint in PUBLIC_BLUEPRINTS:
+            return None
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        return None
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        from webapp.rendering import render_page
+
+        return render_page(
+            "errors/error.html",
+            status=400,
+            title="Form expired",
+            message="This form has expired or was not sent from Tally. "
+            "Reload the page and try again.",
+        )
+
+    @app.errorhandler(404)
+    def not_found(error):
+        from webapp.rendering import render_page
+
+        return render_page(
+            "errors/error.html",
+            status=404,
+            title="Not found",
+            message="There is nothing at this address.",
+        )
+
+    return app
+
+
+def _init_login(app: Flask) -> None:
+    from flask import make_response
+
+    from webapp.models.staff import Staff
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.sign_in"
+    login_manager.login_message = "Sign in to continue."
+    login_manager.login_message_category = "info"
+
+    @login_manager.user_loader
+    def load_staff(staff_id: str):
+        staff = db.session.get(Staff, int(staff_id)) if staff_id.isdigit() else None
+        return staff if staff is not None and staff.active else None
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        """Full pages redirect to sign-in; htmx requests get HX-Redirect so the
+        whole window goes to the sign-in page instead of a fragment of it."""
+        if request.headers.get("HX-Request") == "true":
+            current = request.headers.get("HX-Current-URL", "")
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(current)
+            next_path = parts.path + (f"?{parts.query}" if parts.query else "")
+            response = make_response("", 401)
+            response.headers["HX-Redirect"] = url_for("auth.sign_in", next=next_path or None)
+            return response
+        return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """Foreign keys on, WAL for concurrent readers, and wait rather than fail on a lock."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+
+def _register_sqlite_pragmas(app: Flask) -> None:
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    if not event.contains(Engine, "connect", _sqlite_pragmas):
+        event.listen(Engine, "connect", _sqlite_pragmas)

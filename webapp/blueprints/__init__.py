@@ -1,0 +1,1 @@
+"""Thin HTTP layer: parse the request, call a service, render a page or a block."""

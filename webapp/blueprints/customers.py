@@ -1,0 +1,211 @@
+"""The customer list, Add customer, the customer page with its tabs, edit and status."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from jinja2_fragments.flask import render_block
+
+from webapp.extensions import db
+from webapp.forms import CustomerForm, StatusForm
+from webapp.models.customer import Customer, CustomerStatus
+from webapp.rendering import htmx_done, is_htmx_partial, render_page
+from webapp.services import customers as customer_service
+from webapp.services.search import CustomerQuery, any_customers, list_customers
+
+bp = Blueprint("customers", __name__, url_prefix="/customers")
+
+FORM_TEMPLATE = "customers/form.html"
+FORM_BLOCKS = ("modal", "form", "currency_field", "duplicates")
+
+# Tab slug -> label. A new tab is one entry here and one block in customers/show.html.
+TABS = {"profile": "Profile"}
+
+
+def _customer_or_404(customer_id: int) -> Customer:
+    customer = customer_service.get_customer(db.session, customer_id)
+    if customer is None:
+        abort(404)
+    return customer
+
+
+def _duplicates(form: CustomerForm, exclude_id: int | None = None):
+    return customer_service.find_duplicates(
+        db.session,
+        email=(form.email.data or "").strip() if not form.email.errors else "",
+        tax_id=(form.tax_id.data or "").strip() if not form.tax_id.errors else "",
+        exclude_id=exclude_id,
+    )
+
+
+def _warn_duplicates(duplicates) -> None:
+    for duplicate in duplicates:
+        label = "email" if duplicate.field == "email" else "tax ID"
+        flash(
+            f"Note: {duplicate.display_id} ({duplicate.name}) has the same {label}.",
+            "warning",
+        )
+
+
+@bp.get("")
+def index():
+    """The customer list: search, filters, sort and paging, all in the query string."""
+    query = CustomerQuery.from_args(request.args)
+    page = list_customers(db.session, query)
+    has_customers = bool(page.customers) or any_customers(db.session)
+    return render_page(
+        "customers/index.html",
+        blocks=("results",),
+        page=page,
+        query=query,
+        has_customers=has_customers,
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    """Add customer: a modal with htmx, a page without JS."""
+    form = CustomerForm()
+    if form.validate_on_submit():
+        duplicates = _duplicates(form)
+        customer = customer_service.create_customer(db.session, form.customer_fields())
+        message = f"Customer {customer.customer_id} added."
+        if is_htmx_partial():
+            return htmx_done(
+                {"closeModal": True, "customerCreated": customer.id, "showMessage": message}
+            )
+        flash(message, "success")
+        _warn_duplicates(duplicates)
+        return redirect(url_for("customers.show", customer_id=customer.id), code=303)
+    return _render_form(form, title="Add customer", submit="Add customer")
+
+
+@bp.get("/form/currency")
+def currency_field():
+    """The currency select after a country change (htmx): it follows the country
+    unless the user has picked a currency themselves."""
+    form = CustomerForm(formdata=request.args, meta={"csrf": False})
+    if not form.currency_chosen.data:
+        from webapp.services.reference import currency_for_country
+
+        form.currency.data = currency_for_country(form.country.data or "") or ""
+    return render_block(FORM_TEMPLATE, "currency_field", form=form)
+
+
+@bp.get("/form/duplicates")
+def duplicates():
+    """Live warning beside email and tax ID when another customer has the same value."""
+    form = CustomerForm(formdata=request.args, meta={"csrf": False})
+    form.email.validate(form, [])
+    form.tax_id.validate(form, [])
+    form.email.errors, form.tax_id.errors = [], []
+    exclude = request.args.get("exclude", type=int)
+    return render_block(
+        FORM_TEMPLATE, "duplicates", duplicates=_duplicates(form, exclude_id=exclude)
+    )
+
+
+def _render_form(form: CustomerForm, customer: Customer | None = None, **labels):
+    status = 422 if form.is_submitted() else 200
+    duplicates = _duplicates(form, customer.id if customer else None) if status == 422 else []
+    return render_page(
+        FORM_TEMPLATE,
+        blocks=FORM_BLOCKS,
+        status=status,
+        form=form,
+        customer=customer,
+        duplicates=duplicates,
+        **labels,
+    )
+
+
+@bp.get("/<int:customer_id>")
+def show(customer_id: int):
+    """The customer page with the Profile tab open."""
+    return _render_tab(_customer_or_404(customer_id), "profile")
+
+
+@bp.get("/<int:customer_id>/<tab>")
+def tab(customer_id: int, tab: str):
+    """Any other tab: htmx gets just the tab, a plain request the whole page."""
+    if tab not in TABS or tab == "profile":
+        abort(404)
+    return _render_tab(_customer_or_404(customer_id), tab)
+
+
+def _render_tab(customer: Customer, tab: str):
+    return render_page(
+        "customers/show.html",
+        blocks=("customer_tab", "customer"),
+        customer=customer,
+        tab=tab,
+        tabs=TABS,
+    )
+
+
+@bp.route("/<int:customer_id>/edit", methods=["GET", "POST"])
+def edit(customer_id: int):
+    """Edit customer: the Add customer form, filled in; Save changes."""
+    customer = _customer_or_404(customer_id)
+    form = CustomerForm.for_customer(customer)
+    if form.validate_on_submit():
+        duplicates = _duplicates(form, exclude_id=customer.id)
+        customer_service.update_customer(db.session, customer, form.customer_fields())
+        message = f"Changes to {customer.customer_id} saved."
+        if is_htmx_partial():
+            return htmx_done(
+                {"closeModal": True, "customerUpdated": customer.id, "showMessage": message}
+            )
+        flash(message, "success")
+        _warn_duplicates(duplicates)
+        return redirect(url_for("customers.show", customer_id=customer.id), code=303)
+    return _render_form(form, customer, title="Edit customer", submit="Save changes")
+
+
+STATUS_ACTIONS = {
+    CustomerStatus.ACTIVE: ("Reactivate customer", "The customer becomes active again."),
+    CustomerStatus.SUSPENDED: (
+        "Suspend customer",
+        "A suspended customer stays in the list, marked as suspended.",
+    ),
+    CustomerStatus.ARCHIVED: (
+        "Archive customer",
+        "Archived customers are hidden from the list unless you filter for them.",
+    ),
+}
+
+
+@bp.route("/<int:customer_id>/status", methods=["GET", "POST"])
+def status(customer_id: int):
+    """Change status after a confirmation page (the server asks, not only JavaScript)."""
+    customer = _customer_or_404(customer_id)
+    form = StatusForm(status=request.args.get("to", ""))
+    error = None
+    if form.validate_on_submit():
+        try:
+            customer_service.change_status(db.session, customer, form.status.data)
+        except customer_service.CustomerError as refusal:
+            error = str(refusal)
+        else:
+            message = f"{customer.customer_id} is now {customer.status}."
+            if is_htmx_partial():
+                return htmx_done(
+                    {"closeModal": True, "customerUpdated": customer.id, "showMessage": message}
+                )
+            flash(message, "success")
+            return redirect(url_for("customers.show", customer_id=customer.id), code=303)
+    try:
+        target = CustomerStatus(form.status.data)
+    except ValueError:
+        if request.method == "GET":
+            abort(404)
+        target, error = None, error or "Choose active, suspended or archived."
+    return render_page(
+        "customers/status.html",
+        blocks=("modal", "form"),
+        status=422 if form.is_submitted() else 200,
+        customer=customer,
+        form=form,
+        target=target,
+        action=STATUS_ACTIONS.get(target),
+        error=error,
+    )

@@ -1,0 +1,77 @@
+"""Command-line interface: ``flask --app wsgi staff create``, ``demo-data`` …"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from webapp.extensions import db
+
+staff_cli = AppGroup("staff", help="Manage staff accounts.")
+
+
+@staff_cli.command("create")
+@click.option("--email", required=True, help="Sign-in email.")
+@click.option("--name", required=True, help="Name shown in the panel.")
+@click.option("--role", type=click.Choice(["admin", "agent"]), default="agent", show_default=True)
+@click.option("--password", help="Prompted for (hidden) when left out.")
+def create_staff_command(email: str, name: str, role: str, password: str | None) -> None:
+    """Add a staff account."""
+    from webapp.services.staff import StaffError, create_staff
+
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        staff = create_staff(db.session, email, name, role, password)
+    except StaffError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Created {staff.role} {staff.email}.")
+
+
+@staff_cli.command("ensure-admin")
+@click.option("--email", default="admin@example.com", show_default=True)
+def ensure_admin_command(email: str) -> None:
+    """First run only: when no staff account exists, make an admin with a random
+    password and print it once. Does nothing when any account exists."""
+    from webapp.services.staff import create_staff, staff_count
+
+    if staff_count(db.session):
+        click.echo(
+            "Sign in with your staff account (add more with `flask --app wsgi staff create`)."
+        )
+        return
+    password = secrets.token_urlsafe(12)
+    create_staff(db.session, email, "Administrator", "admin", password)
+    click.echo("First run: created the admin account")
+    click.echo(f"    email:    {email}")
+    click.echo(f"    password: {password}")
+    click.echo("Keep it somewhere safe; it is not shown again.")
+
+
+@click.command("demo-data")
+@click.option(
+    "--customers",
+    "count",
+    type=click.IntRange(1, 10_000_000),
+    default=1000,
+    show_default=True,
+    help="How many customers to add.",
+)
+@click.option("--seed", type=int, default=None, help="Random seed, for repeatable data.")
+def demo_data_command(count: int, seed: int | None) -> None:
+    """Fill the database with realistic customers."""
+    from webapp.services.demo_data import insert_demo_customers
+
+    started = time.perf_counter()
+    with click.progressbar(length=count, label="Adding customers") as bar:
+        insert_demo_customers(db.session, count, seed=seed, progress=bar.update)
+    click.echo(f"Added {count:,} customers in {time.perf_counter() - started:.1f} s.")
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(staff_cli)
+    app.cli.add_command(demo_data_command)

@@ -1,0 +1,95 @@
+"""Settings from environment variables, with safe defaults for the embedded mode.
+
+The embedded default (no environment at all) is a SQLite file under
+``instance/``, jobs run in-process and a SECRET_KEY generated once and kept
+under ``instance/``. ``TALLY_ENV=production`` refuses to start without an
+explicit ``SECRET_KEY``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    """Raised when the environment cannot produce a safe configuration."""
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def normalise_database_url(url: str) -> str:
+    """Point ``postgres://`` and ``postgresql://`` URLs at the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _embedded_secret_key(instance_path: Path) -> str:
+    """Read the instance secret, creating it (mode 0600) on first start."""
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def load_config(instance_path: str) -> dict:
+    """Build the Flask config mapping from the process environment."""
+    instance = Path(instance_path)
+    production = os.environ.get("TALLY_ENV", "development").strip().lower() == "production"
+
+    secret_key = os.environ.get("SECRET_KEY", "").strip()
+    if not secret_key:
+        if production:
+            raise ConfigError(
+                "SECRET_KEY is not set. In production (TALLY_ENV=production) Tally needs "
+                "a long random SECRET_KEY in the environment, e.g. the output of "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'`."
+            )
+        secret_key = _embedded_secret_key(instance)
+
+    database_url = os.environ.get("DATABASE_URL", "").strip()
+    if not database_url:
+        instance.mkdir(parents=True, exist_ok=True)
+        database_url = f"sqlite:///{instance / 'tally.db'}"
+
+    return {
+        "TALLY_ENV": "production" if production else "development",
+        "SECRET_KEY": secret_key,
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": os.environ.get("REDIS_URL", "").strip() or None,
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", "").strip() or None,
+        "MAIL_PORT": int(os.environ.get("MAIL_PORT", "25") or 25),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_USE_TLS": _flag("MAIL_USE_TLS", False),
+        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "tally@localhost"),
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "").rstrip("/") or None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE", production),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE", production),
+        "PROXY_FIX": _flag("PROXY_FIX", False),
+        # The CSRF token lives as long as the session: staff keep the panel open all day.
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_CSRF_HEADERS": ["X-CSRFToken"],
+        "SIGN_IN_MAX_FAILURES_PER_ACCOUNT": int(os.environ.get("SIGN_IN_MAX_FAILURES", "5")),
+        "SIGN_IN_MAX_FAILURES_PER_ADDRESS": 20,
+        "SIGN_IN_LOCK_MINUTES": int(os.environ.get("SIGN_IN_LOCK_MINUTES", "15")),
+        "CUSTOMERS_PER_PAGE": 50,
+    }

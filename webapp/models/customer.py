@@ -1,0 +1,106 @@
+"""The customer account."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.extensions import db
+from webapp.models.base import utcnow
+
+
+class CustomerStatus(enum.StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    ARCHIVED = "archived"
+
+
+class InvoicingFlow(enum.StrEnum):
+    AUTOMATIC = "automatic"
+    MANUAL = "manual"
+
+
+CUSTOMER_ID_PREFIX = "C-"
+
+
+class Customer(db.Model):
+    """A customer account. Text columns are '' rather than NULL so sorting is total."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    company: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    first_name: Mapped[str] = mapped_column(String(100), nullable=False, default="")
+    last_name: Mapped[str] = mapped_column(String(100), nullable=False, default="")
+    email: Mapped[str] = mapped_column(String(254), nullable=False)
+    phone: Mapped[str] = mapped_column(String(32), nullable=False, default="")
+    mobile: Mapped[str] = mapped_column(String(32), nullable=False, default="")
+    fax: Mapped[str] = mapped_column(String(32), nullable=False, default="")
+    position: Mapped[str] = mapped_column(String(100), nullable=False, default="")
+    website: Mapped[str] = mapped_column(String(300), nullable=False, default="")
+    country: Mapped[str] = mapped_column(String(2), nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    address_line1: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    address_line2: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    city: Mapped[str] = mapped_column(String(100), nullable=False, default="")
+    region: Mapped[str] = mapped_column(String(100), nullable=False, default="")
+    postal_code: Mapped[str] = mapped_column(String(20), nullable=False, default="")
+    tax_id: Mapped[str] = mapped_column(String(50), nullable=False, default="")
+    # Hundredths of a percent: 19.00 % is 1900. Exact, no floats.
+    tax_rate_bp: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    payment_terms_days: Mapped[int] = mapped_column(Integer, nullable=False, default=30)
+    invoicing_flow: Mapped[str] = mapped_column(
+        String(16), nullable=False, default=InvoicingFlow.AUTOMATIC
+    )
+    auto_pay: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    footnotes: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=CustomerStatus.ACTIVE)
+    # Lower-cased, accent-folded text of every searchable field (see services.search).
+    search_text: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime, nullable=False, default=utcnow, onupdate=utcnow
+    )
+
+    __table_args__ = (
+        # One (column, id) index per sortable column: keyset-friendly, and the id
+        # tie-breaker keeps paging stable when values repeat.
+        Index("ix_customers_name_id", "name", "id"),
+        Index("ix_customers_company_id", "company", "id"),
+        Index("ix_customers_email_id", "email", "id"),
+        Index("ix_customers_country_id", "country", "id"),
+        Index("ix_customers_currency_id", "currency", "id"),
+        Index("ix_customers_status_id", "status", "id"),
+        Index("ix_customers_created_at_id", "created_at", "id"),
+        Index("ix_customers_tax_id", "tax_id"),
+        Index(
+            "ix_customers_search_text_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
+    )
+
+    @property
+    def customer_id(self) -> str:
+        """The visible ID staff read out and type, e.g. C-000042."""
+        return format_customer_id(self.id)
+
+    @property
+    def contact_name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+    @property
+    def tax_rate_percent(self) -> str:
+        return f"{self.tax_rate_bp // 100}.{self.tax_rate_bp % 100:02d}"
+
+    def __repr__(self) -> str:
+        return f"<Customer {self.customer_id} {self.name!r}>"
+
+
+def format_customer_id(number: int) -> str:
+    return f"{CUSTOMER_ID_PREFIX}{number:06d}"

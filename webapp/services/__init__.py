@@ -1,0 +1,1 @@
+"""Business rules. Plain functions over the SQLAlchemy session; they never read ``request``."""

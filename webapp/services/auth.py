@@ -1,0 +1,106 @@
+"""Signing in, with failed attempts throttled per account and per client address.
+
+After ``max_failures`` consecutive failures for an account (or a larger
+number from one address) further attempts are refused for ``lock_minutes``,
+even with the right password, and the message says when to try again. A
+successful sign-in clears both counters. Counters live in the database so
+every worker process sees the same numbers.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from webapp.models.base import utcnow
+from webapp.models.staff import SignInThrottle, Staff
+from webapp.services.staff import find_staff_by_email, password_matches
+
+
+class SignInError(Exception):
+    """Sign-in refused; the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    max_failures_per_account: int = 5
+    max_failures_per_address: int = 20
+    lock_minutes: int = 15
+
+
+def _keys(email: str, address: str) -> list[tuple[str, str]]:
+    return [("account", f"account:{email.strip().lower()}"), ("address", f"address:{address}")]
+
+
+def _locked_minutes(session: Session, key: str) -> int | None:
+    row = session.get(SignInThrottle, key)
+    if row is None or row.locked_until is None:
+        return None
+    remaining = row.locked_until - utcnow()
+    if remaining.total_seconds() <= 0:
+        return None
+    return max(1, int(remaining.total_seconds() // 60) + (remaining.total_seconds() % 60 > 0))
+
+
+def _record_failure(session: Session, key: str, limit: int, lock_minutes: int) -> None:
+    row = session.get(SignInThrottle, key)
+    if row is None:
+        row = SignInThrottle(key=key, failures=0)
+        session.add(row)
+    if row.locked_until is not None and row.locked_until <= utcnow():
+        row.failures, row.locked_until = 0, None
+    row.failures += 1
+    row.last_failure_at = utcnow()
+    if row.failures >= limit:
+        row.locked_until = utcnow() + timedelta(minutes=lock_minutes)
+
+
+def authenticate(
+    session: Session, email: str, password: str, address: str, policy: ThrottlePolicy
+) -> Staff:
+    """Return the staff member for valid credentials or raise ``SignInError``."""
+    keys = _keys(email, address)
+    for _kind, key in keys:
+        minutes = _locked_minutes(session, key)
+        if minutes is not None:
+            raise SignInError(
+                "Too many failed sign-in attempts. "
+                f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+            )
+
+    staff = find_staff_by_email(session, email) if email.strip() else None
+    valid = password_matches(staff, password) if staff else _dummy_check(password)
+    if staff is None or not valid or not staff.active:
+        limits = {
+            "account": policy.max_failures_per_account,
+            "address": policy.max_failures_per_address,
+        }
+        for kind, key in keys:
+            _record_failure(session, key, limits[kind], policy.lock_minutes)
+        session.commit()
+        if staff is not None and valid and not staff.active:
+            raise SignInError("This account has been deactivated. Ask an admin.")
+        raise SignInError("Email or password is not right.")
+
+    for _kind, key in keys:
+        row = session.get(SignInThrottle, key)
+        if row is not None:
+            session.delete(row)
+    session.commit()
+    return staff
+
+
+@cache
+def _dummy_hash() -> str:
+    return generate_password_hash(secrets.token_hex(16))
+
+
+def _dummy_check(password: str) -> bool:
+    """Spend the same time on an unknown email, so timing does not reveal which exist."""
+    check_password_hash(_dummy_hash(), password)
+    return False

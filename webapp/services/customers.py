@@ -1,0 +1,117 @@
+"""Customer lifecycle: create, edit, change status, find possible duplicates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from webapp.models.customer import Customer, CustomerStatus, format_customer_id
+from webapp.services.search import build_search_text
+
+
+class CustomerError(Exception):
+    """A rule refused the change; the message is shown to the user."""
+
+
+# Fields a staff member may set through the customer form.
+EDITABLE_FIELDS = (
+    "name",
+    "company",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "mobile",
+    "fax",
+    "position",
+    "website",
+    "country",
+    "currency",
+    "address_line1",
+    "address_line2",
+    "city",
+    "region",
+    "postal_code",
+    "tax_id",
+    "tax_rate_bp",
+    "payment_terms_days",
+    "invoicing_flow",
+    "auto_pay",
+    "footnotes",
+)
+
+STATUS_LABELS = {
+    CustomerStatus.ACTIVE: "Active",
+    CustomerStatus.SUSPENDED: "Suspended",
+    CustomerStatus.ARCHIVED: "Archived",
+}
+
+
+def _apply(customer: Customer, fields: Mapping[str, Any]) -> None:
+    for name in EDITABLE_FIELDS:
+        if name in fields:
+            value = fields[name]
+            setattr(customer, name, value if value is not None else "")
+    customer.search_text = build_search_text(customer)
+
+
+def create_customer(session: Session, fields: Mapping[str, Any]) -> Customer:
+    """Add a customer from already-validated form fields and commit."""
+    customer = Customer(status=CustomerStatus.ACTIVE)
+    _apply(customer, fields)
+    session.add(customer)
+    session.commit()
+    return customer
+
+
+def update_customer(session: Session, customer: Customer, fields: Mapping[str, Any]) -> Customer:
+    """Save validated edits to a customer and commit."""
+    _apply(customer, fields)
+    session.commit()
+    return customer
+
+
+def change_status(session: Session, customer: Customer, status: str) -> Customer:
+    """Move a customer to active, suspended or archived."""
+    try:
+        new_status = CustomerStatus(status)
+    except ValueError:
+        raise CustomerError("Choose active, suspended or archived.") from None
+    if customer.status == new_status:
+        raise CustomerError(f"This customer is already {STATUS_LABELS[new_status].lower()}.")
+    customer.status = new_status
+    session.commit()
+    return customer
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    field: str
+    customer_id: int
+    display_id: str
+    name: str
+
+
+def find_duplicates(
+    session: Session, email: str = "", tax_id: str = "", exclude_id: int | None = None
+) -> list[Duplicate]:
+    """Other customers with the same email or tax ID (a warning, never a refusal)."""
+    found: list[Duplicate] = []
+    for field, value in (("email", email), ("tax_id", tax_id)):
+        if not value:
+            continue
+        column = getattr(Customer, field)
+        query = select(Customer.id, Customer.name).where(column == value)
+        if exclude_id is not None:
+            query = query.where(Customer.id != exclude_id)
+        for row in session.execute(query.order_by(Customer.id).limit(3)):
+            found.append(Duplicate(field, row.id, format_customer_id(row.id), row.name))
+    return found
+
+
+def get_customer(session: Session, customer_id: int) -> Customer | None:
+    return session.get(Customer, customer_id)

@@ -1,0 +1,31 @@
+"""Jinja filters and globals shared by every template."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Flask
+from flask_wtf.csrf import generate_csrf
+
+from webapp.models.customer import CustomerStatus
+from webapp.services.customers import STATUS_LABELS
+from webapp.services.reference import countries, country_name, currencies, display_phone
+
+
+def register_template_helpers(app: Flask) -> None:
+    app.jinja_env.filters["phone"] = display_phone
+    app.jinja_env.filters["country_name"] = country_name
+    app.jinja_env.filters["status_label"] = lambda status: STATUS_LABELS.get(status, status)
+    app.jinja_env.filters["date"] = lambda value: value.strftime("%Y-%m-%d") if value else ""
+    app.jinja_env.filters["datetime"] = lambda value: (
+        value.strftime("%Y-%m-%d %H:%M") + " UTC" if value else ""
+    )
+
+    @app.context_processor
+    def globals_for_templates():
+        return {
+            "CustomerStatus": CustomerStatus,
+            "country_choices": countries,
+            "currency_choices": currencies,
+            "csrf_headers": lambda: json.dumps({"X-CSRFToken": generate_csrf()}),
+        }
