@@ -53,7 +53,7 @@ def build_search_text(customer: Customer) -> str:
         customer.email,
         customer.tax_id,
     ]
-    phones = [re.sub(r"\D", "", number) for number in (customer.phone, customer.mobile)]
+    phones = [re.sub(r"\D", "", number or "") for number in (customer.phone, customer.mobile)]
     return " ".join(fold_text(part) for part in [*words, *phones] if part)
 
 

@@ -1,0 +1,40 @@
+# Shared set-up for scripts/serve and scripts/test. Sourced, not run.
+# Creates .venv/ (the project's virtualenv, see DESIGN.md) and installs the project into it.
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+PYTHON=${PYTHON:-python3}
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "error: need root to run: $*" >&2; return 1; fi
+}
+
+apt_install() {
+  # Debian packages the project needs on a fresh machine (apt-get update once first).
+  if [ -z "${TALLY_APT_UPDATED:-}" ]; then
+    as_root apt-get update -qq && export TALLY_APT_UPDATED=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+}
+
+ensure_venv() {
+  # $1: the extras to install, e.g. "test" (empty for the app alone)
+  local extras=${1:-}
+  if [ ! -x .venv/bin/python ]; then
+    if ! "$PYTHON" -m venv .venv 2>/dev/null; then
+      rm -rf .venv
+      echo "python3 -m venv is missing; installing Debian's python3-venv" >&2
+      apt_install python3-venv
+      "$PYTHON" -m venv .venv
+    fi
+    .venv/bin/python -m pip install --quiet --upgrade pip
+  fi
+  local spec="."
+  [ -n "$extras" ] && spec=".[$extras]"
+  # Re-install only when pyproject.toml changed since the last install.
+  local stamp=".venv/.installed-${extras:-app}"
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    .venv/bin/python -m pip install --quiet --editable "$spec"
+    touch "$stamp"
+  fi
+}

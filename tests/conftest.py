@@ -1,0 +1,241 @@
+"""Shared fixtures: the app on SQLite and on PostgreSQL, a signed-in client, CSRF.
+
+Each backend's database is created and migrated once per run with the real
+Alembic migrations (so the migrations are tested on both), then emptied
+after every test. PostgreSQL comes from TEST_DATABASE_URL (scripts/test sets
+it); without it the PostgreSQL half fails loudly rather than skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from flask import g
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from webapp import create_app
+from webapp.extensions import db as _db
+from webapp.services.staff import create_staff
+
+BACKENDS = ["sqlite", "postgresql"]
+PASSWORD = "correct horse battery"
+
+
+def _admin_url(database_url: str) -> str:
+    return database_url.replace("postgresql+psycopg://", "postgresql://")
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway PostgreSQL database for this run, dropped at the end."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        pytest.fail("TEST_DATABASE_URL is not set: run the suite with scripts/test")
+    name = f"tally_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(_admin_url(base), autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    parts = urlsplit(base)
+    yield urlunsplit(parts._replace(path=f"/{name}"))
+    with psycopg.connect(_admin_url(base), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def instance_dir(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("instance")
+    os.environ["TALLY_INSTANCE_PATH"] = str(path)
+    return path
+
+
+_migrated: set[str] = set()
+
+
+def make_app(database_url: str, instance_dir: Path, **config):
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": "test-" + secrets.token_hex(8),
+            "SERVER_NAME": None,
+            **config,
+        }
+    )
+    if database_url not in _migrated:
+        with app.app_context():
+            upgrade()
+        _migrated.add(database_url)
+    return app
+
+
+def empty_database(app) -> None:
+    """Delete every row of every table (children first) so each test starts clean."""
+    with app.app_context():
+        engine = _db.engine
+        tables = [table.name for table in reversed(_db.metadata.sorted_tables)]
+        with engine.begin() as connection:
+            if engine.dialect.name == "postgresql":
+                joined = ", ".join(f'"{name}"' for name in tables)
+                connection.execute(text(f"TRUNCATE {joined} RESTART IDENTITY CASCADE"))
+            else:
+                for name in tables:
+                    connection.execute(text(f'DELETE FROM "{name}"'))
+        _db.session.remove()
+        engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def database_url(backend, request, instance_dir, tmp_path_factory) -> str:
+    if backend == "postgresql":
+        return request.getfixturevalue("postgres_url")
+    return f"sqlite:///{tmp_path_factory.getbasetemp() / 'tally-test.db'}"
+
+
+def _fresh_request_globals() -> None:
+    """Tests hold one app context open so they can use the session directly; a request
+    then reuses that context, so clear ``g`` (the signed-in user, the CSRF token) first,
+    as a real server's fresh context per request would."""
+    g.__dict__.clear()
+
+
+@pytest.fixture
+def app(database_url, instance_dir):
+    app = make_app(database_url, instance_dir)
+    app.before_request_funcs.setdefault(None, []).insert(0, _fresh_request_globals)
+    with app.app_context():
+        yield app
+    empty_database(app)
+
+
+@pytest.fixture
+def db(app):
+    """The Flask-SQLAlchemy handle, inside an app context."""
+    return _db
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token_from(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+class StaffClient:
+    """A test client signed in as a staff member; ``post`` adds the CSRF token."""
+
+    def __init__(self, client, staff):
+        self.client = client
+        self.staff = staff
+        self._token: str | None = None
+
+    def token(self) -> str:
+        if self._token is None:
+            self._token = csrf_token_from(self.client.get("/customers").get_data(as_text=True))
+        return self._token
+
+    def get(self, url, htmx_target: str | None = None, **kwargs):
+        headers = kwargs.pop("headers", {})
+        if htmx_target is not None:
+            headers = {"HX-Request": "true", "HX-Target": htmx_target, **headers}
+        return self.client.get(url, headers=headers, **kwargs)
+
+    def post(self, url, data=None, htmx_target: str | None = None, csrf=True, **kwargs):
+        data = dict(data or {})
+        if csrf:
+            data.setdefault("csrf_token", self.token())
+        headers = kwargs.pop("headers", {})
+        if htmx_target is not None:
+            headers = {"HX-Request": "true", "HX-Target": htmx_target, **headers}
+        return self.client.post(url, data=data, headers=headers, **kwargs)
+
+
+def sign_in(client, email: str, password: str = PASSWORD, address: str = "127.0.0.1"):
+    page = client.get("/sign-in").get_data(as_text=True)
+    return client.post(
+        "/sign-in",
+        data={"email": email, "password": password, "csrf_token": csrf_token_from(page)},
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+@pytest.fixture
+def make_staff(db):
+    def _make(email="agent@example.com", name="Alex Agent", role="agent", password=PASSWORD):
+        return create_staff(db.session, email, name, role, password)
+
+    return _make
+
+
+@pytest.fixture
+def staff_client(client, make_staff) -> StaffClient:
+    staff = make_staff()
+    response = sign_in(client, staff.email)
+    assert response.status_code == 303
+    return StaffClient(client, staff)
+
+
+VALID_CUSTOMER = {
+    "name": "Ada Lovelace",
+    "company": "Analytical Engines Ltd",
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "email": "ada@example.com",
+    "phone": "+44 20 7946 0958",
+    "mobile": "",
+    "fax": "",
+    "position": "Director",
+    "website": "https://example.com",
+    "country": "GB",
+    "currency": "",
+    "address_line1": "12 Byron Street",
+    "address_line2": "",
+    "city": "London",
+    "region": "",
+    "postal_code": "W1 1AA",
+    "tax_id": "",
+    "tax_rate": "20",
+    "payment_terms_days": "30",
+    "invoicing_flow": "automatic",
+    "footnotes": "",
+}
+
+
+@pytest.fixture
+def customer_data():
+    return dict(VALID_CUSTOMER)
+
+
+@pytest.fixture
+def make_customer(db):
+    from webapp.services.customers import create_customer
+
+    def _make(**fields):
+        values = {
+            "name": "Ada Lovelace",
+            "email": "ada@example.com",
+            "country": "GB",
+            "currency": "GBP",
+            **fields,
+        }
+        return create_customer(db.session, values)
+
+    return _make
