@@ -157,7 +157,7 @@ class CustomerForm(FlaskForm):
             raise ValidationError(str(error)) from None
 
     def validate_payment_terms_days(self, field):
-        text = (field.data or "").strip()
+        text = str(field.data if field.data is not None else "").strip()
         if not text.isdigit() or not 0 <= int(text) <= 365:
             raise ValidationError("Payment terms are a whole number of days from 0 to 365.")
 
@@ -166,7 +166,7 @@ class CustomerForm(FlaskForm):
         """The validated values, ready for services.customers."""
         fields = {name: (getattr(self, name).data or "").strip() for name in TEXT_FIELDS}
         fields["tax_rate_bp"] = self.tax_rate_bp
-        fields["payment_terms_days"] = int(self.payment_terms_days.data.strip())
+        fields["payment_terms_days"] = int(str(self.payment_terms_days.data).strip())
         fields["auto_pay"] = bool(self.auto_pay.data)
         return fields
 

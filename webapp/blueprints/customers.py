@@ -94,14 +94,14 @@ def currency_field():
 @bp.get("/form/duplicates")
 def duplicates():
     """Live warning beside email and tax ID when another customer has the same value."""
-    form = CustomerForm(formdata=request.args, meta={"csrf": False})
-    form.email.validate(form, [])
-    form.tax_id.validate(form, [])
-    form.email.errors, form.tax_id.errors = [], []
-    exclude = request.args.get("exclude", type=int)
-    return render_block(
-        FORM_TEMPLATE, "duplicates", duplicates=_duplicates(form, exclude_id=exclude)
+    found = customer_service.find_duplicates_of_input(
+        db.session,
+        email=request.args.get("email", ""),
+        tax_id=request.args.get("tax_id", ""),
+        country=request.args.get("country", ""),
+        exclude_id=request.args.get("exclude", type=int),
     )
+    return render_block(FORM_TEMPLATE, "duplicates", duplicates=found)
 
 
 def _render_form(form: CustomerForm, customer: Customer | None = None, **labels):

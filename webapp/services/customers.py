@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.models.customer import Customer, CustomerStatus, format_customer_id
+from webapp.services import reference
 from webapp.services.search import build_search_text
 
 
@@ -111,6 +112,22 @@ def find_duplicates(
         for row in session.execute(query.order_by(Customer.id).limit(3)):
             found.append(Duplicate(field, row.id, format_customer_id(row.id), row.name))
     return found
+
+
+def find_duplicates_of_input(
+    session: Session, email: str, tax_id: str, country: str, exclude_id: int | None = None
+) -> list[Duplicate]:
+    """``find_duplicates`` for raw typed values: each is normalised as the form would
+    store it, and a value that would not validate is simply not compared."""
+    try:
+        email = reference.normalise_email(email) if email.strip() else ""
+    except ValueError:
+        email = ""
+    try:
+        tax_id = reference.normalise_tax_id(tax_id, country or None)
+    except ValueError:
+        tax_id = ""
+    return find_duplicates(session, email=email, tax_id=tax_id, exclude_id=exclude_id)
 
 
 def get_customer(session: Session, customer_id: int) -> Customer | None:

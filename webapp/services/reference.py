@@ -64,12 +64,13 @@ def currency_for_country(country: str) -> str | None:
 
 
 def normalise_email(value: str) -> str:
-    """Check syntax only (no DNS) and return the normalised address."""
+    """Check syntax only (no DNS) and return the address in lower case, so the same
+    mailbox typed twice is recognised as the same (duplicates, sign-in)."""
     try:
         result = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as error:
         raise ValueError(str(error)) from None
-    return result.normalized
+    return result.normalized.lower()
 
 
 def normalise_phone(value: str, country: str | None) -> str:
@@ -127,6 +128,9 @@ def normalise_website(value: str) -> str:
     value = value.strip()
     if not value:
         return ""
+    scheme = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*):(?!\d)", value)
+    if scheme and scheme.group(1).lower() not in ("http", "https"):
+        raise ValueError("Only http:// and https:// web addresses are allowed.")
     if "://" not in value:
         value = f"https://{value}"
     parts = urlsplit(value)

@@ -40,7 +40,8 @@ DEFAULT_SORT = ("created", "desc")
 STATUS_FILTERS = ("", "all", *[status.value for status in CustomerStatus])
 
 _CUSTOMER_ID = re.compile(rf"^(?:{CUSTOMER_ID_PREFIX.lower().rstrip('-')}-?)?0*(\d{{1,9}})$")
-_PHONE_LIKE = re.compile(r"^\+?[\d()./-]{3,}$")
+_PHONE_LIKE = re.compile(r"^\+?[\d()./-]+$")
+_PHONE_QUERY = re.compile(r"^\+?[\d\s()./-]+$")
 
 
 def build_search_text(customer: Customer) -> str:
@@ -58,6 +59,10 @@ def build_search_text(customer: Customer) -> str:
 
 
 def _search_terms(q: str) -> list[str]:
+    """Words to match; a query that is a whole phone number ("+1 202 555 0143",
+    "030 1234567") becomes one run of digits, as numbers are stored."""
+    if _PHONE_QUERY.match(q) and len(re.sub(r"\D", "", q)) >= 6:
+        return [re.sub(r"[^\d+]", "", q)]
     return [term for term in fold_text(q).split() if term][:MAX_TERMS]
 
 
