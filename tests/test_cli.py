@@ -1,0 +1,73 @@
+"""The command-line contracts from DESIGN.md: staff create, demo-data, db upgrade."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from webapp.models.customer import Customer
+from webapp.models.staff import Staff
+from webapp.services import reference
+
+
+def test_staff_create_with_password(app, db):
+    result = app.test_cli_runner().invoke(
+        args=[
+            "staff",
+            "create",
+            "--email",
+            "Boss@Example.com",
+            "--name",
+            "Boss",
+            "--role",
+            "admin",
+            "--password",
+            "a long password",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Created admin boss@example.com" in result.output
+    staff = db.session.scalar(select(Staff))
+    assert staff.role == "admin" and staff.email == "boss@example.com"
+
+
+def test_staff_create_prompts_for_the_password(app, db):
+    result = app.test_cli_runner().invoke(
+        args=["staff", "create", "--email", "a@example.com", "--name", "A"],
+        input="typed password 1\ntyped password 1\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert db.session.scalar(select(Staff)).role == "agent"
+
+
+def test_staff_create_reports_errors_without_a_traceback(app):
+    result = app.test_cli_runner().invoke(
+        args=["staff", "create", "--email", "bad", "--name", "A", "--password", "long password"]
+    )
+    assert result.exit_code != 0
+    assert "Email:" in result.output and "Traceback" not in result.output
+
+
+def test_ensure_admin_makes_the_first_account_only(app, db):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["staff", "ensure-admin"])
+    assert "password:" in first.output
+    second = runner.invoke(args=["staff", "ensure-admin"])
+    assert "password:" not in second.output
+    assert db.session.scalar(select(func.count(Staff.id))) == 1
+
+
+def test_demo_data_adds_realistic_valid_customers(app, db):
+    result = app.test_cli_runner().invoke(args=["demo-data", "--customers", "300", "--seed", "7"])
+    assert result.exit_code == 0, result.output
+    customers = db.session.scalars(select(Customer)).all()
+    assert len(customers) == 300
+    assert len({c.country for c in customers}) >= 8
+    for customer in customers:
+        assert customer.name and "@" in customer.email
+        assert customer.country in reference.country_codes()
+        assert customer.currency == reference.currency_for_country(customer.country)
+        if customer.phone:
+            assert reference.normalise_phone(customer.phone, None) == customer.phone
+        assert customer.search_text
+    statuses = {c.status for c in customers}
+    assert statuses == {"active", "suspended", "archived"}
