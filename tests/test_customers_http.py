@@ -524,3 +524,12 @@ def test_user_text_is_escaped(staff_client, make_customer):
         html = staff_client.get(url).get_data(as_text=True)
         assert "<script>alert(1)</script>" not in html, url
         assert "&lt;script&gt;" in html, url
+
+
+def test_active_search_pushes_the_canonical_url(staff_client):
+    response = staff_client.get(
+        "/customers?q=ada&status=&currency=&country=DE",
+        htmx_target="results",
+        headers={"HX-Trigger": "search"},
+    )
+    assert response.headers["HX-Push-Url"] == "/customers?q=ada&country=DE"

@@ -52,13 +52,20 @@ def index():
     query = CustomerQuery.from_args(request.args)
     page = list_customers(db.session, query)
     has_customers = bool(page.customers) or any_customers(db.session)
-    return render_page(
+    response = render_page(
         "customers/index.html",
         blocks=("results",),
         page=page,
         query=query,
         has_customers=has_customers,
     )
+    if is_htmx_partial() and request.headers.get("HX-Trigger") == "search":
+        # The search form pushes the canonical URL (no empty parameters), not its raw values.
+        canonical = query.url_query()
+        response.headers["HX-Push-Url"] = url_for("customers.index") + (
+            f"?{canonical}" if canonical else ""
+        )
+    return response
 
 
 @bp.route("/new", methods=["GET", "POST"])
