@@ -13,10 +13,17 @@
     if (region) region.innerHTML = "";
   }
 
+  // Events in one HX-Trigger header (closeModal, customerCreated, showMessage) fire one
+  // after another on the form that made the request. Emptying the modal at once would
+  // detach that form, and the later events would never bubble up to <body>; so the
+  // dialog is closed now and its content cleared by the (asynchronous) close event.
   function closeModal() {
     var dialog = modalDialog();
-    if (dialog && dialog.open) dialog.close();
-    clearModal();
+    if (dialog && dialog.open) {
+      dialog.close();
+    } else {
+      setTimeout(clearModal, 0);
+    }
   }
 
   document.addEventListener("htmx:afterSettle", function () {
