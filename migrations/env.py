@@ -88,6 +88,15 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+
+        def include_object(obj, name, type_, reflected, compare_to):
+            """Skip model indexes meant for another database (``Index(...).ddl_if``)."""
+            ddl_if = getattr(obj, "_ddl_if", None)
+            if type_ == "index" and not reflected and ddl_if is not None and ddl_if.dialect:
+                return ddl_if.dialect == connection.dialect.name
+            return True
+
+        conf_args.setdefault("include_object", include_object)
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():

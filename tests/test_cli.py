@@ -71,3 +71,10 @@ def test_demo_data_adds_realistic_valid_customers(app, db):
         assert customer.search_text
     statuses = {c.status for c in customers}
     assert statuses == {"active", "suspended", "archived"}
+
+
+def test_migrations_match_the_models(app):
+    """`flask db check`: the migrations build exactly the tables and indexes the models
+    declare, on this backend (SQLite and PostgreSQL both run this test)."""
+    result = app.test_cli_runner().invoke(args=["db", "check"])
+    assert result.exit_code == 0, result.output

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
@@ -77,6 +77,22 @@ class Customer(db.Model):
         Index("ix_customers_status_id", "status", "id"),
         Index("ix_customers_created_at_id", "created_at", "id"),
         Index("ix_customers_tax_id", "tax_id"),
+        # A filter with the default newest-first order is an index walk, not a sort.
+        Index("ix_customers_country_created", "country", "created_at", "id"),
+        Index("ix_customers_currency_created", "currency", "created_at", "id"),
+        Index("ix_customers_status_created", "status", "created_at", "id"),
+        # PostgreSQL: the default view (not archived, newest first) as an index-only scan.
+        Index(
+            "ix_customers_live_created",
+            "created_at",
+            "id",
+            postgresql_where=text("status <> 'archived'"),
+        ).ddl_if(dialect="postgresql"),
+        # SQLite has no trigram index: this covering index lets a substring search and a
+        # deep page read the index alone instead of every wide row.
+        Index("ix_customers_created_search", "created_at", "id", "status", "search_text").ddl_if(
+            dialect="sqlite"
+        ),
         Index(
             "ix_customers_search_text_trgm",
             "search_text",

@@ -177,6 +177,8 @@ def _insert_batches(session: Session, rows: Iterator[dict], progress) -> None:
         session.commit()
         if progress:
             progress(len(batch))
+    session.execute(text("ANALYZE customers"))  # fresh planner statistics for the new rows
+    session.commit()
 
 
 def _copy_postgresql(session: Session, rows: Iterator[dict], progress) -> None:
