@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, ValidationEr
 
 from webapp.models.customer import Customer, InvoicingFlow
 from webapp.services import reference
+from webapp.services.customers import EDITABLE_FIELDS
 
 
 class SignInForm(FlaskForm):
@@ -38,27 +39,11 @@ INVOICING_FLOW_CHOICES = [
 ]
 
 
-TEXT_FIELDS = (
-    "name",
-    "company",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "mobile",
-    "fax",
-    "position",
-    "website",
-    "country",
-    "currency",
-    "address_line1",
-    "address_line2",
-    "city",
-    "region",
-    "postal_code",
-    "tax_id",
-    "invoicing_flow",
-    "footnotes",
+# Every editable customer field but the three that are not plain text.
+TEXT_FIELDS = tuple(
+    name
+    for name in EDITABLE_FIELDS
+    if name not in ("tax_rate_bp", "payment_terms_days", "auto_pay")
 )
 
 

@@ -37,13 +37,22 @@ def _duplicates(form: CustomerForm, exclude_id: int | None = None):
     )
 
 
-def _warn_duplicates(duplicates) -> None:
-    for duplicate in duplicates:
-        label = "email" if duplicate.field == "email" else "tax ID"
-        flash(
-            f"Note: {duplicate.display_id} ({duplicate.name}) has the same {label}.",
-            "warning",
+def _duplicate_notes(duplicates) -> list[str]:
+    return [f"Note: {d.display_id} ({d.name}) has the same {d.field_label}." for d in duplicates]
+
+
+def _saved(customer: Customer, message: str, event: str, duplicates=()):
+    """After a successful change: htmx gets 204 and events (the modal closes, the list or
+    page refreshes itself, a toast shows); a plain form gets a 303 to the customer."""
+    notes = _duplicate_notes(duplicates)
+    if is_htmx_partial():
+        return htmx_done(
+            {"closeModal": True, event: customer.id, "showMessage": " ".join([message, *notes])}
         )
+    flash(message, "success")
+    for note in notes:
+        flash(note, "warning")
+    return redirect(url_for("customers.show", customer_id=customer.id), code=303)
 
 
 @bp.get("")
@@ -76,13 +85,7 @@ def new():
         duplicates = _duplicates(form)
         customer = customer_service.create_customer(db.session, form.customer_fields())
         message = f"Customer {customer.customer_id} added."
-        if is_htmx_partial():
-            return htmx_done(
-                {"closeModal": True, "customerCreated": customer.id, "showMessage": message}
-            )
-        flash(message, "success")
-        _warn_duplicates(duplicates)
-        return redirect(url_for("customers.show", customer_id=customer.id), code=303)
+        return _saved(customer, message, "customerCreated", duplicates)
     return _render_form(form, title="Add customer", submit="Add customer")
 
 
@@ -158,13 +161,7 @@ def edit(customer_id: int):
         duplicates = _duplicates(form, exclude_id=customer.id)
         customer_service.update_customer(db.session, customer, form.customer_fields())
         message = f"Changes to {customer.customer_id} saved."
-        if is_htmx_partial():
-            return htmx_done(
-                {"closeModal": True, "customerUpdated": customer.id, "showMessage": message}
-            )
-        flash(message, "success")
-        _warn_duplicates(duplicates)
-        return redirect(url_for("customers.show", customer_id=customer.id), code=303)
+        return _saved(customer, message, "customerUpdated", duplicates)
     return _render_form(form, customer, title="Edit customer", submit="Save changes")
 
 
@@ -194,12 +191,7 @@ def status(customer_id: int):
             error = str(refusal)
         else:
             message = f"{customer.customer_id} is now {customer.status}."
-            if is_htmx_partial():
-                return htmx_done(
-                    {"closeModal": True, "customerUpdated": customer.id, "showMessage": message}
-                )
-            flash(message, "success")
-            return redirect(url_for("customers.show", customer_id=customer.id), code=303)
+            return _saved(customer, message, "customerUpdated")
     try:
         target = CustomerStatus(form.status.data)
     except ValueError:

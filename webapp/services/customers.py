@@ -96,6 +96,10 @@ class Duplicate:
     display_id: str
     name: str
 
+    @property
+    def field_label(self) -> str:
+        return "email" if self.field == "email" else "tax ID"
+
 
 def find_duplicates(
     session: Session, email: str = "", tax_id: str = "", exclude_id: int | None = None
