@@ -72,6 +72,31 @@ def demo_data_command(count: int, seed: int | None) -> None:
     click.echo(f"Added {count:,} customers in {time.perf_counter() - started:.1f} s.")
 
 
+ledger_cli = AppGroup("ledger", help="Check the ledger.")
+
+
+@ledger_cli.command("check")
+def ledger_check_command() -> None:
+    """Recompute every balance from the entries; exit 1 naming the customers that differ."""
+    from webapp.models.customer import format_customer_id
+    from webapp.services.ledger import check_balances
+    from webapp.services.money import format_money
+
+    mismatches = check_balances(db.session)
+    if not mismatches:
+        click.echo("Every balance agrees with its entries.")
+        return
+    for mismatch in mismatches:
+        click.echo(
+            f"{format_customer_id(mismatch.customer_id)} {mismatch.currency}: balance says "
+            f"{format_money(mismatch.kept_minor, mismatch.currency)}, entries add up to "
+            f"{format_money(mismatch.derived_minor, mismatch.currency)}",
+            err=True,
+        )
+    raise click.exceptions.Exit(1)
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(staff_cli)
     app.cli.add_command(demo_data_command)
+    app.cli.add_command(ledger_cli)

@@ -1,6 +1,30 @@
 """SQLAlchemy models, one module per aggregate."""
 
+from webapp.models.billing import (
+    CreditNote,
+    CustomerBalance,
+    DocumentCounter,
+    EntryKind,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    LedgerEntry,
+)
 from webapp.models.customer import Customer, CustomerStatus
 from webapp.models.staff import SignInThrottle, Staff, StaffRole
 
-__all__ = ["Customer", "CustomerStatus", "SignInThrottle", "Staff", "StaffRole"]
+__all__ = [
+    "CreditNote",
+    "Customer",
+    "CustomerBalance",
+    "CustomerStatus",
+    "DocumentCounter",
+    "EntryKind",
+    "Invoice",
+    "InvoiceLine",
+    "InvoiceStatus",
+    "LedgerEntry",
+    "SignInThrottle",
+    "Staff",
+    "StaffRole",
+]

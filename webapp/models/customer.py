@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
@@ -59,6 +59,11 @@ class Customer(db.Model):
     auto_pay: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     footnotes: Mapped[str] = mapped_column(Text, nullable=False, default="")
     status: Mapped[str] = mapped_column(String(16), nullable=False, default=CustomerStatus.ACTIVE)
+    # Which payment gateway bills this customer (services.gateways lists them).
+    payment_gateway: Mapped[str] = mapped_column(String(32), nullable=False, default="manual")
+    # Balance in the billing currency, mirrored from customer_balances in the same
+    # transaction as each entry: the list sorts and filters on it with an index.
+    balance_minor: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     # Lower-cased, accent-folded text of every searchable field (see services.search).
     search_text: Mapped[str] = mapped_column(Text, nullable=False, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
@@ -77,6 +82,7 @@ class Customer(db.Model):
         Index("ix_customers_status_id", "status", "id"),
         Index("ix_customers_created_at_id", "created_at", "id"),
         Index("ix_customers_tax_id", "tax_id"),
+        Index("ix_customers_balance_id", "balance_minor", "id"),
         # A filter with the default newest-first order is an index walk, not a sort.
         Index("ix_customers_country_created", "country", "created_at", "id"),
         Index("ix_customers_currency_created", "currency", "created_at", "id"),

@@ -1,0 +1,153 @@
+"""Money that moved: ledger entries, balances, invoices and credit notes."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+from webapp.models.base import utcnow
+
+# BIGINT on PostgreSQL; SQLite needs INTEGER for an auto-incrementing key.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class EntryKind(enum.StrEnum):
+    CHARGE = "charge"
+    CREDIT = "credit"
+    PAYMENT = "payment"
+    REFUND = "refund"
+    ADJUSTMENT = "adjustment"
+
+
+class InvoiceStatus(enum.StrEnum):
+    OPEN = "open"
+    PAID = "paid"
+    REFUNDED = "refunded"
+    VOID = "void"
+
+
+class LedgerEntry(db.Model):
+    """One append-only movement of money. Charges are negative, credits positive."""
+
+    __tablename__ = "ledger_entries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    amount_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    description: Mapped[str] = mapped_column(String(500), nullable=False)
+    payment_method: Mapped[str] = mapped_column(String(50), nullable=False, default="")
+    reference: Mapped[str] = mapped_column(String(100), nullable=False, default="")
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"), nullable=True)
+    credit_note_id: Mapped[int | None] = mapped_column(ForeignKey("credit_notes.id"), nullable=True)
+
+    staff = relationship("Staff", lazy="joined")
+    invoice = relationship("Invoice", back_populates="entries")
+    credit_note = relationship("CreditNote", back_populates="entries")
+
+    __table_args__ = (
+        Index("ix_ledger_entries_customer_created", "customer_id", "created_at", "id"),
+        Index("ix_ledger_entries_invoice_id", "invoice_id"),
+        Index("ix_ledger_entries_credit_note_id", "credit_note_id"),
+    )
+
+
+class CustomerBalance(db.Model):
+    """Sum of a customer's entries in one currency, kept in the entry's transaction."""
+
+    __tablename__ = "customer_balances"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    balance_minor: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class DocumentCounter(db.Model):
+    """The last number issued per series (INV, CN), advanced under a row lock."""
+
+    __tablename__ = "document_counters"
+
+    series: Mapped[str] = mapped_column(String(20), primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class Invoice(db.Model):
+    __tablename__ = "invoices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), nullable=False)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    issue_date: Mapped[date] = mapped_column(Date, nullable=False)
+    due_date: Mapped[date] = mapped_column(Date, nullable=False)
+    subtotal_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    tax_rate_bp: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    tax_minor: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    total_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=InvoiceStatus.OPEN)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    status_changed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    lines = relationship(
+        "InvoiceLine", back_populates="invoice", order_by="InvoiceLine.id", lazy="selectin"
+    )
+    entries = relationship("LedgerEntry", back_populates="invoice", order_by="LedgerEntry.id")
+    customer = relationship("Customer")
+
+    __table_args__ = (
+        UniqueConstraint("number", name="uq_invoices_number"),
+        Index("ix_invoices_customer_issue", "customer_id", "issue_date", "id"),
+    )
+
+
+class InvoiceLine(db.Model):
+    __tablename__ = "invoice_lines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), nullable=False, index=True)
+    description: Mapped[str] = mapped_column(String(500), nullable=False)
+    quantity: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    amount_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+    invoice = relationship("Invoice", back_populates="lines")
+
+
+class CreditNote(db.Model):
+    __tablename__ = "credit_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), nullable=False)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    issue_date: Mapped[date] = mapped_column(Date, nullable=False)
+    description: Mapped[str] = mapped_column(String(500), nullable=False)
+    total_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+    entries = relationship("LedgerEntry", back_populates="credit_note", order_by="LedgerEntry.id")
+    customer = relationship("Customer")
+
+    __table_args__ = (
+        UniqueConstraint("number", name="uq_credit_notes_number"),
+        Index("ix_credit_notes_customer_issue", "customer_id", "issue_date", "id"),
+    )

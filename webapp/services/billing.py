@@ -1,0 +1,251 @@
+"""Invoices and credit notes, and the ledger entries that go with them.
+
+"Capture one time charge": a positive amount makes an invoice (one line,
+tax at the customer's rate, due after the payment terms) and a charge of
+minus its total; a negative amount makes a credit note and a credit of its
+amount, if the customer's gateway supports credit notes. Marking an invoice
+paid records a payment; refunding a paid invoice records the refund and
+reverses the charge; voiding an open one reverses the charge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from webapp.models.base import utcnow
+from webapp.models.billing import (
+    CreditNote,
+    DocumentCounter,
+    EntryKind,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    LedgerEntry,
+)
+from webapp.models.customer import Customer
+from webapp.services.gateways import gateway_for
+from webapp.services.ledger import (
+    LedgerError,
+    add_entry,
+    find_by_key,
+    in_transaction,
+    lock_customer,
+)
+from webapp.services.money import tax_for
+
+INVOICE_SERIES = "INV"
+CREDIT_NOTE_SERIES = "CN"
+
+
+def next_number(session: Session, series: str) -> str:
+    """INV-000001, INV-000002 …: gapless, because the counter moves in the same
+    transaction as the document and is locked while it does."""
+    counter = session.scalar(
+        select(DocumentCounter).where(DocumentCounter.series == series).with_for_update()
+    )
+    if counter is None:
+        counter = DocumentCounter(series=series, last_number=0)
+        session.add(counter)
+    counter.last_number += 1
+    session.flush()
+    return f"{series}-{counter.last_number:06d}"
+
+
+@dataclass(frozen=True)
+class OneTimeCharge:
+    """What "Capture one time charge" produced: an invoice or a credit note."""
+
+    entry: LedgerEntry
+    invoice: Invoice | None
+    credit_note: CreditNote | None
+    replayed: bool
+
+
+def _result(entry: LedgerEntry, replayed: bool) -> OneTimeCharge:
+    return OneTimeCharge(entry, entry.invoice, entry.credit_note, replayed)
+
+
+def capture_one_time_charge(
+    session: Session,
+    customer_id: int,
+    *,
+    amount_minor: int,
+    currency: str,
+    description: str,
+    actor_id: int | None,
+    key: str | None,
+    today: date | None = None,
+) -> OneTimeCharge:
+    """Invoice a positive amount or credit a negative one, exactly once per key."""
+    existing = find_by_key(session, key)
+    if existing is not None:
+        return _result(existing, replayed=True)
+    if amount_minor == 0:
+        raise LedgerError("The amount cannot be zero.")
+
+    def work() -> LedgerEntry:
+        customer = lock_customer(session, customer_id)
+        again = find_by_key(session, key)
+        if again is not None:
+            return again
+        issued = today or utcnow().date()
+        if amount_minor > 0:
+            return _invoice(
+                session, customer, amount_minor, currency, description, actor_id, key, issued
+            )
+        return _credit_note(
+            session, customer, -amount_minor, currency, description, actor_id, key, issued
+        )
+
+    try:
+        entry = in_transaction(session, work)
+    except IntegrityError:
+        existing = find_by_key(session, key)
+        if existing is None:
+            raise
+        return _result(existing, replayed=True)
+    return _result(entry, replayed=False)
+
+
+def _invoice(
+    session, customer: Customer, net_minor, currency, description, actor_id, key, issued: date
+) -> LedgerEntry:
+    tax_minor = tax_for(net_minor, customer.tax_rate_bp)
+    invoice = Invoice(
+        number=next_number(session, INVOICE_SERIES),
+        customer_id=customer.id,
+        currency=currency,
+        issue_date=issued,
+        due_date=issued + timedelta(days=customer.payment_terms_days),
+        subtotal_minor=net_minor,
+        tax_rate_bp=customer.tax_rate_bp,
+        tax_minor=tax_minor,
+        total_minor=net_minor + tax_minor,
+        status=InvoiceStatus.OPEN,
+        staff_id=actor_id,
+    )
+    invoice.lines = [InvoiceLine(description=description, quantity=1, amount_minor=net_minor)]
+    session.add(invoice)
+    session.flush()
+    return add_entry(
+        session,
+        customer,
+        kind=EntryKind.CHARGE,
+        amount_minor=-invoice.total_minor,
+        currency=currency,
+        description=description,
+        actor_id=actor_id,
+        key=key,
+        invoice_id=invoice.id,
+    )
+
+
+def _credit_note(
+    session, customer: Customer, amount_minor, currency, description, actor_id, key, issued: date
+) -> LedgerEntry:
+    gateway = gateway_for(customer.payment_gateway)
+    if not gateway.supports_credit_notes:
+        raise LedgerError(
+            f"{customer.name} is billed through {gateway.name}, which does not support "
+            "credit notes. Refund a paid invoice instead, or switch the customer to the "
+            "Manual gateway in Edit customer."
+        )
+    credit_note = CreditNote(
+        number=next_number(session, CREDIT_NOTE_SERIES),
+        customer_id=customer.id,
+        currency=currency,
+        issue_date=issued,
+        description=description,
+        total_minor=amount_minor,
+        staff_id=actor_id,
+    )
+    session.add(credit_note)
+    session.flush()
+    return add_entry(
+        session,
+        customer,
+        kind=EntryKind.CREDIT,
+        amount_minor=amount_minor,
+        currency=currency,
+        description=description,
+        actor_id=actor_id,
+        key=key,
+        credit_note_id=credit_note.id,
+    )
+
+
+# -- invoice status ------------------------------------------------------------------
+
+ALLOWED = {
+    "pay": ({InvoiceStatus.OPEN}, InvoiceStatus.PAID),
+    "refund": ({InvoiceStatus.PAID}, InvoiceStatus.REFUNDED),
+    "void": ({InvoiceStatus.OPEN}, InvoiceStatus.VOID),
+}
+
+
+def change_invoice_status(
+    session: Session, invoice_id: int, action: str, actor_id: int | None
+) -> Invoice:
+    """Mark as paid, Refund or Void, with the ledger entries each implies."""
+    if action not in ALLOWED:
+        raise LedgerError("Choose mark as paid, refund or void.")
+    allowed_from, new_status = ALLOWED[action]
+
+    def work() -> Invoice:
+        invoice = session.get(Invoice, invoice_id)
+        if invoice is None:
+            raise LedgerError("This invoice does not exist.")
+        customer = lock_customer(session, invoice.customer_id)
+        session.refresh(invoice)
+        if invoice.status not in allowed_from:
+            raise LedgerError(
+                f"{invoice.number} is {invoice.status}; it cannot be "
+                f"{ {'pay': 'marked as paid', 'refund': 'refunded', 'void': 'voided'}[action] }."
+            )
+        common = dict(currency=invoice.currency, actor_id=actor_id, invoice_id=invoice.id)
+        total = invoice.total_minor
+        if action == "pay":
+            add_entry(
+                session,
+                customer,
+                kind=EntryKind.PAYMENT,
+                amount_minor=total,
+                description=f"Payment of {invoice.number}",
+                **common,
+            )
+        elif action == "refund":
+            add_entry(
+                session,
+                customer,
+                kind=EntryKind.REFUND,
+                amount_minor=-total,
+                description=f"Refund of {invoice.number}",
+                **common,
+            )
+            add_entry(
+                session,
+                customer,
+                kind=EntryKind.ADJUSTMENT,
+                amount_minor=total,
+                description=f"Reversal of {invoice.number} (refunded)",
+                **common,
+            )
+        else:
+            add_entry(
+                session,
+                customer,
+                kind=EntryKind.ADJUSTMENT,
+                amount_minor=total,
+                description=f"Reversal of {invoice.number} (void)",
+                **common,
+            )
+        invoice.status = new_status
+        invoice.status_changed_at = utcnow()
+        return invoice
+
+    return in_transaction(session, work)

@@ -1,0 +1,255 @@
+"""The ledger: append-only entries and the balances kept with them.
+
+Every posting locks the customer row (PostgreSQL ``SELECT … FOR UPDATE``;
+SQLite serialises writers itself), writes the entry, and moves the
+per-currency balance and, for the billing currency, the customer's
+``balance_minor`` in the same transaction. Transient conflicts
+(serialisation failures, deadlocks, a busy SQLite file) are retried, so
+staff never see them. An idempotency key makes a retried or double-clicked
+form post exactly once.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy import func, literal, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from webapp.models.base import utcnow
+from webapp.models.billing import CustomerBalance, EntryKind, LedgerEntry
+from webapp.models.customer import Customer
+
+T = TypeVar("T")
+
+MAX_ATTEMPTS = 8
+# PostgreSQL serialization_failure, deadlock_detected, lock_not_available
+RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
+
+
+class LedgerError(Exception):
+    """A posting was refused; the message is shown to staff."""
+
+
+def _retryable(error: Exception) -> bool:
+    original = getattr(error, "orig", None)
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate in RETRYABLE_SQLSTATES:
+        return True
+    return isinstance(error, OperationalError) and "database is locked" in str(original)
+
+
+def in_transaction(session: Session, work: Callable[[], T]) -> T:
+    """Run ``work`` and commit, retrying transient conflicts with jittered back-off."""
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            result = work()
+            session.commit()
+            return result
+        except (OperationalError, IntegrityError) as error:
+            session.rollback()
+            if not _retryable(error) or attempt == MAX_ATTEMPTS:
+                raise
+            time.sleep(random.uniform(0, 0.01 * 2**attempt))
+        except Exception:
+            session.rollback()  # a refusal (LedgerError) leaves nothing half-written
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def lock_customer(session: Session, customer_id: int) -> Customer:
+    """Re-read the customer under a row lock (serialises postings per customer)."""
+    customer = session.scalar(select(Customer).where(Customer.id == customer_id).with_for_update())
+    if customer is None:
+        raise LedgerError("This customer no longer exists.")
+    return customer
+
+
+def find_by_key(session: Session, key: str | None) -> LedgerEntry | None:
+    if not key:
+        return None
+    return session.scalar(select(LedgerEntry).where(LedgerEntry.idempotency_key == key))
+
+
+def add_entry(
+    session: Session,
+    customer: Customer,
+    *,
+    kind: EntryKind,
+    amount_minor: int,
+    currency: str,
+    description: str,
+    actor_id: int | None,
+    key: str | None = None,
+    payment_method: str = "",
+    reference: str = "",
+    invoice_id: int | None = None,
+    credit_note_id: int | None = None,
+) -> LedgerEntry:
+    """Write one entry and move the balances. The caller holds the customer lock and
+    commits (see ``in_transaction``)."""
+    if amount_minor == 0:
+        raise LedgerError("An entry cannot be zero.")
+    entry = LedgerEntry(
+        customer_id=customer.id,
+        currency=currency,
+        amount_minor=amount_minor,
+        kind=kind.value,
+        description=description,
+        payment_method=payment_method,
+        reference=reference,
+        staff_id=actor_id,
+        idempotency_key=key,
+        invoice_id=invoice_id,
+        credit_note_id=credit_note_id,
+        created_at=utcnow(),
+    )
+    session.add(entry)
+    balance = session.scalar(
+        select(CustomerBalance)
+        .where(CustomerBalance.customer_id == customer.id, CustomerBalance.currency == currency)
+        .with_for_update()
+    )
+    if balance is None:
+        balance = CustomerBalance(customer_id=customer.id, currency=currency, balance_minor=0)
+        session.add(balance)
+    balance.balance_minor += amount_minor
+    balance.updated_at = utcnow()
+    if currency == customer.currency:
+        customer.balance_minor = balance.balance_minor
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class Posted:
+    entry: LedgerEntry
+    replayed: bool  # True when the key had been used: nothing new was written
+
+
+def post_entry(
+    session: Session,
+    customer_id: int,
+    *,
+    kind: EntryKind,
+    amount_minor: int,
+    currency: str,
+    description: str,
+    actor_id: int | None,
+    key: str | None,
+    payment_method: str = "",
+    reference: str = "",
+) -> Posted:
+    """Add entry (Charge is negative, Credit positive), exactly once per key."""
+    existing = find_by_key(session, key)
+    if existing is not None:
+        return Posted(existing, replayed=True)
+
+    def work() -> LedgerEntry:
+        customer = lock_customer(session, customer_id)
+        again = find_by_key(session, key)
+        if again is not None:
+            return again
+        return add_entry(
+            session,
+            customer,
+            kind=kind,
+            amount_minor=amount_minor,
+            currency=currency,
+            description=description,
+            actor_id=actor_id,
+            key=key,
+            payment_method=payment_method,
+            reference=reference,
+        )
+
+    try:
+        entry = in_transaction(session, work)
+    except IntegrityError:
+        # Another request with the same key won the race: show its result.
+        existing = find_by_key(session, key)
+        if existing is None:
+            raise
+        return Posted(existing, replayed=True)
+    return Posted(entry, replayed=False)
+
+
+def balances(session: Session, customer: Customer) -> list[CustomerBalance]:
+    """Each currency the customer has used, billing currency first."""
+    rows = session.scalars(
+        select(CustomerBalance).where(CustomerBalance.customer_id == customer.id)
+    ).all()
+    return sorted(rows, key=lambda row: (row.currency != customer.currency, row.currency))
+
+
+def has_money_moved(session: Session, customer_id: int) -> bool:
+    return (
+        session.scalar(
+            select(LedgerEntry.id).where(LedgerEntry.customer_id == customer_id).limit(1)
+        )
+        is not None
+    )
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    customer_id: int
+    currency: str
+    kept_minor: int
+    derived_minor: int
+
+
+def check_balances(session: Session) -> list[Mismatch]:
+    """Recompute every balance from the entries, in the database, and list those that
+    disagree: per-currency balance rows, entries with no balance row, and the
+    billing-currency mirror on the customer row."""
+    sums = (
+        select(
+            LedgerEntry.customer_id.label("customer_id"),
+            LedgerEntry.currency.label("currency"),
+            func.sum(LedgerEntry.amount_minor).label("total"),
+        )
+        .group_by(LedgerEntry.customer_id, LedgerEntry.currency)
+        .subquery()
+    )
+    derived = func.coalesce(sums.c.total, 0)
+    kept_rows = (
+        select(
+            CustomerBalance.customer_id,
+            CustomerBalance.currency,
+            CustomerBalance.balance_minor,
+            derived,
+        )
+        .outerjoin(
+            sums,
+            (sums.c.customer_id == CustomerBalance.customer_id)
+            & (sums.c.currency == CustomerBalance.currency),
+        )
+        .where(CustomerBalance.balance_minor != derived)
+    )
+    missing_rows = (
+        select(sums.c.customer_id, sums.c.currency, literal(0), sums.c.total)
+        .outerjoin(
+            CustomerBalance,
+            (sums.c.customer_id == CustomerBalance.customer_id)
+            & (sums.c.currency == CustomerBalance.currency),
+        )
+        .where(CustomerBalance.customer_id.is_(None), sums.c.total != 0)
+    )
+    mirror_rows = (
+        select(Customer.id, Customer.currency, Customer.balance_minor, derived)
+        .outerjoin(
+            sums, (sums.c.customer_id == Customer.id) & (sums.c.currency == Customer.currency)
+        )
+        .where(Customer.balance_minor != derived)
+    )
+    found: dict[tuple[int, str], Mismatch] = {}
+    for statement in (kept_rows, missing_rows, mirror_rows):
+        for customer_id, currency, kept, total in session.execute(statement):
+            found.setdefault((customer_id, currency), Mismatch(customer_id, currency, kept, total))
+    return sorted(found.values(), key=lambda m: (m.customer_id, m.currency))

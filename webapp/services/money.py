@@ -1,0 +1,92 @@
+"""Money: integer minor units plus an ISO 4217 code. Never floats.
+
+Exponents come from Babel's CLDR data (JPY 0 decimals, EUR 2, KWD 3), so
+"12.50" EUR is 1250 and "1500" JPY is 1500.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import format_currency, get_currency_precision
+
+from webapp.services.reference import currency_codes
+
+# The largest single amount accepted, in major units: a typo guard, not a business limit.
+MAX_MAJOR_UNITS = 100_000_000
+
+
+class AmountError(ValueError):
+    """The amount cannot be used; the message is shown beside the field."""
+
+
+def exponent(currency: str) -> int:
+    """Decimal places of a currency's minor unit."""
+    return get_currency_precision(currency)
+
+
+def parse_amount(text: str | None, currency: str, allow_negative: bool = True) -> int:
+    """Parse what a person typed ("12.5", "1,234.56", "-3") into signed minor units."""
+    if currency not in currency_codes():
+        raise AmountError("Choose a currency from the list.")
+    raw = (text or "").strip().replace(" ", "").replace("\u2212", "-")
+    if not raw:
+        raise AmountError("Enter an amount.")
+    # Thousands separators only in their proper places: 1,234.56 but not 1,23.4
+    if "," in raw and not re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?", raw):
+        raise AmountError("Write the amount like 1234.56 or 1,234.56.")
+    raw = raw.replace(",", "")
+    if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", raw):
+        raise AmountError("Enter the amount as a number, e.g. 12.50.")
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:  # pragma: no cover - the pattern above admits only numbers
+        raise AmountError("Enter the amount as a number, e.g. 12.50.") from None
+    places = exponent(currency)
+    if value != value.quantize(Decimal(1).scaleb(-places)):
+        if places == 0:
+            raise AmountError(f"{currency} has no decimals: enter a whole amount.")
+        raise AmountError(f"{currency} has {places} decimals at most.")
+    if value == 0:
+        raise AmountError("The amount cannot be zero.")
+    if value < 0 and not allow_negative:
+        raise AmountError("Enter a positive amount.")
+    if abs(value) > MAX_MAJOR_UNITS:
+        raise AmountError(
+            f"That is more than {format_money(MAX_MAJOR_UNITS * 10**places, currency)}; "
+            "check the amount."
+        )
+    return int(value.scaleb(places))
+
+
+def to_decimal(amount_minor: int, currency: str) -> Decimal:
+    return Decimal(amount_minor).scaleb(-exponent(currency))
+
+
+def format_money(amount_minor: int, currency: str) -> str:
+    """−€150.00, ¥1,500, KWD 1.234: Babel's format with a real minus sign."""
+    text = format_currency(to_decimal(amount_minor, currency), currency, locale="en")
+    return text.replace("-", "\u2212", 1) if amount_minor < 0 else text
+
+
+def format_plain(amount_minor: int, currency: str) -> str:
+    """The number alone, as typed in a form field: 1234.50."""
+    return f"{to_decimal(amount_minor, currency):f}"
+
+
+def balance_wording(amount_minor: int) -> str:
+    """How a balance reads to staff: charges are negative, so negative means owing."""
+    if amount_minor < 0:
+        return "owes"
+    if amount_minor > 0:
+        return "in credit"
+    return "paid in full"
+
+
+def tax_for(net_minor: int, rate_bp: int) -> int:
+    """Tax on a net amount at a rate in hundredths of a percent, rounded half up."""
+    tax = (Decimal(net_minor) * Decimal(rate_bp) / Decimal(10_000)).quantize(
+        Decimal(1), rounding="ROUND_HALF_UP"
+    )
+    return int(tax)
