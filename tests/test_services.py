@@ -208,7 +208,9 @@ def test_query_round_trips_through_the_query_string():
             "page": "3",
         }
     )
-    assert query == CustomerQuery("ada", "all", "EUR", "DE", "name", "desc", 3)
+    assert query == CustomerQuery(
+        q="ada", status="all", currency="EUR", country="DE", sort="name", direction="desc", page=3
+    )
     assert CustomerQuery.from_args(query.to_args()) == query
     assert CustomerQuery().to_args() == {}
 

@@ -42,11 +42,12 @@ def create_app(config: dict | None = None) -> Flask:
     _register_sqlite_pragmas(app)
 
     from webapp import models  # noqa: F401  (registers tables with the metadata)
-    from webapp.blueprints import auth, customers
+    from webapp.blueprints import auth, billing, customers
     from webapp.template_helpers import register_template_helpers
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(customers.bp)
+    app.register_blueprint(billing.bp)
     register_template_helpers(app)
 
     from webapp.cli import register_cli

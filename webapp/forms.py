@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import uuid
+
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
     HiddenField,
     PasswordField,
+    RadioField,
     SelectField,
     StringField,
     TextAreaField,
@@ -16,7 +20,9 @@ from wtforms.validators import DataRequired, InputRequired, Length, ValidationEr
 
 from webapp.models.customer import Customer, InvoicingFlow
 from webapp.services import reference
-from webapp.services.customers import EDITABLE_FIELDS
+from webapp.services.customers import CURRENCY_LOCKED, EDITABLE_FIELDS
+from webapp.services.gateways import DEFAULT_GATEWAY, GATEWAYS
+from webapp.services.money import AmountError, parse_amount
 
 
 class SignInForm(FlaskForm):
@@ -89,9 +95,17 @@ class CustomerForm(FlaskForm):
         "Invoicing flow", choices=INVOICING_FLOW_CHOICES, default=InvoicingFlow.AUTOMATIC.value
     )
     auto_pay = BooleanField("Auto pay")
+    payment_gateway = SelectField(
+        "Payment gateway",
+        choices=[(g.code, g.name) for g in GATEWAYS.values()],
+        default=DEFAULT_GATEWAY,
+    )
     footnotes = TextAreaField(
         "Footnotes", validators=[Length(max=2000)], description="Printed at the bottom of invoices."
     )
+
+    # Set by the edit route when money has moved: the currency may no longer change.
+    locked_currency: str | None = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -110,6 +124,11 @@ class CustomerForm(FlaskForm):
             raise ValidationError("Choose a country from the list.")
 
     def validate_currency(self, field):
+        if self.locked_currency:
+            if (field.data or "").upper() not in ("", self.locked_currency):
+                raise ValidationError(CURRENCY_LOCKED)
+            field.data = self.locked_currency
+            return
         field.data = (field.data or "").upper()
         if not field.data:
             field.data = reference.currency_for_country(self.country.data) or ""
@@ -172,3 +191,77 @@ class StatusForm(FlaskForm):
     """Confirmation of a status change; the target status travels as a hidden field."""
 
     status = HiddenField()
+
+
+def _new_key() -> str:
+    return uuid.uuid4().hex
+
+
+class _MoneyForm(FlaskForm):
+    """Amount + currency + description, with a one-time key against double posts."""
+
+    amount = StringField("Amount")
+    currency = SelectField("Currency", validate_choice=False)
+    description = StringField(
+        "Description",
+        validators=[
+            DataRequired("Enter a description: it is what the customer sees."),
+            Length(max=500),
+        ],
+        description="What the customer sees on their statement.",
+    )
+    key = HiddenField(default=_new_key)
+    allow_negative = True
+
+    def __init__(self, *args, billing_currency: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.currency.choices = [
+            (code, f"{code} — {name}") for code, name in reference.currencies()
+        ]
+        if not self.is_submitted() and billing_currency:
+            self.currency.data = billing_currency
+        self.amount_minor = 0
+
+    def validate_currency(self, field):
+        if field.data not in reference.currency_codes():
+            raise ValidationError("Choose a currency from the list.")
+
+    def validate_amount(self, field):
+        if self.currency.data not in reference.currency_codes():
+            return  # the currency's own message says what to fix
+        try:
+            self.amount_minor = parse_amount(field.data, self.currency.data, self.allow_negative)
+        except AmountError as error:
+            raise ValidationError(str(error)) from None
+
+    def validate_key(self, field):
+        if not re.fullmatch(r"[0-9a-f]{32}", field.data or ""):
+            raise ValidationError("This form is out of date; reload it and try again.")
+
+
+class EntryForm(_MoneyForm):
+    """Add entry: a Charge (owed by the customer) or a Credit (in their favour)."""
+
+    kind = RadioField(
+        "Type",
+        choices=[("charge", "Charge"), ("credit", "Credit")],
+        default="charge",
+    )
+    payment_method = StringField(
+        "Payment method", validators=[Length(max=50)], description="For credits, optional."
+    )
+    reference = StringField("Reference", validators=[Length(max=100)])
+    allow_negative = False
+
+
+class OneTimeChargeForm(_MoneyForm):
+    """Capture one time charge: positive invoices, negative credits."""
+
+    amount = StringField(
+        "Amount",
+        description="A negative amount (e.g. -25) adds a credit and a credit note.",
+    )
+
+
+class ConfirmForm(FlaskForm):
+    """A server-side confirmation for an action with no other fields."""

@@ -9,11 +9,15 @@ from flask_wtf.csrf import generate_csrf
 
 from webapp.models.customer import CustomerStatus
 from webapp.services.customers import STATUS_LABELS
+from webapp.services.gateways import gateway_for
+from webapp.services.money import balance_wording, format_money
 from webapp.services.reference import countries, country_name, currencies, display_phone
 
 
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["phone"] = display_phone
+    app.jinja_env.filters["money"] = format_money
+    app.jinja_env.filters["balance_wording"] = balance_wording
     app.jinja_env.filters["country_name"] = country_name
     app.jinja_env.filters["status_label"] = lambda status: STATUS_LABELS.get(status, status)
     app.jinja_env.filters["date"] = lambda value: value.strftime("%Y-%m-%d") if value else ""
@@ -26,6 +30,7 @@ def register_template_helpers(app: Flask) -> None:
         return {
             "CustomerStatus": CustomerStatus,
             "country_choices": countries,
+            "gateway_name": lambda code: gateway_for(code).name,
             "currency_choices": currencies,
             "csrf_headers": lambda: json.dumps({"X-CSRFToken": generate_csrf()}),
         }

@@ -9,7 +9,9 @@ from webapp.extensions import db
 from webapp.forms import CustomerForm, StatusForm
 from webapp.models.customer import Customer, CustomerStatus
 from webapp.rendering import htmx_done, is_htmx_partial, render_page
+from webapp.services import billing as billing_service
 from webapp.services import customers as customer_service
+from webapp.services import ledger
 from webapp.services.search import CustomerQuery, any_customers, list_customers
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
@@ -17,8 +19,14 @@ bp = Blueprint("customers", __name__, url_prefix="/customers")
 FORM_TEMPLATE = "customers/form.html"
 FORM_BLOCKS = ("modal", "form", "currency_field", "duplicates")
 
-# Tab slug -> label. A new tab is one entry here and one block in customers/show.html.
-TABS = {"profile": "Profile"}
+# Tab slug -> label. A new tab is one entry here, one block in customers/show.html and,
+# if it shows more than the customer, a loader in _tab_context.
+TABS = {
+    "profile": "Profile",
+    "billing": "Billing",
+    "invoices": "Invoices",
+    "credit-notes": "Credit notes",
+}
 
 
 def _customer_or_404(customer_id: int) -> Customer:
@@ -142,6 +150,21 @@ def tab(customer_id: int, tab: str):
     return _render_tab(_customer_or_404(customer_id), tab)
 
 
+def _tab_context(customer: Customer, tab: str) -> dict:
+    """What a tab shows besides the customer, read from the query string."""
+    context: dict = {"balances": ledger.balances(db.session, customer)}
+    if tab == "billing":
+        page = request.args.get("page", 1, type=int) or 1
+        context["entries"] = billing_service.entries_page(db.session, customer.id, page)
+    elif tab == "invoices":
+        status = request.args.get("status", "")
+        context["invoice_status"] = status
+        context["invoices"] = billing_service.invoices_for(db.session, customer.id, status)
+    elif tab == "credit-notes":
+        context["credit_notes"] = billing_service.credit_notes_for(db.session, customer.id)
+    return context
+
+
 def _render_tab(customer: Customer, tab: str):
     return render_page(
         "customers/show.html",
@@ -149,6 +172,7 @@ def _render_tab(customer: Customer, tab: str):
         customer=customer,
         tab=tab,
         tabs=TABS,
+        **_tab_context(customer, tab),
     )
 
 
@@ -157,11 +181,19 @@ def edit(customer_id: int):
     """Edit customer: the Add customer form, filled in; Save changes."""
     customer = _customer_or_404(customer_id)
     form = CustomerForm.for_customer(customer)
+    if customer_service.currency_is_locked(db.session, customer):
+        form.locked_currency = customer.currency
+        form.currency.description = customer_service.CURRENCY_LOCKED
     if form.validate_on_submit():
         duplicates = _duplicates(form, exclude_id=customer.id)
-        customer_service.update_customer(db.session, customer, form.customer_fields())
-        message = f"Changes to {customer.customer_id} saved."
-        return _saved(customer, message, "customerUpdated", duplicates)
+        try:
+            customer_service.update_customer(db.session, customer, form.customer_fields())
+        except customer_service.CustomerError as refusal:
+            db.session.rollback()
+            form.currency.errors = [str(refusal)]
+        else:
+            message = f"Changes to {customer.customer_id} saved."
+            return _saved(customer, message, "customerUpdated", duplicates)
     return _render_form(form, customer, title="Edit customer", submit="Save changes")
 
 

@@ -249,3 +249,46 @@ def change_invoice_status(
         return invoice
 
     return in_transaction(session, work)
+
+
+# -- what the tabs show -----------------------------------------------------------
+
+ENTRIES_PER_PAGE = 50
+
+
+@dataclass
+class EntriesPage:
+    entries: list[LedgerEntry]
+    page: int
+    has_next: bool
+
+
+def entries_page(session: Session, customer_id: int, page: int = 1) -> EntriesPage:
+    """A customer's entries, newest first, a page at a time."""
+    page = max(page, 1)
+    rows = session.scalars(
+        select(LedgerEntry)
+        .where(LedgerEntry.customer_id == customer_id)
+        .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
+        .offset((page - 1) * ENTRIES_PER_PAGE)
+        .limit(ENTRIES_PER_PAGE + 1)
+    ).all()
+    return EntriesPage(rows[:ENTRIES_PER_PAGE], page, len(rows) > ENTRIES_PER_PAGE)
+
+
+def invoices_for(session: Session, customer_id: int, status: str = "") -> list[Invoice]:
+    """A customer's invoices, newest first, optionally of one status."""
+    statement = select(Invoice).where(Invoice.customer_id == customer_id)
+    if status in {s.value for s in InvoiceStatus}:
+        statement = statement.where(Invoice.status == status)
+    return list(session.scalars(statement.order_by(Invoice.issue_date.desc(), Invoice.id.desc())))
+
+
+def credit_notes_for(session: Session, customer_id: int) -> list[CreditNote]:
+    return list(
+        session.scalars(
+            select(CreditNote)
+            .where(CreditNote.customer_id == customer_id)
+            .order_by(CreditNote.issue_date.desc(), CreditNote.id.desc())
+        )
+    )

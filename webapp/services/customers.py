@@ -43,6 +43,7 @@ EDITABLE_FIELDS = (
     "invoicing_flow",
     "auto_pay",
     "footnotes",
+    "payment_gateway",
 )
 
 STATUS_LABELS = {
@@ -71,9 +72,26 @@ def create_customer(session: Session, fields: Mapping[str, Any]) -> Customer:
 
 def update_customer(session: Session, customer: Customer, fields: Mapping[str, Any]) -> Customer:
     """Save validated edits to a customer and commit."""
+    if fields.get("currency", customer.currency) != customer.currency and currency_is_locked(
+        session, customer
+    ):
+        raise CustomerError(CURRENCY_LOCKED)
     _apply(customer, fields)
     session.commit()
     return customer
+
+
+CURRENCY_LOCKED = (
+    "The billing currency cannot change once money has moved: entries and invoices "
+    "are in this currency."
+)
+
+
+def currency_is_locked(session: Session, customer: Customer) -> bool:
+    """The billing currency is fixed once the customer has any ledger entry."""
+    from webapp.services.ledger import has_money_moved
+
+    return has_money_moved(session, customer.id)
 
 
 def change_status(session: Session, customer: Customer, status: str) -> Customer:

@@ -129,6 +129,8 @@ def generate_customers(count: int, seed: int | None = None) -> Iterator[dict]:
             "auto_pay": rng.random() < 0.3,
             "footnotes": "",
             "status": rng.choice(statuses).value,
+            "payment_gateway": "card_refunds_only" if rng.random() < 0.2 else "manual",
+            "balance_minor": 0,
             "created_at": created,
             "updated_at": created,
         }

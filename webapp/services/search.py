@@ -33,8 +33,16 @@ SORT_COLUMNS = {
     "currency": Customer.currency,
     "status": Customer.status,
     "created": Customer.created_at,
+    "balance": Customer.balance_minor,
 }
 DEFAULT_SORT = ("created", "desc")
+
+# Balance filters on the billing-currency balance: charges are negative.
+BALANCE_FILTERS = {
+    "owes": Customer.balance_minor < 0,
+    "credit": Customer.balance_minor > 0,
+    "paid": Customer.balance_minor == 0,
+}
 
 # '' means the default view: everything but archived customers.
 STATUS_FILTERS = ("", "all", *[status.value for status in CustomerStatus])
@@ -94,6 +102,7 @@ class CustomerQuery:
     status: str = ""
     currency: str = ""
     country: str = ""
+    balance: str = ""
     sort: str = DEFAULT_SORT[0]
     direction: str = DEFAULT_SORT[1]
     page: int = 1
@@ -104,6 +113,7 @@ class CustomerQuery:
         status = args.get("status", "")
         currency = args.get("currency", "").upper()
         country = args.get("country", "").upper()
+        balance = args.get("balance", "")
         sort = args.get("sort", DEFAULT_SORT[0])
         direction = args.get("dir", "")
         try:
@@ -119,6 +129,7 @@ class CustomerQuery:
             status=status if status in STATUS_FILTERS else "",
             currency=currency if currency in currency_codes() else "",
             country=country if country in country_codes() else "",
+            balance=balance if balance in BALANCE_FILTERS else "",
             sort=sort,
             direction=direction,
             page=min(max(page, 1), MAX_PAGE),
@@ -132,6 +143,7 @@ class CustomerQuery:
             "status": view.status,
             "currency": view.currency,
             "country": view.country,
+            "balance": view.balance,
         }
         if (view.sort, view.direction) != DEFAULT_SORT:
             args["sort"], args["dir"] = view.sort, view.direction
@@ -152,7 +164,7 @@ class CustomerQuery:
 
     @property
     def is_filtered(self) -> bool:
-        return bool(self.q or self.status or self.currency or self.country)
+        return bool(self.q or self.status or self.currency or self.country or self.balance)
 
 
 @dataclass
@@ -180,6 +192,8 @@ def narrow_to_view(query: CustomerQuery, statement: Select) -> Select:
         statement = statement.where(Customer.currency == query.currency)
     if query.country:
         statement = statement.where(Customer.country == query.country)
+    if query.balance:
+        statement = statement.where(BALANCE_FILTERS[query.balance])
     terms = _search_terms(query.q)
     if terms:
         statement = statement.where(and_(*(_term_condition(term) for term in terms)))

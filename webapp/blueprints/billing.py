@@ -1,0 +1,161 @@
+"""Money on the customer page: Add entry, Capture one time charge, invoices, credit notes."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, url_for
+from flask_login import current_user
+
+from webapp.extensions import db
+from webapp.forms import ConfirmForm, EntryForm, OneTimeChargeForm
+from webapp.models.billing import CreditNote, EntryKind, Invoice
+from webapp.models.customer import Customer
+from webapp.rendering import htmx_done, is_htmx_partial, render_page
+from webapp.services import billing as billing_service
+from webapp.services import ledger
+from webapp.services.money import format_money
+
+bp = Blueprint("billing", __name__)
+
+INVOICE_ACTIONS = {
+    "pay": ("Mark as paid", "Records a payment of the invoice total."),
+    "refund": ("Refund", "Records a refund of the payment and reverses the charge."),
+    "void": ("Void", "Cancels the invoice and reverses its charge."),
+}
+
+
+def _customer_or_404(customer_id: int) -> Customer:
+    customer = db.session.get(Customer, customer_id)
+    if customer is None:
+        abort(404)
+    return customer
+
+
+def _done(customer: Customer, message: str, tab: str):
+    """Success: htmx closes the modal and refreshes the customer region; a plain form
+    goes to the tab that shows the result."""
+    if is_htmx_partial():
+        return htmx_done(
+            {"closeModal": True, "customerUpdated": customer.id, "showMessage": message}
+        )
+    flash(message, "success")
+    return redirect(url_for("customers.tab", customer_id=customer.id, tab=tab), code=303)
+
+
+@bp.route("/customers/<int:customer_id>/entries/new", methods=["GET", "POST"])
+def new_entry(customer_id: int):
+    """Add entry: a Charge or a Credit, posted exactly once per form."""
+    customer = _customer_or_404(customer_id)
+    form = EntryForm(billing_currency=customer.currency)
+    if form.validate_on_submit():
+        is_charge = form.kind.data == "charge"
+        try:
+            posted = ledger.post_entry(
+                db.session,
+                customer.id,
+                kind=EntryKind.CHARGE if is_charge else EntryKind.CREDIT,
+                amount_minor=-form.amount_minor if is_charge else form.amount_minor,
+                currency=form.currency.data,
+                description=form.description.data.strip(),
+                actor_id=current_user.id,
+                key=form.key.data,
+                payment_method="" if is_charge else (form.payment_method.data or "").strip(),
+                reference="" if is_charge else (form.reference.data or "").strip(),
+            )
+        except ledger.LedgerError as refusal:
+            form.amount.errors.append(str(refusal))
+        else:
+            entry = posted.entry
+            label = "Charge" if entry.amount_minor < 0 else "Credit"
+            message = f"{label} of {format_money(abs(entry.amount_minor), entry.currency)} added."
+            return _done(customer, message, "billing")
+    return render_page(
+        "billing/entry_form.html",
+        blocks=("modal", "form"),
+        status=422 if form.is_submitted() else 200,
+        customer=customer,
+        form=form,
+    )
+
+
+@bp.route("/customers/<int:customer_id>/charges/new", methods=["GET", "POST"])
+def new_charge(customer_id: int):
+    """Capture one time charge: an invoice for a positive amount, a credit note for a
+    negative one (if the customer's gateway supports credit notes)."""
+    customer = _customer_or_404(customer_id)
+    form = OneTimeChargeForm(billing_currency=customer.currency)
+    if form.validate_on_submit():
+        try:
+            result = billing_service.capture_one_time_charge(
+                db.session,
+                customer.id,
+                amount_minor=form.amount_minor,
+                currency=form.currency.data,
+                description=form.description.data.strip(),
+                actor_id=current_user.id,
+                key=form.key.data,
+            )
+        except ledger.LedgerError as refusal:
+            form.amount.errors.append(str(refusal))
+        else:
+            if result.invoice is not None:
+                invoice = result.invoice
+                total = format_money(invoice.total_minor, invoice.currency)
+                return _done(customer, f"Invoice {invoice.number} for {total} created.", "invoices")
+            note = result.credit_note
+            total = format_money(note.total_minor, note.currency)
+            return _done(
+                customer, f"Credit note {note.number} for {total} created.", "credit-notes"
+            )
+    return render_page(
+        "billing/charge_form.html",
+        blocks=("modal", "form"),
+        status=422 if form.is_submitted() else 200,
+        customer=customer,
+        form=form,
+    )
+
+
+@bp.get("/invoices/<int:invoice_id>")
+def invoice(invoice_id: int):
+    """The printable invoice: seller, customer, lines, tax, total, due date."""
+    found = db.session.get(Invoice, invoice_id)
+    if found is None:
+        abort(404)
+    return render_page("billing/invoice.html", invoice=found, customer=found.customer)
+
+
+@bp.route("/invoices/<int:invoice_id>/<action>", methods=["GET", "POST"])
+def invoice_action(invoice_id: int, action: str):
+    """Mark as paid, Refund or Void, after a server-side confirmation."""
+    found = db.session.get(Invoice, invoice_id)
+    if found is None or action not in INVOICE_ACTIONS:
+        abort(404)
+    form = ConfirmForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            billing_service.change_invoice_status(db.session, found.id, action, current_user.id)
+        except ledger.LedgerError as refusal:
+            error = str(refusal)
+        else:
+            return _done(found.customer, f"{found.number} is now {found.status}.", "invoices")
+    return render_page(
+        "billing/invoice_action.html",
+        blocks=("modal", "form"),
+        status=422 if form.is_submitted() else 200,
+        invoice=found,
+        customer=found.customer,
+        action=action,
+        label=INVOICE_ACTIONS[action],
+        form=form,
+        error=error,
+    )
+
+
+@bp.get("/credit-notes/<int:credit_note_id>")
+def credit_note(credit_note_id: int):
+    """A credit note as issued."""
+    found = db.session.get(CreditNote, credit_note_id)
+    if found is None:
+        abort(404)
+    return render_page("billing/credit_note.html", credit_note=found, customer=found.customer)
