@@ -351,3 +351,24 @@ def test_list_shows_balance_sorts_by_it_and_filters(staff_client, make_customer,
     assert sorted(names("balance=owes")) == ["Owes Little", "Owes Most"]
     assert names("balance=credit") == ["In Credit"]
     assert names("balance=paid") == ["Paid Up"]
+
+
+def test_entries_come_a_page_at_a_time_newest_first(staff_client, euro_customer, db):
+    for number in range(55):
+        ledger.post_entry(
+            db.session,
+            euro_customer.id,
+            kind=EntryKind.CHARGE,
+            amount_minor=-(number + 1),
+            currency="EUR",
+            description=f"Entry {number:02d}",
+            actor_id=None,
+            key=None,
+        )
+    first = staff_client.get(f"/customers/{euro_customer.id}/billing").get_data(as_text=True)
+    assert "Entry 54" in first and "Entry 05" in first and "Entry 04" not in first
+    assert 'rel="next"' in first
+    second = staff_client.get(f"/customers/{euro_customer.id}/billing?page=2")
+    html = second.get_data(as_text=True)
+    assert "Entry 04" in html and "Entry 00" in html and "Entry 05" not in html
+    assert 'rel="prev"' in html and 'rel="next"' not in html

@@ -153,15 +153,15 @@ def tab(customer_id: int, tab: str):
 def _tab_context(customer: Customer, tab: str) -> dict:
     """What a tab shows besides the customer, read from the query string."""
     context: dict = {"balances": ledger.balances(db.session, customer)}
+    page = request.args.get("page", 1, type=int) or 1
     if tab == "billing":
-        page = request.args.get("page", 1, type=int) or 1
         context["entries"] = billing_service.entries_page(db.session, customer.id, page)
     elif tab == "invoices":
         status = request.args.get("status", "")
         context["invoice_status"] = status
-        context["invoices"] = billing_service.invoices_for(db.session, customer.id, status)
+        context["invoices"] = billing_service.invoices_page(db.session, customer.id, status, page)
     elif tab == "credit-notes":
-        context["credit_notes"] = billing_service.credit_notes_for(db.session, customer.id)
+        context["credit_notes"] = billing_service.credit_notes_page(db.session, customer.id, page)
     return context
 
 

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from webapp.models.base import utcnow
 from webapp.models.billing import (
@@ -253,42 +253,47 @@ def change_invoice_status(
 
 # -- what the tabs show -----------------------------------------------------------
 
-ENTRIES_PER_PAGE = 50
+PER_PAGE = 50
 
 
 @dataclass
-class EntriesPage:
-    entries: list[LedgerEntry]
-    page: int
+class Page:
+    """One page of rows, newest first, and whether older rows exist."""
+
+    rows: list
+    number: int
     has_next: bool
 
 
-def entries_page(session: Session, customer_id: int, page: int = 1) -> EntriesPage:
-    """A customer's entries, newest first, a page at a time."""
-    page = max(page, 1)
-    rows = session.scalars(
+def _page(session: Session, statement, number: int) -> Page:
+    number = max(number, 1)
+    rows = session.scalars(statement.offset((number - 1) * PER_PAGE).limit(PER_PAGE + 1)).all()
+    return Page(list(rows[:PER_PAGE]), number, len(rows) > PER_PAGE)
+
+
+def entries_page(session: Session, customer_id: int, number: int = 1) -> Page:
+    """A customer's entries, newest first, with who and the linked documents loaded."""
+    statement = (
         select(LedgerEntry)
         .where(LedgerEntry.customer_id == customer_id)
+        .options(selectinload(LedgerEntry.invoice), selectinload(LedgerEntry.credit_note))
         .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
-        .offset((page - 1) * ENTRIES_PER_PAGE)
-        .limit(ENTRIES_PER_PAGE + 1)
-    ).all()
-    return EntriesPage(rows[:ENTRIES_PER_PAGE], page, len(rows) > ENTRIES_PER_PAGE)
+    )
+    return _page(session, statement, number)
 
 
-def invoices_for(session: Session, customer_id: int, status: str = "") -> list[Invoice]:
+def invoices_page(session: Session, customer_id: int, status: str = "", number: int = 1) -> Page:
     """A customer's invoices, newest first, optionally of one status."""
     statement = select(Invoice).where(Invoice.customer_id == customer_id)
     if status in {s.value for s in InvoiceStatus}:
         statement = statement.where(Invoice.status == status)
-    return list(session.scalars(statement.order_by(Invoice.issue_date.desc(), Invoice.id.desc())))
+    return _page(session, statement.order_by(Invoice.issue_date.desc(), Invoice.id.desc()), number)
 
 
-def credit_notes_for(session: Session, customer_id: int) -> list[CreditNote]:
-    return list(
-        session.scalars(
-            select(CreditNote)
-            .where(CreditNote.customer_id == customer_id)
-            .order_by(CreditNote.issue_date.desc(), CreditNote.id.desc())
-        )
+def credit_notes_page(session: Session, customer_id: int, number: int = 1) -> Page:
+    statement = (
+        select(CreditNote)
+        .where(CreditNote.customer_id == customer_id)
+        .order_by(CreditNote.issue_date.desc(), CreditNote.id.desc())
     )
+    return _page(session, statement, number)
