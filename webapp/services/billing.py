@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -45,12 +47,19 @@ CREDIT_NOTE_SERIES = "CN"
 def next_number(session: Session, series: str) -> str:
     """INV-000001, INV-000002 …: gapless, because the counter moves in the same
     transaction as the document and is locked while it does."""
-    counter = session.scalar(
-        select(DocumentCounter).where(DocumentCounter.series == series).with_for_update()
+    # Create the series row if it is missing without racing another first invoice.
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(DocumentCounter)
+        .values(series=series, last_number=0)
+        .on_conflict_do_nothing(index_elements=["series"])
     )
-    if counter is None:
-        counter = DocumentCounter(series=series, last_number=0)
-        session.add(counter)
+    counter = session.scalar(
+        select(DocumentCounter)
+        .where(DocumentCounter.series == series)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     counter.last_number += 1
     session.flush()
     return f"{series}-{counter.last_number:06d}"
@@ -88,28 +97,30 @@ def capture_one_time_charge(
     if amount_minor == 0:
         raise LedgerError("The amount cannot be zero.")
 
-    def work() -> LedgerEntry:
+    def work() -> tuple[LedgerEntry, bool]:
         customer = lock_customer(session, customer_id)
         again = find_by_key(session, key)
         if again is not None:
-            return again
+            return again, True  # the same key was posted while we waited for the lock
         issued = today or utcnow().date()
         if amount_minor > 0:
-            return _invoice(
+            entry = _invoice(
                 session, customer, amount_minor, currency, description, actor_id, key, issued
             )
-        return _credit_note(
-            session, customer, -amount_minor, currency, description, actor_id, key, issued
-        )
+        else:
+            entry = _credit_note(
+                session, customer, -amount_minor, currency, description, actor_id, key, issued
+            )
+        return entry, False
 
     try:
-        entry = in_transaction(session, work)
+        entry, replayed = in_transaction(session, work)
     except IntegrityError:
         existing = find_by_key(session, key)
         if existing is None:
             raise
         return _result(existing, replayed=True)
-    return _result(entry, replayed=False)
+    return _result(entry, replayed=replayed)
 
 
 def _invoice(

@@ -17,13 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from webapp.models.base import utcnow
 from webapp.models.billing import CustomerBalance, EntryKind, LedgerEntry
 from webapp.models.customer import Customer
+from webapp.services.reference import currency_codes
 
 T = TypeVar("T")
 
@@ -63,8 +64,21 @@ def in_transaction(session: Session, work: Callable[[], T]) -> T:
 
 
 def lock_customer(session: Session, customer_id: int) -> Customer:
-    """Re-read the customer under a row lock (serialises postings per customer)."""
-    customer = session.scalar(select(Customer).where(Customer.id == customer_id).with_for_update())
+    """Re-read the customer under a row lock (serialises postings per customer).
+
+    ``populate_existing`` refreshes a copy already in the session, which may have
+    been read before another request moved the balance.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite ignores FOR UPDATE and pysqlite begins a transaction only at the first
+        # write: write first, so everything after is read under the database's write lock.
+        session.execute(update(Customer).where(Customer.id == customer_id).values(id=Customer.id))
+    customer = session.scalar(
+        select(Customer)
+        .where(Customer.id == customer_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if customer is None:
         raise LedgerError("This customer no longer exists.")
     return customer
@@ -114,6 +128,7 @@ def add_entry(
         select(CustomerBalance)
         .where(CustomerBalance.customer_id == customer.id, CustomerBalance.currency == currency)
         .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if balance is None:
         balance = CustomerBalance(customer_id=customer.id, currency=currency, balance_minor=0)
@@ -146,16 +161,24 @@ def post_entry(
     reference: str = "",
 ) -> Posted:
     """Add entry (Charge is negative, Credit positive), exactly once per key."""
+    if amount_minor == 0:
+        raise LedgerError("An entry cannot be zero.")
+    if currency not in currency_codes():
+        raise LedgerError("Choose a currency from the list.")
+    if (kind == EntryKind.CHARGE and amount_minor >= 0) or (
+        kind == EntryKind.CREDIT and amount_minor <= 0
+    ):
+        raise LedgerError("A charge is negative and a credit positive.")
     existing = find_by_key(session, key)
     if existing is not None:
         return Posted(existing, replayed=True)
 
-    def work() -> LedgerEntry:
+    def work() -> tuple[LedgerEntry, bool]:
         customer = lock_customer(session, customer_id)
         again = find_by_key(session, key)
         if again is not None:
-            return again
-        return add_entry(
+            return again, True  # the same key was posted while we waited for the lock
+        entry = add_entry(
             session,
             customer,
             kind=kind,
@@ -167,16 +190,17 @@ def post_entry(
             payment_method=payment_method,
             reference=reference,
         )
+        return entry, False
 
     try:
-        entry = in_transaction(session, work)
+        entry, replayed = in_transaction(session, work)
     except IntegrityError:
         # Another request with the same key won the race: show its result.
         existing = find_by_key(session, key)
         if existing is None:
             raise
         return Posted(existing, replayed=True)
-    return Posted(entry, replayed=False)
+    return Posted(entry, replayed=replayed)
 
 
 def balances(session: Session, customer: Customer) -> list[CustomerBalance]:

@@ -67,6 +67,8 @@ def to_decimal(amount_minor: int, currency: str) -> Decimal:
 def format_money(amount_minor: int, currency: str) -> str:
     """−€150.00, ¥1,500, KWD 1.234: Babel's format with a real minus sign."""
     text = format_currency(to_decimal(amount_minor, currency), currency, locale="en")
+    # A currency shown by its code reads "KWD 1.234", not "KWD1.234" (no-break space).
+    text = re.sub(r"^(-?)([A-Z]{3})(?=\d)", "\\1\\2\u00a0", text)
     return text.replace("-", "\u2212", 1) if amount_minor < 0 else text
 
 
