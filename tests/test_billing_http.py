@@ -372,3 +372,33 @@ def test_entries_come_a_page_at_a_time_newest_first(staff_client, euro_customer,
     html = second.get_data(as_text=True)
     assert "Entry 04" in html and "Entry 00" in html and "Entry 05" not in html
     assert 'rel="prev"' in html and 'rel="next"' not in html
+
+
+def test_the_same_charge_again_under_a_new_key_asks_for_confirmation(
+    staff_client, euro_customer, db
+):
+    """Back and submit again (a new form key, same values) must not bill twice silently."""
+    url = f"/customers/{euro_customer.id}/charges/new"
+    assert staff_client.post(url, charge_form()).status_code == 303
+    again = staff_client.post(url, charge_form(), htmx_target="form")
+    html = again.get_data(as_text=True)
+    assert again.status_code == 422
+    assert "INV-000001 with this amount and description was recorded" in html
+    assert 'name="repeat"' in html and "Record it again" in html
+    assert count(db, Invoice) == 1
+    confirmed = staff_client.post(url, charge_form(repeat="y"))
+    assert confirmed.status_code == 303
+    assert count(db, Invoice) == 2
+    different = staff_client.post(url, charge_form(description="Another thing"))
+    assert different.status_code == 303 and count(db, Invoice) == 3
+
+
+def test_the_same_entry_again_under_a_new_key_asks_for_confirmation(
+    staff_client, euro_customer, db
+):
+    url = f"/customers/{euro_customer.id}/entries/new"
+    values = {"kind": "credit", "amount": "5", "currency": "EUR", "description": "Thanks"}
+    staff_client.post(url, {**values, "key": uuid.uuid4().hex})
+    again = staff_client.post(url, {**values, "key": uuid.uuid4().hex})
+    assert again.status_code == 422 and "Record it again" in again.get_data(as_text=True)
+    assert count(db, LedgerEntry) == 1

@@ -211,6 +211,7 @@ class _MoneyForm(FlaskForm):
         description="What the customer sees on their statement.",
     )
     key = HiddenField(default=_new_key)
+    repeat = BooleanField("Record it again")
     allow_negative = True
 
     def __init__(self, *args, billing_currency: str = "", **kwargs):

@@ -46,6 +46,7 @@ def new_entry(customer_id: int):
     """Add entry: a Charge or a Credit, posted exactly once per form."""
     customer = _customer_or_404(customer_id)
     form = EntryForm(billing_currency=customer.currency)
+    ask_repeat = False
     if form.validate_on_submit():
         is_charge = form.kind.data == "charge"
         try:
@@ -60,9 +61,11 @@ def new_entry(customer_id: int):
                 key=form.key.data,
                 payment_method="" if is_charge else (form.payment_method.data or "").strip(),
                 reference="" if is_charge else (form.reference.data or "").strip(),
+                allow_repeat=form.repeat.data,
             )
         except ledger.LedgerError as refusal:
             form.amount.errors.append(str(refusal))
+            ask_repeat = isinstance(refusal, ledger.RepeatedEntryError)
         else:
             entry = posted.entry
             label = "Charge" if entry.amount_minor < 0 else "Credit"
@@ -74,6 +77,7 @@ def new_entry(customer_id: int):
         status=422 if form.is_submitted() else 200,
         customer=customer,
         form=form,
+        ask_repeat=ask_repeat or form.repeat.data,
     )
 
 
@@ -83,6 +87,7 @@ def new_charge(customer_id: int):
     negative one (if the customer's gateway supports credit notes)."""
     customer = _customer_or_404(customer_id)
     form = OneTimeChargeForm(billing_currency=customer.currency)
+    ask_repeat = False
     if form.validate_on_submit():
         try:
             result = billing_service.capture_one_time_charge(
@@ -93,9 +98,11 @@ def new_charge(customer_id: int):
                 description=form.description.data.strip(),
                 actor_id=current_user.id,
                 key=form.key.data,
+                allow_repeat=form.repeat.data,
             )
         except ledger.LedgerError as refusal:
             form.amount.errors.append(str(refusal))
+            ask_repeat = isinstance(refusal, ledger.RepeatedEntryError)
         else:
             if result.invoice is not None:
                 invoice = result.invoice
@@ -112,6 +119,7 @@ def new_charge(customer_id: int):
         status=422 if form.is_submitted() else 200,
         customer=customer,
         form=form,
+        ask_repeat=ask_repeat or form.repeat.data,
     )
 
 

@@ -37,6 +37,7 @@ from webapp.services.ledger import (
     find_by_key,
     in_transaction,
     lock_customer,
+    refuse_recent_repeat,
 )
 from webapp.services.money import tax_for
 
@@ -89,13 +90,25 @@ def capture_one_time_charge(
     actor_id: int | None,
     key: str | None,
     today: date | None = None,
+    allow_repeat: bool = True,
 ) -> OneTimeCharge:
-    """Invoice a positive amount or credit a negative one, exactly once per key."""
+    """Invoice a positive amount or credit a negative one, exactly once per key. With
+    ``allow_repeat=False`` the same charge made moments ago must be confirmed first."""
     existing = find_by_key(session, key)
     if existing is not None:
         return _result(existing, replayed=True)
     if amount_minor == 0:
         raise LedgerError("The amount cannot be zero.")
+    if not allow_repeat:
+        customer = session.get(Customer, customer_id)
+        if customer is None:
+            raise LedgerError("This customer no longer exists.")
+        entry_amount = (
+            -(amount_minor + tax_for(amount_minor, customer.tax_rate_bp))
+            if amount_minor > 0
+            else -amount_minor
+        )
+        refuse_recent_repeat(session, customer_id, entry_amount, currency, description)
 
     def work() -> tuple[LedgerEntry, bool]:
         customer = lock_customer(session, customer_id)

@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TypeVar
 
 from sqlalchemy import func, literal, select, update
@@ -35,6 +36,48 @@ RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
 
 class LedgerError(Exception):
     """A posting was refused; the message is shown to staff."""
+
+
+class RepeatedEntryError(LedgerError):
+    """An identical entry was just recorded under another form key (Back and submit
+    again, or a second tab): staff must confirm before it is recorded twice."""
+
+
+# How long an identical entry counts as "just recorded".
+REPEAT_WINDOW = timedelta(minutes=10)
+
+
+def refuse_recent_repeat(
+    session: Session, customer_id: int, amount_minor: int, currency: str, description: str
+) -> None:
+    """Raise ``RepeatedEntryError`` if the same amount and description were recorded for
+    this customer within ``REPEAT_WINDOW``."""
+    since = utcnow() - REPEAT_WINDOW
+    recent = session.scalar(
+        select(LedgerEntry)
+        .where(
+            LedgerEntry.customer_id == customer_id,
+            LedgerEntry.currency == currency,
+            LedgerEntry.amount_minor == amount_minor,
+            LedgerEntry.description == description,
+            LedgerEntry.created_at >= since,
+        )
+        .order_by(LedgerEntry.id.desc())
+        .limit(1)
+    )
+    if recent is None:
+        return
+    minutes = max(1, round((utcnow() - recent.created_at).total_seconds() / 60))
+    document = (
+        recent.invoice.number
+        if recent.invoice
+        else (recent.credit_note.number if recent.credit_note else "An entry")
+    )
+    raise RepeatedEntryError(
+        f"{document} with this amount and description was recorded {minutes} "
+        f"minute{'s' if minutes != 1 else ''} ago. If this is a second one, tick "
+        "“Record it again” and submit."
+    )
 
 
 def _retryable(error: Exception) -> bool:
@@ -159,8 +202,10 @@ def post_entry(
     key: str | None,
     payment_method: str = "",
     reference: str = "",
+    allow_repeat: bool = True,
 ) -> Posted:
-    """Add entry (Charge is negative, Credit positive), exactly once per key."""
+    """Add entry (Charge is negative, Credit positive), exactly once per key. With
+    ``allow_repeat=False`` an identical recent entry must be confirmed first."""
     if amount_minor == 0:
         raise LedgerError("An entry cannot be zero.")
     if currency not in currency_codes():
@@ -172,6 +217,8 @@ def post_entry(
     existing = find_by_key(session, key)
     if existing is not None:
         return Posted(existing, replayed=True)
+    if not allow_repeat:
+        refuse_recent_repeat(session, customer_id, amount_minor, currency, description)
 
     def work() -> tuple[LedgerEntry, bool]:
         customer = lock_customer(session, customer_id)
