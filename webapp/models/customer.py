@@ -94,6 +94,15 @@ class Customer(db.Model):
             "id",
             postgresql_where=text("status <> 'archived'"),
         ).ddl_if(dialect="postgresql"),
+        Index(
+            "ix_customers_live_balance",
+            "balance_minor",
+            "id",
+            postgresql_where=text("status <> 'archived'"),
+        ).ddl_if(dialect="postgresql"),
+        Index("ix_customers_balance_status", "balance_minor", "id", "status").ddl_if(
+            dialect="sqlite"
+        ),
         # SQLite has no trigram index: this covering index lets a substring search and a
         # deep page read the index alone instead of every wide row.
         Index("ix_customers_created_search", "created_at", "id", "status", "search_text").ddl_if(
