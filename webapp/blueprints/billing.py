@@ -30,15 +30,16 @@ def _customer_or_404(customer_id: int) -> Customer:
     return customer
 
 
-def _done(customer: Customer, message: str, tab: str):
+def _done(customer_id: int, message: str, tab: str):
     """Success: htmx closes the modal and refreshes the customer region; a plain form
-    goes to the tab that shows the result."""
+    goes to the tab that shows the result. Takes the id, not the customer, so nothing
+    is re-read after the commit."""
     if is_htmx_partial():
         return htmx_done(
-            {"closeModal": True, "customerUpdated": customer.id, "showMessage": message}
+            {"closeModal": True, "customerUpdated": customer_id, "showMessage": message}
         )
     flash(message, "success")
-    return redirect(url_for("customers.tab", customer_id=customer.id, tab=tab), code=303)
+    return redirect(url_for("customers.tab", customer_id=customer_id, tab=tab), code=303)
 
 
 @bp.route("/customers/<int:customer_id>/entries/new", methods=["GET", "POST"])
@@ -49,10 +50,11 @@ def new_entry(customer_id: int):
     ask_repeat = False
     if form.validate_on_submit():
         is_charge = form.kind.data == "charge"
+        customer_id, currency = customer.id, form.currency.data
         try:
-            posted = ledger.post_entry(
+            ledger.post_entry(
                 db.session,
-                customer.id,
+                customer_id,
                 kind=EntryKind.CHARGE if is_charge else EntryKind.CREDIT,
                 amount_minor=-form.amount_minor if is_charge else form.amount_minor,
                 currency=form.currency.data,
@@ -67,10 +69,11 @@ def new_entry(customer_id: int):
             form.amount.errors.append(str(refusal))
             ask_repeat = isinstance(refusal, ledger.RepeatedEntryError)
         else:
-            entry = posted.entry
-            label = "Charge" if entry.amount_minor < 0 else "Credit"
-            message = f"{label} of {format_money(abs(entry.amount_minor), entry.currency)} added."
-            return _done(customer, message, "billing")
+            # A replayed key is the same form, so the form's values describe the entry.
+            amount = format_money(form.amount_minor, currency)
+            return _done(
+                customer_id, f"{'Charge' if is_charge else 'Credit'} of {amount} added.", "billing"
+            )
     return render_page(
         "billing/entry_form.html",
         blocks=("modal", "form"),
@@ -92,7 +95,7 @@ def new_charge(customer_id: int):
         try:
             result = billing_service.capture_one_time_charge(
                 db.session,
-                customer.id,
+                customer_id,
                 amount_minor=form.amount_minor,
                 currency=form.currency.data,
                 description=form.description.data.strip(),
@@ -107,11 +110,13 @@ def new_charge(customer_id: int):
             if result.invoice is not None:
                 invoice = result.invoice
                 total = format_money(invoice.total_minor, invoice.currency)
-                return _done(customer, f"Invoice {invoice.number} for {total} created.", "invoices")
+                return _done(
+                    customer_id, f"Invoice {invoice.number} for {total} created.", "invoices"
+                )
             note = result.credit_note
             total = format_money(note.total_minor, note.currency)
             return _done(
-                customer, f"Credit note {note.number} for {total} created.", "credit-notes"
+                customer_id, f"Credit note {note.number} for {total} created.", "credit-notes"
             )
     return render_page(
         "billing/charge_form.html",
@@ -146,7 +151,7 @@ def invoice_action(invoice_id: int, action: str):
         except ledger.LedgerError as refusal:
             error = str(refusal)
         else:
-            return _done(found.customer, f"{found.number} is now {found.status}.", "invoices")
+            return _done(found.customer_id, f"{found.number} is now {found.status}.", "invoices")
     return render_page(
         "billing/invoice_action.html",
         blocks=("modal", "form"),

@@ -94,27 +94,21 @@ def capture_one_time_charge(
 ) -> OneTimeCharge:
     """Invoice a positive amount or credit a negative one, exactly once per key. With
     ``allow_repeat=False`` the same charge made moments ago must be confirmed first."""
-    existing = find_by_key(session, key)
-    if existing is not None:
-        return _result(existing, replayed=True)
     if amount_minor == 0:
         raise LedgerError("The amount cannot be zero.")
-    if not allow_repeat:
-        customer = session.get(Customer, customer_id)
-        if customer is None:
-            raise LedgerError("This customer no longer exists.")
-        entry_amount = (
-            -(amount_minor + tax_for(amount_minor, customer.tax_rate_bp))
-            if amount_minor > 0
-            else -amount_minor
-        )
-        refuse_recent_repeat(session, customer_id, entry_amount, currency, description)
 
     def work() -> tuple[LedgerEntry, bool]:
         customer = lock_customer(session, customer_id)
         again = find_by_key(session, key)
         if again is not None:
-            return again, True  # the same key was posted while we waited for the lock
+            return again, True  # a replay of the same form: show its result
+        if not allow_repeat:
+            entry_amount = (
+                -(amount_minor + tax_for(amount_minor, customer.tax_rate_bp))
+                if amount_minor > 0
+                else -amount_minor
+            )
+            refuse_recent_repeat(session, customer_id, entry_amount, currency, description)
         issued = today or utcnow().date()
         if amount_minor > 0:
             entry = _invoice(

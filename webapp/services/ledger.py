@@ -214,17 +214,16 @@ def post_entry(
         kind == EntryKind.CREDIT and amount_minor <= 0
     ):
         raise LedgerError("A charge is negative and a credit positive.")
-    existing = find_by_key(session, key)
-    if existing is not None:
-        return Posted(existing, replayed=True)
-    if not allow_repeat:
-        refuse_recent_repeat(session, customer_id, amount_minor, currency, description)
 
     def work() -> tuple[LedgerEntry, bool]:
+        # The key is checked under the customer lock: a replay (double click, resubmit)
+        # finds the first request's entry, however the two interleave.
         customer = lock_customer(session, customer_id)
         again = find_by_key(session, key)
         if again is not None:
-            return again, True  # the same key was posted while we waited for the lock
+            return again, True
+        if not allow_repeat:
+            refuse_recent_repeat(session, customer_id, amount_minor, currency, description)
         entry = add_entry(
             session,
             customer,
