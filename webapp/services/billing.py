@@ -16,7 +16,6 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from webapp.models.base import utcnow
@@ -34,9 +33,9 @@ from webapp.services.gateways import gateway_for
 from webapp.services.ledger import (
     LedgerError,
     add_entry,
-    find_by_key,
     in_transaction,
     lock_customer,
+    post_once,
     refuse_recent_repeat,
 )
 from webapp.services.money import tax_for
@@ -97,11 +96,7 @@ def capture_one_time_charge(
     if amount_minor == 0:
         raise LedgerError("The amount cannot be zero.")
 
-    def work() -> tuple[LedgerEntry, bool]:
-        customer = lock_customer(session, customer_id)
-        again = find_by_key(session, key)
-        if again is not None:
-            return again, True  # a replay of the same form: show its result
+    def write(customer: Customer) -> LedgerEntry:
         if not allow_repeat:
             entry_amount = (
                 -(amount_minor + tax_for(amount_minor, customer.tax_rate_bp))
@@ -111,22 +106,14 @@ def capture_one_time_charge(
             refuse_recent_repeat(session, customer_id, entry_amount, currency, description)
         issued = today or utcnow().date()
         if amount_minor > 0:
-            entry = _invoice(
+            return _invoice(
                 session, customer, amount_minor, currency, description, actor_id, key, issued
             )
-        else:
-            entry = _credit_note(
-                session, customer, -amount_minor, currency, description, actor_id, key, issued
-            )
-        return entry, False
+        return _credit_note(
+            session, customer, -amount_minor, currency, description, actor_id, key, issued
+        )
 
-    try:
-        entry, replayed = in_transaction(session, work)
-    except IntegrityError:
-        existing = find_by_key(session, key)
-        if existing is None:
-            raise
-        return _result(existing, replayed=True)
+    entry, replayed = post_once(session, customer_id, key, write)
     return _result(entry, replayed=replayed)
 
 

@@ -215,16 +215,10 @@ def post_entry(
     ):
         raise LedgerError("A charge is negative and a credit positive.")
 
-    def work() -> tuple[LedgerEntry, bool]:
-        # The key is checked under the customer lock: a replay (double click, resubmit)
-        # finds the first request's entry, however the two interleave.
-        customer = lock_customer(session, customer_id)
-        again = find_by_key(session, key)
-        if again is not None:
-            return again, True
+    def write(customer: Customer) -> LedgerEntry:
         if not allow_repeat:
             refuse_recent_repeat(session, customer_id, amount_minor, currency, description)
-        entry = add_entry(
+        return add_entry(
             session,
             customer,
             kind=kind,
@@ -236,17 +230,36 @@ def post_entry(
             payment_method=payment_method,
             reference=reference,
         )
-        return entry, False
+
+    entry, replayed = post_once(session, customer_id, key, write)
+    return Posted(entry, replayed=replayed)
+
+
+def post_once(
+    session: Session, customer_id: int, key: str | None, write: Callable[[Customer], T]
+) -> tuple[T | LedgerEntry, bool]:
+    """Run ``write`` under the customer's lock in one transaction, once per key.
+
+    The key is checked under the lock, so a replay (double click, resubmitted form,
+    retried request) finds the first request's entry however the two interleave;
+    should two still race, the unique key refuses the second and its replay is
+    returned. The flag says whether this call was a replay.
+    """
+
+    def work() -> tuple[T | LedgerEntry, bool]:
+        customer = lock_customer(session, customer_id)
+        again = find_by_key(session, key)
+        if again is not None:
+            return again, True
+        return write(customer), False
 
     try:
-        entry, replayed = in_transaction(session, work)
+        return in_transaction(session, work)
     except IntegrityError:
-        # Another request with the same key won the race: show its result.
         existing = find_by_key(session, key)
         if existing is None:
             raise
-        return Posted(existing, replayed=True)
-    return Posted(entry, replayed=replayed)
+        return existing, True
 
 
 def balances(session: Session, customer: Customer) -> list[CustomerBalance]:
