@@ -211,3 +211,9 @@ def test_health_check_is_public(client):
     response = client.get("/health")
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok"}
+
+
+def test_overlong_email_on_sign_in_is_a_message_not_a_crash(client):
+    response = sign_in(client, "a" * 300 + "@example.com", password="x")
+    assert response.status_code == 422
+    assert "Field cannot be longer than 254 characters." in response.get_data(as_text=True)

@@ -402,3 +402,48 @@ def test_the_same_entry_again_under_a_new_key_asks_for_confirmation(
     again = staff_client.post(url, {**values, "key": uuid.uuid4().hex})
     assert again.status_code == 422 and "Record it again" in again.get_data(as_text=True)
     assert count(db, LedgerEntry) == 1
+
+
+def test_a_form_key_sent_again_with_other_values_is_refused_not_dropped(
+    staff_client, make_customer, db
+):
+    first = make_customer(name="First", email="first@example.com", country="DE", currency="EUR")
+    second = make_customer(name="Second", email="second@example.com", country="DE", currency="EUR")
+    key = uuid.uuid4().hex
+    staff_client.post(f"/customers/{first.id}/charges/new", charge_form(amount="5", key=key))
+    for url, values in (
+        (f"/customers/{second.id}/charges/new", charge_form(amount="7", key=key)),
+        (f"/customers/{first.id}/charges/new", charge_form(amount="8", key=key)),
+        (
+            f"/customers/{first.id}/entries/new",
+            {"kind": "credit", "amount": "99", "currency": "EUR", "description": "x", "key": key},
+        ),
+    ):
+        response = staff_client.post(url, values, htmx_target="form")
+        assert response.status_code == 422, url
+        assert "already submitted with other values" in response.get_data(as_text=True)
+    assert count(db, Invoice) == 1 and count(db, LedgerEntry) == 1
+
+
+@pytest.mark.parametrize("amount", ["1" * 30, "9" * 29, "1e999", "0." + "0" * 40 + "1"])
+def test_absurdly_long_amounts_are_refused_not_crashed(staff_client, euro_customer, db, amount):
+    for url, values in (
+        (f"/customers/{euro_customer.id}/charges/new", charge_form(amount=amount)),
+        (f"/customers/{euro_customer.id}/entries/new", charge_form(amount=amount, kind="charge")),
+    ):
+        response = staff_client.post(url, values, htmx_target="form")
+        assert response.status_code == 422, (url, amount)
+    assert count(db, LedgerEntry) == 0
+
+
+def test_huge_page_numbers_on_tabs_do_not_crash(staff_client, euro_customer):
+    for tab in ("billing", "invoices", "credit-notes"):
+        url = f"/customers/{euro_customer.id}/{tab}?page=99999999999999999999999"
+        assert staff_client.get(url).status_code == 200, tab
+
+
+def test_unknown_invoice_status_filter_is_ignored(staff_client, euro_customer):
+    html = staff_client.get(f"/customers/{euro_customer.id}/invoices?status=x%26page%3D9").get_data(
+        as_text=True
+    )
+    assert "page=9" not in html and "No invoices yet" in html

@@ -533,3 +533,27 @@ def test_active_search_pushes_the_canonical_url(staff_client):
         headers={"HX-Trigger": "search"},
     )
     assert response.headers["HX-Push-Url"] == "/customers?q=ada&country=DE"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"payment_terms_days": "²"}, "payment_terms_days"),
+        ({"payment_terms_days": "٣٠"}, "payment_terms_days"),
+        ({"website": "a" * 292 + ".com"}, "website"),
+    ],
+)
+def test_tricky_values_are_refused_with_422_not_500(
+    staff_client, db, customer_data, changes, field
+):
+    customer_data.update(changes)
+    response = staff_client.post("/customers/new", customer_data, htmx_target="form")
+    assert response.status_code == 422
+    assert f'<small id="{field}-error"' in response.get_data(as_text=True)
+    assert db.session.query(Customer).count() == 0
+
+
+def test_currency_endpoint_ignores_unknown_countries(staff_client):
+    response = staff_client.get("/customers/form/currency?country=ZZZZ")
+    assert response.status_code == 200
+    assert '<option selected value="">' in response.get_data(as_text=True)

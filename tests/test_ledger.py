@@ -233,12 +233,12 @@ def test_the_same_key_twice_posts_once(db, customer):
     assert mirror(db.session, customer.id) == -500
 
 
-def test_a_resubmitted_form_with_another_amount_still_posts_once(db, customer):
-    """The key identifies the form, not its content: a resubmission shows the first result."""
-    first = charge(db.session, customer.id, 500, key="form-1")
-    again = charge(db.session, customer.id, 900, key="form-1")
-    assert again.replayed is True and again.entry.id == first.entry.id
-    assert again.entry.amount_minor == -500
+def test_a_form_key_sent_again_with_another_amount_is_refused(db, customer):
+    """Back, change the amount, submit: not a replay (that would drop the new amount
+    silently) and not a second posting under the same key, but a refusal."""
+    charge(db.session, customer.id, 500, key="form-1")
+    with pytest.raises(LedgerError, match="already submitted with other values"):
+        charge(db.session, customer.id, 900, key="form-1")
     assert entries_sum(db.session, customer.id) == -500
 
 

@@ -203,29 +203,29 @@ class LedgerMachine(RuleBasedStateMachine):
             return
         key = data.draw(st.sampled_from(sorted(self.used_keys)))
         before = self.counts()
-        posted = post_entry(
-            self.session,
-            self.customer_id,
-            kind=EntryKind.CHARGE,
-            amount_minor=-1,
-            currency="EUR",
-            description="Resubmitted",
-            actor_id=None,
-            key=key,
-        )
-        assert posted.replayed is True
-        assert posted.entry.id == self.used_keys[key]
-        again = capture_one_time_charge(
-            self.session,
-            self.customer_id,
-            amount_minor=5,
-            currency="EUR",
-            description="Resubmitted",
-            actor_id=None,
-            key=key,
-            today=TODAY,
-        )
-        assert again.replayed is True and again.entry.id == self.used_keys[key]
+        # A used key sent again with other values is refused, and writes nothing.
+        with pytest.raises(LedgerError, match="already submitted with other values"):
+            post_entry(
+                self.session,
+                self.customer_id,
+                kind=EntryKind.CHARGE,
+                amount_minor=-1,
+                currency="EUR",
+                description="Resubmitted",
+                actor_id=None,
+                key=key,
+            )
+        with pytest.raises(LedgerError, match="already submitted with other values"):
+            capture_one_time_charge(
+                self.session,
+                self.customer_id,
+                amount_minor=5,
+                currency="EUR",
+                description="Resubmitted",
+                actor_id=None,
+                key=key,
+                today=TODAY,
+            )
         assert self.counts() == before
 
     @rule(gateway=st.sampled_from(["manual", "card_refunds_only"]))

@@ -26,7 +26,7 @@ from webapp.services.money import AmountError, parse_amount
 
 
 class SignInForm(FlaskForm):
-    email = EmailField("Email", validators=[InputRequired("Enter your email.")])
+    email = EmailField("Email", validators=[InputRequired("Enter your email."), Length(max=254)])
     password = PasswordField("Password", validators=[InputRequired("Enter your password.")])
     next = HiddenField()
 
@@ -162,7 +162,7 @@ class CustomerForm(FlaskForm):
 
     def validate_payment_terms_days(self, field):
         text = str(field.data if field.data is not None else "").strip()
-        if not text.isdigit() or not 0 <= int(text) <= 365:
+        if not re.fullmatch(r"[0-9]{1,3}", text) or not 0 <= int(text) <= 365:
             raise ValidationError("Payment terms are a whole number of days from 0 to 365.")
 
     # -- conversion ----------------------------------------------------------

@@ -158,6 +158,7 @@ def _tab_context(customer: Customer, tab: str) -> dict:
         context["entries"] = billing_service.entries_page(db.session, customer.id, page)
     elif tab == "invoices":
         status = request.args.get("status", "")
+        status = status if status in billing_service.INVOICE_STATUSES else ""
         context["invoice_status"] = status
         context["invoices"] = billing_service.invoices_page(db.session, customer.id, status, page)
     elif tab == "credit-notes":

@@ -41,6 +41,7 @@ from webapp.services.ledger import (
 from webapp.services.money import tax_for
 
 INVOICE_SERIES = "INV"
+INVOICE_STATUSES = frozenset(status.value for status in InvoiceStatus)
 CREDIT_NOTE_SERIES = "CN"
 
 
@@ -113,7 +114,18 @@ def capture_one_time_charge(
             session, customer, -amount_minor, currency, description, actor_id, key, issued
         )
 
-    entry, replayed = post_once(session, customer_id, key, write)
+    def same_request(entry: LedgerEntry) -> bool:
+        if (entry.customer_id, entry.currency, entry.description) != (
+            customer_id,
+            currency,
+            description,
+        ):
+            return False
+        if entry.invoice is not None:
+            return entry.invoice.subtotal_minor == amount_minor
+        return entry.credit_note is not None and entry.credit_note.total_minor == -amount_minor
+
+    entry, replayed = post_once(session, customer_id, key, write, same_request)
     return _result(entry, replayed=replayed)
 
 
@@ -270,8 +282,11 @@ class Page:
     has_next: bool
 
 
+MAX_PAGE = 100_000
+
+
 def _page(session: Session, statement, number: int) -> Page:
-    number = max(number, 1)
+    number = min(max(number, 1), MAX_PAGE)
     rows = session.scalars(statement.offset((number - 1) * PER_PAGE).limit(PER_PAGE + 1)).all()
     return Page(list(rows[:PER_PAGE]), number, len(rows) > PER_PAGE)
 
@@ -290,7 +305,7 @@ def entries_page(session: Session, customer_id: int, number: int = 1) -> Page:
 def invoices_page(session: Session, customer_id: int, status: str = "", number: int = 1) -> Page:
     """A customer's invoices, newest first, optionally of one status."""
     statement = select(Invoice).where(Invoice.customer_id == customer_id)
-    if status in {s.value for s in InvoiceStatus}:
+    if status in INVOICE_STATUSES:
         statement = statement.where(Invoice.status == status)
     return _page(session, statement.order_by(Invoice.issue_date.desc(), Invoice.id.desc()), number)
 

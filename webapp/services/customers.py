@@ -72,10 +72,14 @@ def create_customer(session: Session, fields: Mapping[str, Any]) -> Customer:
 
 def update_customer(session: Session, customer: Customer, fields: Mapping[str, Any]) -> Customer:
     """Save validated edits to a customer and commit."""
-    if fields.get("currency", customer.currency) != customer.currency and currency_is_locked(
-        session, customer
-    ):
-        raise CustomerError(CURRENCY_LOCKED)
+    if fields.get("currency", customer.currency) != customer.currency:
+        from webapp.services.ledger import lock_customer
+
+        # Under the lock postings take, so no charge can slip in between check and save.
+        lock_customer(session, customer.id)
+        if currency_is_locked(session, customer):
+            session.rollback()
+            raise CustomerError(CURRENCY_LOCKED)
     _apply(customer, fields)
     session.commit()
     return customer

@@ -231,26 +231,48 @@ def post_entry(
             reference=reference,
         )
 
-    entry, replayed = post_once(session, customer_id, key, write)
+    def same_request(entry: LedgerEntry) -> bool:
+        return (entry.customer_id, entry.currency, entry.amount_minor, entry.description) == (
+            customer_id,
+            currency,
+            amount_minor,
+            description,
+        )
+
+    entry, replayed = post_once(session, customer_id, key, write, same_request)
     return Posted(entry, replayed=replayed)
 
 
+KEY_REUSED = "This form was already submitted with other values. Reload it and try again."
+
+
 def post_once(
-    session: Session, customer_id: int, key: str | None, write: Callable[[Customer], T]
+    session: Session,
+    customer_id: int,
+    key: str | None,
+    write: Callable[[Customer], T],
+    same_request: Callable[[LedgerEntry], bool],
 ) -> tuple[T | LedgerEntry, bool]:
     """Run ``write`` under the customer's lock in one transaction, once per key.
 
     The key is checked under the lock, so a replay (double click, resubmitted form,
     retried request) finds the first request's entry however the two interleave;
     should two still race, the unique key refuses the second and its replay is
-    returned. The flag says whether this call was a replay.
+    returned. The flag says whether this call was a replay. A key that comes back with
+    other values (Back, edit the amount, submit) is refused rather than taken for a
+    replay, so nothing is silently dropped.
     """
+
+    def replay(entry: LedgerEntry) -> tuple[LedgerEntry, bool]:
+        if not same_request(entry):
+            raise LedgerError(KEY_REUSED)
+        return entry, True
 
     def work() -> tuple[T | LedgerEntry, bool]:
         customer = lock_customer(session, customer_id)
         again = find_by_key(session, key)
         if again is not None:
-            return again, True
+            return replay(again)
         return write(customer), False
 
     try:
@@ -259,7 +281,7 @@ def post_once(
         existing = find_by_key(session, key)
         if existing is None:
             raise
-        return existing, True
+        return replay(existing)
 
 
 def balances(session: Session, customer: Customer) -> list[CustomerBalance]:

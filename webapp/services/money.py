@@ -33,6 +33,8 @@ def parse_amount(text: str | None, currency: str, allow_negative: bool = True) -
     raw = (text or "").strip().replace(" ", "").replace("\u2212", "-")
     if not raw:
         raise AmountError("Enter an amount.")
+    if len(raw) > 40:
+        raise AmountError("That amount is too long; check it.")
     # Thousands separators only in their proper places: 1,234.56 but not 1,23.4
     if "," in raw and not re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?", raw):
         raise AmountError("Write the amount like 1234.56 or 1,234.56.")
@@ -44,6 +46,11 @@ def parse_amount(text: str | None, currency: str, allow_negative: bool = True) -
     except InvalidOperation:  # pragma: no cover - the pattern above admits only numbers
         raise AmountError("Enter the amount as a number, e.g. 12.50.") from None
     places = exponent(currency)
+    if abs(value) > MAX_MAJOR_UNITS:  # before quantize, which fails past 28 digits
+        raise AmountError(
+            f"That is more than {format_money(MAX_MAJOR_UNITS * 10**places, currency)}; "
+            "check the amount."
+        )
     if value != value.quantize(Decimal(1).scaleb(-places)):
         if places == 0:
             raise AmountError(f"{currency} has no decimals: enter a whole amount.")

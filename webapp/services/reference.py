@@ -55,7 +55,7 @@ def country_name(code: str) -> str:
 @cache
 def currency_for_country(country: str) -> str | None:
     """The currency a country tenders today, per the CLDR data shipped with Babel."""
-    if not country:
+    if not country or country.upper() not in country_codes():
         return None
     for code in get_territory_currencies(country.upper(), tender=True):
         if code in currency_codes():
@@ -138,6 +138,8 @@ def normalise_website(value: str) -> str:
         raise ValueError("Only http:// and https:// web addresses are allowed.")
     if not parts.hostname or "." not in parts.hostname or " " in value:
         raise ValueError("Enter a web address such as https://example.com.")
+    if len(value) > 300:
+        raise ValueError("A web address can be at most 300 characters.")
     return value
 
 
