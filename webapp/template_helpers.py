@@ -8,6 +8,7 @@ from flask import Flask
 from flask_wtf.csrf import generate_csrf
 
 from webapp.models.customer import CustomerStatus
+from webapp.services.billing import INVOICE_ACTIONS, available_actions
 from webapp.services.customers import STATUS_LABELS
 from webapp.services.gateways import gateway_for
 from webapp.services.money import balance_wording, format_money
@@ -31,6 +32,8 @@ def register_template_helpers(app: Flask) -> None:
             "CustomerStatus": CustomerStatus,
             "country_choices": countries,
             "gateway_name": lambda code: gateway_for(code).name,
+            "invoice_actions": available_actions,
+            "invoice_action_labels": INVOICE_ACTIONS,
             "currency_choices": currencies,
             "csrf_headers": lambda: json.dumps({"X-CSRFToken": generate_csrf()}),
         }

@@ -5,29 +5,16 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, url_for
 from flask_login import current_user
 
+from webapp.blueprints import customer_or_404
 from webapp.extensions import db
 from webapp.forms import ConfirmForm, EntryForm, OneTimeChargeForm
 from webapp.models.billing import CreditNote, EntryKind, Invoice
-from webapp.models.customer import Customer
 from webapp.rendering import htmx_done, is_htmx_partial, render_page
 from webapp.services import billing as billing_service
 from webapp.services import ledger
 from webapp.services.money import format_money
 
 bp = Blueprint("billing", __name__)
-
-INVOICE_ACTIONS = {
-    "pay": ("Mark as paid", "Records a payment of the invoice total."),
-    "refund": ("Refund", "Records a refund of the payment and reverses the charge."),
-    "void": ("Void", "Cancels the invoice and reverses its charge."),
-}
-
-
-def _customer_or_404(customer_id: int) -> Customer:
-    customer = db.session.get(Customer, customer_id)
-    if customer is None:
-        abort(404)
-    return customer
 
 
 def _done(customer_id: int, message: str, tab: str):
@@ -45,7 +32,7 @@ def _done(customer_id: int, message: str, tab: str):
 @bp.route("/customers/<int:customer_id>/entries/new", methods=["GET", "POST"])
 def new_entry(customer_id: int):
     """Add entry: a Charge or a Credit, posted exactly once per form."""
-    customer = _customer_or_404(customer_id)
+    customer = customer_or_404(customer_id)
     form = EntryForm(billing_currency=customer.currency)
     ask_repeat = False
     if form.validate_on_submit():
@@ -88,7 +75,7 @@ def new_entry(customer_id: int):
 def new_charge(customer_id: int):
     """Capture one time charge: an invoice for a positive amount, a credit note for a
     negative one (if the customer's gateway supports credit notes)."""
-    customer = _customer_or_404(customer_id)
+    customer = customer_or_404(customer_id)
     form = OneTimeChargeForm(billing_currency=customer.currency)
     ask_repeat = False
     if form.validate_on_submit():
@@ -141,7 +128,7 @@ def invoice(invoice_id: int):
 def invoice_action(invoice_id: int, action: str):
     """Mark as paid, Refund or Void, after a server-side confirmation."""
     found = db.session.get(Invoice, invoice_id)
-    if found is None or action not in INVOICE_ACTIONS:
+    if found is None or action not in billing_service.INVOICE_ACTIONS:
         abort(404)
     form = ConfirmForm()
     error = None
@@ -159,7 +146,7 @@ def invoice_action(invoice_id: int, action: str):
         invoice=found,
         customer=found.customer,
         action=action,
-        label=INVOICE_ACTIONS[action],
+        label=billing_service.INVOICE_ACTIONS[action],
         form=form,
         error=error,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from jinja2_fragments.flask import render_block
 
+from webapp.blueprints import customer_or_404
 from webapp.extensions import db
 from webapp.forms import CustomerForm, StatusForm
 from webapp.models.customer import Customer, CustomerStatus
@@ -27,13 +28,6 @@ TABS = {
     "invoices": "Invoices",
     "credit-notes": "Credit notes",
 }
-
-
-def _customer_or_404(customer_id: int) -> Customer:
-    customer = customer_service.get_customer(db.session, customer_id)
-    if customer is None:
-        abort(404)
-    return customer
 
 
 def _duplicates(form: CustomerForm, exclude_id: int | None = None):
@@ -139,7 +133,7 @@ def _render_form(form: CustomerForm, customer: Customer | None = None, **labels)
 @bp.get("/<int:customer_id>")
 def show(customer_id: int):
     """The customer page with the Profile tab open."""
-    return _render_tab(_customer_or_404(customer_id), "profile")
+    return _render_tab(customer_or_404(customer_id), "profile")
 
 
 @bp.get("/<int:customer_id>/<tab>")
@@ -147,7 +141,7 @@ def tab(customer_id: int, tab: str):
     """Any other tab: htmx gets just the tab, a plain request the whole page."""
     if tab not in TABS or tab == "profile":
         abort(404)
-    return _render_tab(_customer_or_404(customer_id), tab)
+    return _render_tab(customer_or_404(customer_id), tab)
 
 
 def _tab_context(customer: Customer, tab: str) -> dict:
@@ -180,7 +174,7 @@ def _render_tab(customer: Customer, tab: str):
 @bp.route("/<int:customer_id>/edit", methods=["GET", "POST"])
 def edit(customer_id: int):
     """Edit customer: the Add customer form, filled in; Save changes."""
-    customer = _customer_or_404(customer_id)
+    customer = customer_or_404(customer_id)
     form = CustomerForm.for_customer(customer)
     if customer_service.currency_is_locked(db.session, customer):
         form.locked_currency = customer.currency
@@ -214,7 +208,7 @@ STATUS_ACTIONS = {
 @bp.route("/<int:customer_id>/status", methods=["GET", "POST"])
 def status(customer_id: int):
     """Change status after a confirmation page (the server asks, not only JavaScript)."""
-    customer = _customer_or_404(customer_id)
+    customer = customer_or_404(customer_id)
     form = StatusForm(status=request.args.get("to", ""))
     error = None
     if form.validate_on_submit():

@@ -100,7 +100,7 @@ def capture_one_time_charge(
     def write(customer: Customer) -> LedgerEntry:
         if not allow_repeat:
             entry_amount = (
-                -(amount_minor + tax_for(amount_minor, customer.tax_rate_bp))
+                -invoice_total(amount_minor, customer.tax_rate_bp)[1]
                 if amount_minor > 0
                 else -amount_minor
             )
@@ -129,10 +129,16 @@ def capture_one_time_charge(
     return _result(entry, replayed=replayed)
 
 
+def invoice_total(net_minor: int, rate_bp: int) -> tuple[int, int]:
+    """(tax, total) of a one-line invoice: tax at the rate, rounded half up."""
+    tax_minor = tax_for(net_minor, rate_bp)
+    return tax_minor, net_minor + tax_minor
+
+
 def _invoice(
     session, customer: Customer, net_minor, currency, description, actor_id, key, issued: date
 ) -> LedgerEntry:
-    tax_minor = tax_for(net_minor, customer.tax_rate_bp)
+    tax_minor, total_minor = invoice_total(net_minor, customer.tax_rate_bp)
     invoice = Invoice(
         number=next_number(session, INVOICE_SERIES),
         customer_id=customer.id,
@@ -142,7 +148,7 @@ def _invoice(
         subtotal_minor=net_minor,
         tax_rate_bp=customer.tax_rate_bp,
         tax_minor=tax_minor,
-        total_minor=net_minor + tax_minor,
+        total_minor=total_minor,
         status=InvoiceStatus.OPEN,
         staff_id=actor_id,
     )
@@ -198,6 +204,22 @@ def _credit_note(
 
 # -- invoice status ------------------------------------------------------------------
 
+
+def available_actions(invoice: Invoice) -> list[str]:
+    """The status actions this invoice allows now ("pay", "void", "refund"), from ALLOWED."""
+    return [action for action, (sources, _) in ALLOWED.items() if invoice.status in sources]
+
+
+# Button label and what it does, for the Invoices tab and the confirmation.
+INVOICE_ACTIONS = {
+    "pay": ("Mark as paid", "Records a payment of the invoice total."),
+    "refund": ("Refund", "Records a refund of the payment and reverses the charge."),
+    "void": ("Void", "Cancels the invoice and reverses its charge."),
+}
+
+# What each action is called in refusals ("… cannot be marked as paid").
+ACTION_PAST = {"pay": "marked as paid", "refund": "refunded", "void": "voided"}
+
 ALLOWED = {
     "pay": ({InvoiceStatus.OPEN}, InvoiceStatus.PAID),
     "refund": ({InvoiceStatus.PAID}, InvoiceStatus.REFUNDED),
@@ -221,8 +243,7 @@ def change_invoice_status(
         session.refresh(invoice)
         if invoice.status not in allowed_from:
             raise LedgerError(
-                f"{invoice.number} is {invoice.status}; it cannot be "
-                f"{ {'pay': 'marked as paid', 'refund': 'refunded', 'void': 'voided'}[action] }."
+                f"{invoice.number} is {invoice.status}; it cannot be {ACTION_PAST[action]}."
             )
         common = dict(currency=invoice.currency, actor_id=actor_id, invoice_id=invoice.id)
         total = invoice.total_minor

@@ -154,7 +154,3 @@ def find_duplicates_of_input(
     except ValueError:
         tax_id = ""
     return find_duplicates(session, email=email, tax_id=tax_id, exclude_id=exclude_id)
-
-
-def get_customer(session: Session, customer_id: int) -> Customer | None:
-    return session.get(Customer, customer_id)
