@@ -39,6 +39,7 @@ from webapp.services.ledger import (
     refuse_recent_repeat,
 )
 from webapp.services.money import tax_for
+from webapp.services.paging import Page, page_of
 
 INVOICE_SERIES = "INV"
 INVOICE_STATUSES = frozenset(status.value for status in InvoiceStatus)
@@ -291,26 +292,6 @@ def change_invoice_status(
 
 # -- what the tabs show -----------------------------------------------------------
 
-PER_PAGE = 50
-
-
-@dataclass
-class Page:
-    """One page of rows, newest first, and whether older rows exist."""
-
-    rows: list
-    number: int
-    has_next: bool
-
-
-MAX_PAGE = 100_000
-
-
-def _page(session: Session, statement, number: int) -> Page:
-    number = min(max(number, 1), MAX_PAGE)
-    rows = session.scalars(statement.offset((number - 1) * PER_PAGE).limit(PER_PAGE + 1)).all()
-    return Page(list(rows[:PER_PAGE]), number, len(rows) > PER_PAGE)
-
 
 def entries_page(session: Session, customer_id: int, number: int = 1) -> Page:
     """A customer's entries, newest first, with who and the linked documents loaded."""
@@ -320,7 +301,7 @@ def entries_page(session: Session, customer_id: int, number: int = 1) -> Page:
         .options(selectinload(LedgerEntry.invoice), selectinload(LedgerEntry.credit_note))
         .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
     )
-    return _page(session, statement, number)
+    return page_of(session, statement, number)
 
 
 def invoices_page(session: Session, customer_id: int, status: str = "", number: int = 1) -> Page:
@@ -328,7 +309,8 @@ def invoices_page(session: Session, customer_id: int, status: str = "", number: 
     statement = select(Invoice).where(Invoice.customer_id == customer_id)
     if status in INVOICE_STATUSES:
         statement = statement.where(Invoice.status == status)
-    return _page(session, statement.order_by(Invoice.issue_date.desc(), Invoice.id.desc()), number)
+    statement = statement.order_by(Invoice.issue_date.desc(), Invoice.id.desc())
+    return page_of(session, statement, number)
 
 
 def credit_notes_page(session: Session, customer_id: int, number: int = 1) -> Page:
@@ -337,4 +319,4 @@ def credit_notes_page(session: Session, customer_id: int, number: int = 1) -> Pa
         .where(CreditNote.customer_id == customer_id)
         .order_by(CreditNote.issue_date.desc(), CreditNote.id.desc())
     )
-    return _page(session, statement, number)
+    return page_of(session, statement, number)
