@@ -65,6 +65,11 @@ def make_app(database_url: str, instance_dir: Path, **config):
             "SQLALCHEMY_DATABASE_URI": database_url,
             "SECRET_KEY": "test-" + secrets.token_hex(8),
             "SERVER_NAME": None,
+            # Jobs run right after the commit that caused them, and nothing from a
+            # developer's .env reaches a test: no Redis, no mail server unless asked.
+            "JOBS_INLINE": "sync",
+            "REDIS_URL": None,
+            "MAIL_SERVER": None,
             **config,
         }
     )

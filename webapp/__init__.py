@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp.config import load_config
-from webapp.extensions import csrf, db, login_manager, migrate
+from webapp.extensions import csrf, db, jobs, login_manager, mail, migrate
 
 # Endpoints reachable without signing in; everything else needs a staff login.
 PUBLIC_ENDPOINTS = frozenset({"auth.sign_in", "static", "health"})
@@ -38,16 +38,20 @@ def create_app(config: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     csrf.init_app(app)
+    mail.init_app(app)
+    jobs.init_app(app)
     _init_login(app)
     _register_sqlite_pragmas(app)
 
     from webapp import models  # noqa: F401  (registers tables with the metadata)
-    from webapp.blueprints import auth, billing, customers
+    from webapp.blueprints import auth, billing, customers, emails, exports
     from webapp.template_helpers import register_template_helpers
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(customers.bp)
     app.register_blueprint(billing.bp)
+    app.register_blueprint(emails.bp)
+    app.register_blueprint(exports.bp)
     register_template_helpers(app)
 
     from webapp.cli import register_cli

@@ -7,7 +7,7 @@ import time
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from webapp.extensions import db
 
@@ -96,7 +96,47 @@ def ledger_check_command() -> None:
     raise click.exceptions.Exit(1)
 
 
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Run the jobs waiting now, then exit.")
+@with_appcontext
+def worker_command(burst: bool) -> None:
+    """Run an RQ worker for REDIS_URL: emails, exports and the sweeper.
+
+    Run as many as the load needs (one per core is plenty); they share the queue.
+    """
+    from flask import current_app
+
+    from jobs.worker import run_worker
+
+    app = current_app._get_current_object()
+    if not app.config.get("REDIS_URL"):
+        raise click.ClickException(
+            "REDIS_URL is not set. Without Redis, jobs run inside the web server and no "
+            "worker is needed; set REDIS_URL to run them in workers."
+        )
+    run_worker(app, burst=burst)
+
+
+jobs_cli = AppGroup("jobs", help="Background work: emails and exports.")
+
+
+@jobs_cli.command("sweep")
+def sweep_command() -> None:
+    """Enqueue again the emails and exports still waiting, and delete expired export
+    files. Workers do this every JOBS_SWEEP_SECONDS; run it by hand or from cron
+    after an outage if you like."""
+    from jobs.maintenance import sweep
+
+    result = sweep()
+    click.echo(
+        f"Enqueued {result.emails} email(s) and {result.exports} export(s); "
+        f"deleted {result.expired_files} expired export file(s)."
+    )
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(staff_cli)
     app.cli.add_command(demo_data_command)
     app.cli.add_command(ledger_cli)
+    app.cli.add_command(worker_command)
+    app.cli.add_command(jobs_cli)

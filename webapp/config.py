@@ -24,6 +24,24 @@ def _flag(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _positive(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"{name} must be a whole number of at least 1, not {value!r}.")
+    return int(value)
+
+
+def _seconds_list(name: str, default: str) -> tuple[int, ...]:
+    """A comma-separated list of seconds, e.g. the back-off before each retry."""
+    value = os.environ.get(name, "").strip() or default
+    parts = [part.strip() for part in value.split(",") if part.strip()]
+    if not parts or not all(part.isdigit() for part in parts):
+        raise ConfigError(f"{name} must be seconds separated by commas, e.g. 60,300.")
+    return tuple(int(part) for part in parts)
+
+
 def normalise_database_url(url: str) -> str:
     """Point ``postgres://`` and ``postgresql://`` URLs at the psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):
@@ -77,9 +95,16 @@ def load_config(instance_path: str) -> dict:
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
         "MAIL_USE_TLS": _flag("MAIL_USE_TLS", False),
         "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "tally@localhost"),
+        # Flask-Mail would otherwise stop sending whenever app.testing is on; the tests
+        # deliver to a real SMTP server on loopback.
+        "MAIL_SUPPRESS_SEND": False,
         "SELLER_NAME": os.environ.get("SELLER_NAME", "").strip() or "Tally",
         "SELLER_ADDRESS": os.environ.get("SELLER_ADDRESS", "").strip(),
-        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "").rstrip("/") or None,
+        # Links in emails are built from it (jobs have no request to take a host from).
+        # The default is where scripts/serve listens.
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "").strip().rstrip("/")
+        or f"http://{os.environ.get('HOST', '').strip() or '127.0.0.1'}:"
+        f"{os.environ.get('PORT', '').strip() or '5000'}",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE", production),
@@ -94,4 +119,17 @@ def load_config(instance_path: str) -> dict:
         "SIGN_IN_MAX_FAILURES_PER_ADDRESS": 20,
         "SIGN_IN_LOCK_MINUTES": int(os.environ.get("SIGN_IN_LOCK_MINUTES", "15")),
         "CUSTOMERS_PER_PAGE": 50,
+        # Background work (see jobs/ and README "Background work").
+        # Without REDIS_URL jobs run in a thread of the web process ("thread"); the
+        # tests use "sync", which runs them in the request right after the commit.
+        "JOBS_INLINE": os.environ.get("JOBS_INLINE", "thread").strip() or "thread",
+        "JOBS_SWEEP_SECONDS": _positive("JOBS_SWEEP_SECONDS", 60),
+        "MAIL_RETRY_BACKOFF": _seconds_list("MAIL_RETRY_BACKOFF", "60,300,1800"),
+        "MAIL_REQUEUE_AFTER_SECONDS": _positive("MAIL_REQUEUE_AFTER_SECONDS", 180),
+        "MAIL_TIMEOUT_SECONDS": _positive("MAIL_TIMEOUT_SECONDS", 30),
+        "EXPORT_DIR": os.environ.get("EXPORT_DIR", "").strip() or str(instance / "exports"),
+        "EXPORT_KEEP_DAYS": _positive("EXPORT_KEEP_DAYS", 7),
+        "EXPORT_STALE_AFTER_SECONDS": _positive("EXPORT_STALE_AFTER_SECONDS", 120),
+        "EXPORT_MAX_ATTEMPTS": _positive("EXPORT_MAX_ATTEMPTS", 3),
+        "EXPORT_BATCH_SIZE": _positive("EXPORT_BATCH_SIZE", 5000),
     }

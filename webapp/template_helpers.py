@@ -12,12 +12,19 @@ from webapp.services.billing import INVOICE_ACTIONS, available_actions
 from webapp.services.customers import STATUS_LABELS
 from webapp.services.gateways import gateway_for
 from webapp.services.money import balance_wording, format_money
-from webapp.services.reference import countries, country_name, currencies, display_phone
+from webapp.services.reference import (
+    countries,
+    country_name,
+    currencies,
+    display_phone,
+    format_tax_rate,
+)
 
 
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["phone"] = display_phone
     app.jinja_env.filters["money"] = format_money
+    app.jinja_env.filters["tax_rate"] = format_tax_rate
     app.jinja_env.filters["balance_wording"] = balance_wording
     app.jinja_env.filters["country_name"] = country_name
     app.jinja_env.filters["status_label"] = lambda status: STATUS_LABELS.get(status, status)

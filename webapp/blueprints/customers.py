@@ -12,7 +12,7 @@ from webapp.models.customer import Customer, CustomerStatus
 from webapp.rendering import htmx_done, is_htmx_partial, render_page
 from webapp.services import billing as billing_service
 from webapp.services import customers as customer_service
-from webapp.services import ledger
+from webapp.services import ledger, mailer
 from webapp.services.search import CustomerQuery, any_customers, list_customers
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
@@ -27,6 +27,7 @@ TABS = {
     "billing": "Billing",
     "invoices": "Invoices",
     "credit-notes": "Credit notes",
+    "emails": "Emails",
 }
 
 
@@ -157,6 +158,8 @@ def _tab_context(customer: Customer, tab: str) -> dict:
         context["invoices"] = billing_service.invoices_page(db.session, customer.id, status, page)
     elif tab == "credit-notes":
         context["credit_notes"] = billing_service.credit_notes_page(db.session, customer.id, page)
+    elif tab == "emails":
+        context["emails"] = mailer.emails_page(db.session, customer.id, page)
     return context
 
 

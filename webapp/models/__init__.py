@@ -11,6 +11,8 @@ from webapp.models.billing import (
     LedgerEntry,
 )
 from webapp.models.customer import Customer, CustomerStatus
+from webapp.models.email import Email, EmailStatus
+from webapp.models.export import Export, ExportStatus
 from webapp.models.staff import SignInThrottle, Staff, StaffRole
 
 __all__ = [
@@ -19,7 +21,11 @@ __all__ = [
     "CustomerBalance",
     "CustomerStatus",
     "DocumentCounter",
+    "Email",
+    "EmailStatus",
     "EntryKind",
+    "Export",
+    "ExportStatus",
     "Invoice",
     "InvoiceLine",
     "InvoiceStatus",

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -38,6 +39,7 @@ from webapp.services.ledger import (
     post_once,
     refuse_recent_repeat,
 )
+from webapp.services.mailer import queue_email
 from webapp.services.money import tax_for
 from webapp.services.paging import Page, page_of
 
@@ -108,12 +110,15 @@ def capture_one_time_charge(
             refuse_recent_repeat(session, customer_id, entry_amount, currency, description)
         issued = today or utcnow().date()
         if amount_minor > 0:
-            return _invoice(
+            entry = _invoice(
                 session, customer, amount_minor, currency, description, actor_id, key, issued
             )
-        return _credit_note(
-            session, customer, -amount_minor, currency, description, actor_id, key, issued
-        )
+        else:
+            entry = _credit_note(
+                session, customer, -amount_minor, currency, description, actor_id, key, issued
+            )
+        queue_document_email(session, customer, entry)
+        return entry
 
     def same_request(entry: LedgerEntry) -> bool:
         if (entry.customer_id, entry.currency, entry.description) != (
@@ -128,6 +133,42 @@ def capture_one_time_charge(
 
     entry, replayed = post_once(session, customer_id, key, write, same_request)
     return _result(entry, replayed=replayed)
+
+
+def queue_document_email(session: Session, customer: Customer, entry: LedgerEntry) -> None:
+    """Record the invoice or credit-note email to the customer, in the same transaction
+    as the document; it is sent after the commit."""
+    if not customer.email:
+        return
+    common = {
+        "customer_id": customer.id,
+        "recipient": customer.email,
+        "customer": customer,
+        "seller_address": current_app.config["SELLER_ADDRESS"],
+    }
+    seller = current_app.config["SELLER_NAME"]
+    if entry.invoice is not None:
+        invoice = entry.invoice
+        queue_email(
+            session,
+            kind="invoice",
+            name=f"Invoice {invoice.number}",
+            subject=f"Invoice {invoice.number} from {seller}",
+            template="invoice",
+            invoice=invoice,
+            **common,
+        )
+    elif entry.credit_note is not None:
+        credit_note = entry.credit_note
+        queue_email(
+            session,
+            kind="credit_note",
+            name=f"Credit note {credit_note.number}",
+            subject=f"Credit note {credit_note.number} from {seller}",
+            template="credit_note",
+            credit_note=credit_note,
+            **common,
+        )
 
 
 def invoice_total(net_minor: int, rate_bp: int) -> tuple[int, int]:

@@ -161,6 +161,11 @@ def parse_tax_rate(value: str | None) -> int:
     return int(rate * 100)
 
 
+def format_tax_rate(rate_bp: int) -> str:
+    """Hundredths of a percent as written: 1900 -> '19.00'."""
+    return f"{rate_bp // 100}.{rate_bp % 100:02d}"
+
+
 def fold_text(value: str) -> str:
     """Lower-case and strip accents so 'Müller' is found by 'muller' and 'MÜLLER'."""
     decomposed = unicodedata.normalize("NFKD", value.casefold())

@@ -1,0 +1,33 @@
+"""The sweeper: hand back work that is still waiting, and remove expired files.
+
+Run periodically by the RQ worker (every ``JOBS_SWEEP_SECONDS``), by the
+in-process job thread, and on demand by ``flask --app wsgi jobs sweep``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from webapp.extensions import db, jobs
+from webapp.services import exports, mailer
+
+
+@dataclass
+class SweepResult:
+    emails: int
+    exports: int
+    expired_files: int
+
+
+def sweep() -> SweepResult:
+    """Enqueue emails still queued past their next attempt (Redis was down, a retry's
+    back-off ended, a worker died mid-send) and exports whose job was lost; delete
+    export files past their expiry."""
+    email_ids = mailer.due_for_delivery(db.session)
+    export_ids = exports.due_to_run(db.session)
+    for email_id in email_ids:
+        jobs.enqueue(mailer.SEND_EMAIL_JOB, email_id)
+    for export_id in export_ids:
+        jobs.enqueue(exports.RUN_EXPORT_JOB, export_id)
+    expired = exports.remove_expired_files(db.session)
+    return SweepResult(len(email_ids), len(export_ids), expired)

@@ -1,0 +1,122 @@
+"""The RQ worker behind ``flask --app wsgi worker``.
+
+One worker process takes jobs from the ``tally`` queue on ``REDIS_URL`` and runs
+each in a forked work horse, inside a fresh app context (``AppJob``), so every
+job gets its own database session and connections. Between jobs, and at least
+every ``JOBS_SWEEP_SECONDS``, it runs the sweeper (``jobs.maintenance.sweep``);
+with several workers a short Redis lock lets one of them sweep per interval.
+Should Redis go away the worker waits for it and starts again, so work queued
+meanwhile (kept in the database) is picked up once Redis is back.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import suppress
+from typing import Any
+
+from flask import Flask
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from rq import Queue, Worker
+from rq.job import Job
+
+from webapp.extensions import db
+from webapp.jobqueue import QUEUE_NAME
+
+log = logging.getLogger("tally.worker")
+SWEEP_LOCK = "tally:sweep-lock"
+
+
+class AppJob(Job):
+    """Runs the job function inside an app context of the worker's app."""
+
+    flask_app: Flask | None = None
+
+    def perform(self) -> Any:
+        app = type(self).flask_app
+        if app is None:  # enqueued and run outside `flask worker`, e.g. rq's own CLI
+            from webapp import create_app
+
+            app = type(self).flask_app = create_app()
+        with app.app_context():
+            try:
+                return super().perform()
+            finally:
+                # The work horse is a fork: close its connections now rather than
+                # let them be dropped at exit.
+                db.session.remove()
+                db.engine.dispose()
+
+
+class TallyWorker(Worker):
+    """An RQ worker that also sweeps, at least every ``sweep_seconds``."""
+
+    sweep_seconds = 60
+
+    @property
+    def dequeue_timeout(self) -> int:
+        # Wake from the blocking wait often enough to sweep on time.
+        return max(1, min(self.worker_ttl - 15, self.sweep_seconds))
+
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()
+        self.sweep()
+
+    def sweep(self) -> None:
+        app = AppJob.flask_app
+        if app is None:
+            return
+        if not self.connection.set(SWEEP_LOCK, self.name, nx=True, ex=max(1, self.sweep_seconds)):
+            return  # another worker swept within the interval
+        from jobs.maintenance import sweep
+
+        with app.app_context():
+            try:
+                result = sweep()
+                if result.emails or result.exports or result.expired_files:
+                    log.info(
+                        "Sweep: %d email(s) and %d export(s) enqueued again, %d file(s) expired",
+                        result.emails,
+                        result.exports,
+                        result.expired_files,
+                    )
+            except Exception:
+                log.exception("Sweep failed; the next one tries again")
+            finally:
+                # Hold no database connection while forking work horses.
+                db.session.remove()
+                db.engine.dispose()
+
+
+def run_worker(app: Flask, burst: bool = False) -> None:
+    """Run jobs until stopped (SIGTERM or Ctrl-C finish the current job first)."""
+    AppJob.flask_app = app
+    TallyWorker.sweep_seconds = app.config["JOBS_SWEEP_SECONDS"]
+    connection = Redis.from_url(app.config["REDIS_URL"])
+    wait = 1.0
+    while True:
+        worker = TallyWorker(
+            [Queue(QUEUE_NAME, connection=connection, job_class=AppJob)],
+            connection=connection,
+            job_class=AppJob,
+            maintenance_interval=app.config["JOBS_SWEEP_SECONDS"],
+        )
+        try:
+            worker.work(burst=burst, logging_level="INFO")
+        except RedisConnectionError as error:
+            log.error("Redis is not reachable (%s); trying again in %.0f s", error, wait)
+        else:
+            if burst or getattr(worker, "_stop_requested", False):
+                return
+            log.warning("The worker stopped unexpectedly; starting it again in %.0f s", wait)
+        try:
+            time.sleep(wait)
+        except KeyboardInterrupt:
+            return
+        wait = min(wait * 2, 30.0)
+        with suppress(RedisError):
+            connection.ping()
+            wait = 1.0

@@ -1,0 +1,84 @@
+"""A customer's recorded emails: view one as it was sent, and Resend a failed one."""
+
+from __future__ import annotations
+
+import nh3
+from flask import Blueprint, abort, flash, make_response, redirect, url_for
+
+from webapp.blueprints import customer_or_404
+from webapp.extensions import db
+from webapp.forms import ConfirmForm
+from webapp.rendering import htmx_done, is_htmx_partial, render_page
+from webapp.services import mailer
+
+bp = Blueprint("emails", __name__, url_prefix="/customers/<int:customer_id>/emails")
+
+# The message body is shown in a sandboxed frame, from a response that may not run
+# script, load anything or be framed by another site: customer text in an email
+# cannot act in the panel even if an email template were to let it through.
+BODY_POLICY = (
+    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+)
+
+# What the email templates use for layout, on top of nh3's safe defaults.
+BODY_ATTRIBUTES = {
+    "*": {"style", "align", "width", "role"},
+    "a": {"href", "title"},
+    "img": {"src", "alt", "width", "height"},
+    "table": {"cellpadding", "cellspacing"},
+    "td": {"colspan", "rowspan"},
+}
+
+
+def _email_or_404(customer_id: int, email_id: int):
+    email = mailer.customer_email(db.session, customer_id, email_id)
+    if email is None:
+        abort(404)
+    return email
+
+
+@bp.get("/<int:email_id>")
+def show(customer_id: int, email_id: int):
+    """One email as it was sent: who to, when, status, the HTML and the text body."""
+    customer = customer_or_404(customer_id)
+    email = _email_or_404(customer.id, email_id)
+    return render_page("customers/email.html", customer=customer, email=email, form=ConfirmForm())
+
+
+@bp.get("/<int:email_id>/body")
+def body(customer_id: int, email_id: int):
+    """The HTML body alone, cleaned and sandboxed, for the frame on the email page."""
+    email = _email_or_404(customer_id, email_id)
+    cleaned = nh3.clean(
+        email.html_body,
+        attributes=BODY_ATTRIBUTES,
+        clean_content_tags={"script", "style", "title"},
+    )
+    response = make_response(cleaned)
+    response.headers["Content-Security-Policy"] = BODY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.post("/<int:email_id>/resend")
+def resend(customer_id: int, email_id: int):
+    """Resend: queue a failed email again, exactly as it was rendered."""
+    customer = customer_or_404(customer_id)
+    email = _email_or_404(customer.id, email_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        email = mailer.resend(db.session, customer.id, email.id)
+    except mailer.EmailError as refusal:
+        message, category = str(refusal), "error"
+    else:
+        message, category = (
+            f"{email.name} is queued to be sent again to {email.recipient}.",
+            "success",
+        )
+    if is_htmx_partial():
+        return htmx_done({"customerUpdated": customer_id, "showMessage": message})
+    flash(message, category)
+    return redirect(url_for("emails.show", customer_id=customer_id, email_id=email_id), code=303)

@@ -1,0 +1,81 @@
+"""Export all customers: start one, watch its progress, list them, download the file."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, request, send_file, url_for
+from flask_login import current_user
+
+from webapp.extensions import db
+from webapp.models.export import Export
+from webapp.rendering import is_htmx_partial, render_page
+from webapp.services import exports as export_service
+
+bp = Blueprint("exports", __name__, url_prefix="/exports")
+
+
+@bp.get("/")
+def index():
+    """Every export: who, when, rows, status, expiry and a download link."""
+    page = request.args.get("page", 1, type=int) or 1
+    return render_page(
+        "exports/index.html",
+        exports=export_service.exports_page(db.session, page),
+        can_download=export_service.can_download,
+    )
+
+
+@bp.post("/")
+def start():
+    """Export: start an export of all customers (or show the one already running).
+    htmx swaps the progress into the page it was started from; a plain form goes to
+    the export's own page."""
+    export, _started = export_service.start_export(db.session, current_user)
+    if is_htmx_partial():
+        return render_page(
+            "exports/show.html", blocks=("export_progress",), export=export, polling=True
+        )
+    return redirect(url_for("exports.show", export_id=export.id), code=303)
+
+
+@bp.get("/<int:export_id>")
+def show(export_id: int):
+    """One export's progress; htmx polls the progress block while it runs."""
+    export = _export_or_404(export_id)
+    return render_page(
+        "exports/show.html",
+        blocks=("export_progress",),
+        export=export,
+        can_download=export_service.can_download(export, current_user),
+    )
+
+
+@bp.get("/<int:export_id>/download")
+def download(export_id: int):
+    """The CSV file: only for its requester or an admin, until it expires."""
+    export = _export_or_404(export_id)
+    try:
+        path = export_service.downloadable_file(export, current_user)
+    except export_service.ExportError as refusal:
+        status = 403 if not export_service.can_download(export, current_user) else 410
+        if export.active:
+            status = 409
+        return render_page(
+            "errors/error.html", status=status, title="Cannot download", message=str(refusal)
+        )
+    stamp = export.finished_at.strftime("%Y-%m-%d-%H%M")
+    response = send_file(
+        path,
+        mimetype="text/csv",
+        as_attachment=True,
+        download_name=f"tally-customers-{stamp}.csv",
+        max_age=0,
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _export_or_404(export_id: int) -> Export:
+    export = db.session.get(Export, export_id)
+    if export is None:
+        abort(404)
+    return export

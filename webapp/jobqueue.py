@@ -1,0 +1,184 @@
+"""Background jobs, enqueued after the database commit.
+
+With ``REDIS_URL`` set, jobs go to the RQ queue ``tally`` and ``flask --app wsgi
+worker`` runs them. Without it (the embedded default) the same job functions run
+in-process: in a background thread of the web process (``JOBS_INLINE=thread``),
+or at once after the commit (``JOBS_INLINE=sync``, what the tests use).
+
+Jobs are named by dotted path and given ids, never objects (CONVENTIONS.md).
+Nothing relies on an enqueue succeeding: the work is a database row first, and
+the sweeper (``jobs.maintenance.sweep``) enqueues again whatever still waits,
+so Redis being down delays work but loses none.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue as thread_queue
+import threading
+import time
+from typing import Any
+
+from flask import Flask, current_app
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+from werkzeug.utils import import_string
+
+QUEUE_NAME = "tally"
+SWEEP_JOB = "jobs.maintenance.sweep"
+# How long RQ lets a job run; exports of millions of customers need the long one.
+JOB_TIMEOUTS = {"jobs.exports.run_export": 6 * 3600}
+DEFAULT_JOB_TIMEOUT = 600
+_PENDING = "tally_jobs_after_commit"
+_EXTENSION = "tally_jobs"
+
+log = logging.getLogger(__name__)
+
+
+def run_job(app: Flask, func_name: str, args: tuple) -> Any:
+    """Run one job function in a fresh app context (its own database session)."""
+    func = import_string(func_name)
+    with app.app_context():
+        return func(*args)
+
+
+class RedisBackend:
+    """RQ on Redis: the worker process runs the jobs."""
+
+    name = "redis"
+
+    def __init__(self, url: str) -> None:
+        self.connection = Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10)
+        self.queue = Queue(QUEUE_NAME, connection=self.connection)
+
+    def enqueue(self, func_name: str, args: tuple) -> bool:
+        try:
+            self.queue.enqueue(
+                func_name,
+                *args,
+                job_timeout=JOB_TIMEOUTS.get(func_name, DEFAULT_JOB_TIMEOUT),
+                result_ttl=3600,
+                failure_ttl=7 * 86400,
+            )
+        except RedisError as error:
+            # The row that describes the work is committed; the sweeper will enqueue it
+            # again once Redis answers.
+            log.warning(
+                "Could not enqueue %s%r (%s); the sweeper retries it.", func_name, args, error
+            )
+            return False
+        return True
+
+    def start(self) -> None:
+        """Nothing to start: the worker process runs the jobs."""
+
+
+class ThreadBackend:
+    """In-process: one daemon thread per web process runs the jobs in order and sweeps
+    every ``JOBS_SWEEP_SECONDS``, so staff never wait for email or exports."""
+
+    name = "thread"
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.jobs: thread_queue.Queue[tuple[str, tuple]] = thread_queue.Queue()
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+    def start(self) -> None:
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._run, name="tally-jobs", daemon=True)
+                self.thread.start()
+
+    def enqueue(self, func_name: str, args: tuple) -> bool:
+        self.start()
+        self.jobs.put((func_name, args))
+        return True
+
+    def _run(self) -> None:
+        interval = self.app.config["JOBS_SWEEP_SECONDS"]
+        next_sweep = time.monotonic()
+        while True:
+            try:
+                func_name, args = self.jobs.get(timeout=max(0.0, next_sweep - time.monotonic()))
+            except thread_queue.Empty:
+                func_name, args = SWEEP_JOB, ()
+                next_sweep = time.monotonic() + interval
+            try:
+                run_job(self.app, func_name, args)
+            except Exception:
+                log.exception("Job %s%r failed", func_name, args)
+
+
+class SyncBackend:
+    """In-process, at once: the job runs right after the commit that caused it, in its
+    own app context. Deterministic, for tests; errors propagate."""
+
+    name = "sync"
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def start(self) -> None:
+        """Nothing to start."""
+
+    def enqueue(self, func_name: str, args: tuple) -> bool:
+        run_job(self.app, func_name, args)
+        return True
+
+
+class JobQueue:
+    """The app's job queue (``webapp.extensions.jobs``)."""
+
+    def init_app(self, app: Flask) -> None:
+        if app.config.get("REDIS_URL"):
+            backend: RedisBackend | ThreadBackend | SyncBackend = RedisBackend(
+                app.config["REDIS_URL"]
+            )
+        elif app.config["JOBS_INLINE"] == "sync":
+            backend = SyncBackend(app)
+        elif app.config["JOBS_INLINE"] == "thread":
+            backend = ThreadBackend(app)
+        else:
+            raise ValueError(
+                f"JOBS_INLINE must be 'thread' or 'sync', not {app.config['JOBS_INLINE']!r}"
+            )
+        app.extensions[_EXTENSION] = backend
+        _listen_for_commits()
+
+        if isinstance(backend, ThreadBackend):
+            # Start the thread with the first request so queued work left by a restart
+            # is swept; CLI commands and imports never start it.
+            app.before_request(backend.start)
+
+    @staticmethod
+    def backend(app: Flask | None = None):
+        return (app or current_app).extensions[_EXTENSION]
+
+    def enqueue(self, func_name: str, *args: Any) -> bool:
+        """Enqueue now (the caller has committed what the job reads)."""
+        return self.backend().enqueue(func_name, args)
+
+    def enqueue_after_commit(self, session: Session, func_name: str, *args: Any) -> None:
+        """Enqueue once ``session`` commits; forgotten if it rolls back."""
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        session.info.setdefault(_PENDING, []).append((app, func_name, args))
+
+
+def _dispatch_after_commit(session: Session) -> None:
+    for app, func_name, args in session.info.pop(_PENDING, ()):
+        JobQueue.backend(app).enqueue(func_name, args)
+
+
+def _forget_on_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def _listen_for_commits() -> None:
+    if not event.contains(Session, "after_commit", _dispatch_after_commit):
+        event.listen(Session, "after_commit", _dispatch_after_commit)
+        event.listen(Session, "after_rollback", _forget_on_rollback)

@@ -1,0 +1,65 @@
+"""Every outgoing message, recorded before it is sent."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+from webapp.models.base import utcnow
+from webapp.models.billing import BigId
+
+
+class EmailStatus(enum.StrEnum):
+    QUEUED = "queued"  # waiting for a job (first try, or a retry after back-off)
+    SENDING = "sending"  # claimed by a job; back to queued if that job dies
+    SENT = "sent"
+    FAILED = "failed"  # gave up after its attempts; "Resend" queues it again
+    NOT_SENT = "not_sent"  # no mail server configured: recorded, never delivered
+
+
+class Email(db.Model):
+    """One message to one recipient, rendered when it was caused.
+
+    The row is written in the same transaction as its cause (an invoice, an
+    export …) and a job delivers it; the job claims the row first, so a retry or
+    a second copy of the job never sends it twice.
+    """
+
+    __tablename__ = "emails"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), nullable=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), nullable=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    recipient: Mapped[str] = mapped_column(String(320), nullable=False)
+    subject: Mapped[str] = mapped_column(String(300), nullable=False)
+    html_body: Mapped[str] = mapped_column(Text, nullable=False)
+    text_body: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=EmailStatus.QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_error: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    # When the sweeper should (re-)enqueue it if it is still queued: a retry's back-off,
+    # or a few minutes after it was enqueued in case that job was lost.
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    customer = relationship("Customer")
+    staff = relationship("Staff")
+
+    __table_args__ = (
+        Index("ix_emails_customer_id", "customer_id", "id"),
+        Index("ix_emails_status_next_attempt", "status", "next_attempt_at"),
+    )
+
+    @property
+    def message_id(self) -> str:
+        """A Message-ID that is the same on every attempt, so a receiving server can
+        drop the copy should a crash between delivery and bookkeeping resend it."""
+        return f"<tally-email-{self.id}@tally.invalid>"

@@ -1,0 +1,412 @@
+"""Export all customers to CSV in the background.
+
+``start_export`` records the request (or returns the one already under way) and
+enqueues ``jobs.exports.run_export`` after the commit. ``run_export`` claims the
+row, streams the customers in batches of ``EXPORT_BATCH_SIZE`` by primary key
+(bounded memory at any table size), writes RFC 4180 CSV to a ``.part`` file,
+renames it when complete, and emails the requester a download link. Progress and
+a heartbeat are committed after every batch; a heartbeat that goes stale means
+the job died (worker killed, machine lost), and the sweeper runs it again or,
+after ``EXPORT_MAX_ATTEMPTS``, marks it failed.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import current_app, url_for
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from webapp.extensions import jobs
+from webapp.models.base import utcnow
+from webapp.models.billing import CustomerBalance
+from webapp.models.customer import Customer, format_customer_id
+from webapp.models.export import Export, ExportStatus
+from webapp.models.staff import Staff, StaffRole
+from webapp.services.customers import STATUS_LABELS
+from webapp.services.mailer import queue_email
+from webapp.services.money import format_plain
+from webapp.services.paging import Page, page_of
+from webapp.services.reference import format_tax_rate
+
+RUN_EXPORT_JOB = "jobs.exports.run_export"
+# Cells starting with one of these are read as formulas by spreadsheets.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+log = logging.getLogger(__name__)
+
+
+class ExportError(Exception):
+    """An export request that cannot be done; the message says why."""
+
+
+class _Superseded(Exception):
+    """This job was taken for dead and its export handed to a new attempt."""
+
+
+def neutralise(value: str) -> str:
+    """Make a text cell inert in spreadsheets (OWASP "CSV injection"): a leading
+    apostrophe keeps ``=HYPERLINK(…)`` or ``+49 …`` as the text it is."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def _text(name: str) -> Callable[[Any], str]:
+    return lambda row: neutralise(getattr(row, name) or "")
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+# (heading, how to read the cell from a customers row). Every profile field and the
+# current balance; text typed by people is neutralised, numbers Tally writes are not
+# (a balance of -150.00 must stay a number a spreadsheet can add up).
+COLUMNS: list[tuple[str, Callable[[Any], str]]] = [
+    ("Customer ID", lambda row: format_customer_id(row.id)),
+    ("Name", _text("name")),
+    ("Company", _text("company")),
+    ("First name", _text("first_name")),
+    ("Last name", _text("last_name")),
+    ("Email", _text("email")),
+    ("Phone", _text("phone")),
+    ("Mobile", _text("mobile")),
+    ("Fax", _text("fax")),
+    ("Position", _text("position")),
+    ("Website", _text("website")),
+    ("Address line 1", _text("address_line1")),
+    ("Address line 2", _text("address_line2")),
+    ("City", _text("city")),
+    ("Region", _text("region")),
+    ("Postal code", _text("postal_code")),
+    ("Country", lambda row: row.country),
+    ("Currency", lambda row: row.currency),
+    ("Tax ID", _text("tax_id")),
+    ("Tax rate %", lambda row: format_tax_rate(row.tax_rate_bp)),
+    ("Payment terms (days)", lambda row: str(row.payment_terms_days)),
+    ("Invoicing flow", _text("invoicing_flow")),
+    ("Auto pay", lambda row: "yes" if row.auto_pay else "no"),
+    ("Payment gateway", lambda row: row.payment_gateway),
+    ("Status", lambda row: STATUS_LABELS.get(row.status, row.status)),
+    ("Footnotes", _text("footnotes")),
+    ("Balance", lambda row: format_plain(row.balance_minor, row.currency)),
+    ("Created", lambda row: _when(row.created_at)),
+    ("Last changed", lambda row: _when(row.updated_at)),
+]
+HEADINGS = [heading for heading, _ in COLUMNS] + ["Other balances"]
+_SELECTED = sorted(
+    {
+        "id",
+        "name",
+        "company",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "mobile",
+        "fax",
+        "position",
+        "website",
+        "address_line1",
+        "address_line2",
+        "city",
+        "region",
+        "postal_code",
+        "country",
+        "currency",
+        "tax_id",
+        "tax_rate_bp",
+        "payment_terms_days",
+        "invoicing_flow",
+        "auto_pay",
+        "payment_gateway",
+        "status",
+        "footnotes",
+        "balance_minor",
+        "created_at",
+        "updated_at",
+    }
+)
+
+
+def export_path(export: Export) -> Path:
+    return Path(current_app.config["EXPORT_DIR"]) / export.file_name
+
+
+def _stale_before(now: datetime) -> datetime:
+    return now - timedelta(seconds=current_app.config["EXPORT_STALE_AFTER_SECONDS"])
+
+
+def start_export(session: Session, staff: Staff) -> tuple[Export, bool]:
+    """Start an export of all customers for ``staff``; when theirs is still under
+    way, return that one instead (a double click starts one export, not two).
+    The flag says whether a new export was started."""
+    now = utcnow()
+    running = session.scalars(
+        select(Export)
+        .where(
+            Export.staff_id == staff.id,
+            or_(
+                Export.status == ExportStatus.QUEUED,
+                and_(
+                    Export.status == ExportStatus.RUNNING, Export.heartbeat_at >= _stale_before(now)
+                ),
+            ),
+        )
+        .order_by(Export.id.desc())
+        .limit(1)
+    ).first()
+    if running is not None:
+        return running, False
+    export = Export(
+        staff_id=staff.id,
+        status=ExportStatus.QUEUED,
+        next_attempt_at=now + timedelta(seconds=current_app.config["EXPORT_STALE_AFTER_SECONDS"]),
+    )
+    session.add(export)
+    session.flush()
+    export.file_name = f"customers-{export.id}.csv"
+    jobs.enqueue_after_commit(session, RUN_EXPORT_JOB, export.id)
+    session.commit()
+    return export, True
+
+
+def run_export(session: Session, export_id: int) -> str | None:
+    """Write the export's CSV file if it is waiting, then email the requester.
+
+    Returns the status it ended in, or None when there was nothing to do (done
+    already, or another job holds it). Safe to run twice.
+    """
+    now = utcnow()
+    claimed = session.execute(
+        update(Export)
+        .where(Export.id == export_id, Export.status == ExportStatus.QUEUED)
+        .values(
+            status=ExportStatus.RUNNING,
+            attempts=Export.attempts + 1,
+            started_at=now,
+            heartbeat_at=now,
+            rows_done=0,
+        )
+    ).rowcount
+    session.commit()
+    if not claimed:
+        return None
+    export = session.get(Export, export_id)
+    attempt = export.attempts
+    path = export_path(export)
+    # One part file per attempt: should a job thought dead still be writing, it
+    # cannot clobber the file of the attempt that replaced it.
+    partial = path.with_name(f"{path.name}.part{attempt}")
+    try:
+        export.rows_total = session.scalar(select(func.count()).select_from(Customer)) or 0
+        session.commit()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(partial, "w", newline="", encoding="utf-8-sig") as handle:
+            writer = csv.writer(handle)  # excel dialect: RFC 4180 quoting and CRLF
+            writer.writerow(HEADINGS)
+            for rows_done in _write_customers(session, writer):
+                still_ours = session.execute(
+                    update(Export)
+                    .where(
+                        Export.id == export_id,
+                        Export.attempts == attempt,
+                        Export.status == ExportStatus.RUNNING,
+                    )
+                    .values(rows_done=rows_done, heartbeat_at=utcnow())
+                ).rowcount
+                session.commit()
+                if not still_ours:
+                    raise _Superseded
+        os.replace(partial, path)
+    except _Superseded:
+        partial.unlink(missing_ok=True)
+        return None
+    except Exception as error:
+        session.rollback()
+        partial.unlink(missing_ok=True)
+        log.exception("Export %s failed", export_id)
+        export = session.get(Export, export_id)
+        export.status, export.last_error = ExportStatus.FAILED, f"The export failed: {error}"
+        export.finished_at = utcnow()
+        session.commit()
+        return export.status
+
+    session.refresh(export)
+    finished = utcnow()
+    export.status = ExportStatus.DONE
+    export.size_bytes = path.stat().st_size
+    export.finished_at = finished
+    export.expires_at = finished + timedelta(days=current_app.config["EXPORT_KEEP_DAYS"])
+    export.last_error = ""
+    _queue_ready_email(session, export)
+    session.commit()
+    return export.status
+
+
+def _write_customers(session: Session, writer) -> Iterable[int]:
+    """Write every customer, a batch at a time by id; yield the rows written so far."""
+    batch_size = current_app.config["EXPORT_BATCH_SIZE"]
+    columns = [getattr(Customer, name) for name in _SELECTED]
+    last_id, done = 0, 0
+    while True:
+        rows = session.execute(
+            select(*columns).where(Customer.id > last_id).order_by(Customer.id).limit(batch_size)
+        ).all()
+        if not rows:
+            return
+        others = _other_balances(session, rows[0].id, rows[-1].id)
+        writer.writerows(
+            [reader(row) for _, reader in COLUMNS] + [others.get(row.id, "")] for row in rows
+        )
+        last_id = rows[-1].id
+        done += len(rows)
+        yield done
+
+
+def _other_balances(session: Session, first_id: int, last_id: int) -> dict[int, str]:
+    """Non-zero balances in currencies other than the billing one, per customer id:
+    "USD -10.00; GBP 5.00"."""
+    found = session.execute(
+        select(CustomerBalance.customer_id, CustomerBalance.currency, CustomerBalance.balance_minor)
+        .join(Customer, Customer.id == CustomerBalance.customer_id)
+        .where(
+            CustomerBalance.customer_id.between(first_id, last_id),
+            CustomerBalance.currency != Customer.currency,
+            CustomerBalance.balance_minor != 0,
+        )
+        .order_by(CustomerBalance.customer_id, CustomerBalance.currency)
+    ).all()
+    others: dict[int, list[str]] = {}
+    for customer_id, currency, amount in found:
+        others.setdefault(customer_id, []).append(f"{currency} {format_plain(amount, currency)}")
+    return {customer_id: "; ".join(parts) for customer_id, parts in others.items()}
+
+
+def download_url(export: Export) -> str:
+    """The absolute download link for emails, built on PUBLIC_BASE_URL."""
+    with current_app.test_request_context(base_url=current_app.config["PUBLIC_BASE_URL"]):
+        return url_for("exports.download", export_id=export.id, _external=True)
+
+
+def _queue_ready_email(session: Session, export: Export) -> None:
+    staff = session.get(Staff, export.staff_id)
+    if staff is None or not staff.email:
+        return
+    queue_email(
+        session,
+        kind="export_ready",
+        name="Customer export ready",
+        recipient=staff.email,
+        subject="Your customer export is ready",
+        template="export_ready",
+        staff_id=staff.id,
+        staff=staff,
+        export=export,
+        download_url=download_url(export),
+    )
+
+
+def due_to_run(session: Session, now: datetime | None = None) -> list[int]:
+    """Exports to enqueue again: running ones whose heartbeat went stale (their job
+    died) are queued again, or failed once their attempts are used up; queued ones
+    whose job was lost are handed back."""
+    now = now or utcnow()
+    max_attempts = current_app.config["EXPORT_MAX_ATTEMPTS"]
+    stale = and_(Export.status == ExportStatus.RUNNING, Export.heartbeat_at < _stale_before(now))
+    session.execute(
+        update(Export)
+        .where(stale, Export.attempts >= max_attempts)
+        .values(
+            status=ExportStatus.FAILED,
+            finished_at=now,
+            last_error=f"The export stopped {max_attempts} times before it finished "
+            "(the worker running it was lost). Start a new export.",
+        )
+    )
+    session.execute(
+        update(Export)
+        .where(stale)
+        .values(
+            status=ExportStatus.QUEUED,
+            next_attempt_at=now,
+            last_error="The worker running this export was lost; it starts again.",
+        )
+    )
+    retry_after = timedelta(seconds=current_app.config["EXPORT_STALE_AFTER_SECONDS"])
+    ids = list(
+        session.scalars(
+            select(Export.id).where(
+                Export.status == ExportStatus.QUEUED, Export.next_attempt_at <= now
+            )
+        )
+    )
+    if ids:
+        session.execute(
+            update(Export)
+            .where(Export.id.in_(ids), Export.status == ExportStatus.QUEUED)
+            .values(next_attempt_at=now + retry_after)
+        )
+    session.commit()
+    return ids
+
+
+def remove_expired_files(session: Session, now: datetime | None = None) -> int:
+    """Delete the files of exports past their expiry (and leftovers of failed ones)."""
+    now = now or utcnow()
+    expired = session.scalars(
+        select(Export).where(
+            or_(
+                and_(Export.status == ExportStatus.DONE, Export.expires_at <= now),
+                and_(Export.status == ExportStatus.FAILED, Export.file_name != ""),
+            )
+        )
+    ).all()
+    for export in expired:
+        path = export_path(export)
+        path.unlink(missing_ok=True)
+        for leftover in path.parent.glob(f"{path.name}.part*"):
+            leftover.unlink(missing_ok=True)
+        if export.status == ExportStatus.DONE:
+            export.status = ExportStatus.EXPIRED
+        export.file_name = ""
+    session.commit()
+    return len(expired)
+
+
+def can_download(export: Export, staff: Staff) -> bool:
+    """Only the staff member who asked for it, or an admin."""
+    return export.staff_id == staff.id or staff.role == StaffRole.ADMIN
+
+
+def downloadable_file(export: Export, staff: Staff, now: datetime | None = None) -> Path:
+    """The file to send, or ExportError saying why it cannot be downloaded."""
+    if not can_download(export, staff):
+        raise ExportError(
+            "Only the staff member who started this export, or an admin, can download it."
+        )
+    now = now or utcnow()
+    if export.status == ExportStatus.EXPIRED or (
+        export.expires_at is not None and export.expires_at <= now
+    ):
+        raise ExportError(
+            f"This export expired on {export.expires_at:%Y-%m-%d %H:%M} UTC and its file was "
+            "deleted. Start a new export."
+        )
+    if export.status != ExportStatus.DONE:
+        raise ExportError("This export has not finished yet.")
+    path = export_path(export)
+    if not path.is_file():
+        raise ExportError("The file of this export is missing. Start a new export.")
+    return path
+
+
+def exports_page(session: Session, number: int = 1) -> Page:
+    """Every export, newest first (who, when, rows, status, expiry)."""
+    return page_of(session, select(Export).order_by(Export.id.desc()), number)

@@ -1,0 +1,240 @@
+"""Recorded email: every message is a row first, then a job delivers it.
+
+``queue_email`` renders the message and writes the row in the caller's
+transaction; the job (``jobs.emails.send_email``) is enqueued after that commit.
+``deliver`` claims the row (queued → sending) before it talks to the mail server,
+so a retried or duplicated job never sends a message twice, and records the
+outcome: sent, or queued again after a back-off, or failed with the reason once
+the attempts are used up. ``due_for_delivery`` is the sweeper's half: it finds
+what is still waiting (Redis was down, a worker died) and hands it back.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app, render_template
+from flask_mail import Message
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from webapp.extensions import jobs, mail
+from webapp.models.base import utcnow
+from webapp.models.email import Email, EmailStatus
+from webapp.services.paging import Page, page_of
+
+SEND_EMAIL_JOB = "jobs.emails.send_email"
+RESENDABLE = frozenset({EmailStatus.FAILED, EmailStatus.NOT_SENT})
+NO_MAIL_SERVER = "Not delivered: no mail server is configured (MAIL_SERVER)."
+
+STATUS_LABELS = {
+    EmailStatus.QUEUED: "Queued",
+    EmailStatus.SENDING: "Sending",
+    EmailStatus.SENT: "Delivered",
+    EmailStatus.FAILED: "Failed",
+    EmailStatus.NOT_SENT: "Not delivered",
+}
+
+
+class EmailError(Exception):
+    """A request about an email that cannot be done; the message says why."""
+
+
+def queue_email(
+    session: Session,
+    *,
+    kind: str,
+    name: str,
+    recipient: str,
+    subject: str,
+    template: str,
+    customer_id: int | None = None,
+    staff_id: int | None = None,
+    **context: Any,
+) -> Email:
+    """Render ``emails/<template>.html`` and ``.txt`` now and record the message in the
+    caller's transaction; it is sent after the commit."""
+    context.update(subject=subject, seller_name=current_app.config["SELLER_NAME"])
+    email = Email(
+        kind=kind,
+        name=name,
+        recipient=recipient,
+        subject=subject,
+        html_body=render_template(f"emails/{template}.html", **context),
+        text_body=render_template(f"emails/{template}.txt", **context),
+        customer_id=customer_id,
+        staff_id=staff_id,
+        status=EmailStatus.QUEUED,
+        next_attempt_at=_requeue_time(utcnow()),
+    )
+    session.add(email)
+    session.flush()
+    jobs.enqueue_after_commit(session, SEND_EMAIL_JOB, email.id)
+    return email
+
+
+def deliver(session: Session, email_id: int) -> str | None:
+    """Send one recorded email if it is still waiting, and record what happened.
+
+    Returns the status it ended in, or None when there was nothing to do (sent
+    already, or another job holds it).
+    """
+    now = utcnow()
+    claimed = session.execute(
+        update(Email)
+        .where(Email.id == email_id, Email.status == EmailStatus.QUEUED)
+        .values(status=EmailStatus.SENDING, attempts=Email.attempts + 1, claimed_at=now)
+    ).rowcount
+    session.commit()
+    if not claimed:
+        return None
+    email = session.get(Email, email_id)
+    if not current_app.config.get("MAIL_SERVER"):
+        email.status, email.last_error = EmailStatus.NOT_SENT, NO_MAIL_SERVER
+        session.commit()
+        return email.status
+    try:
+        _send(email)
+    except (smtplib.SMTPException, OSError) as error:
+        _record_failure(email, error, utcnow())
+    else:
+        email.status, email.sent_at, email.last_error = EmailStatus.SENT, utcnow(), ""
+    session.commit()
+    return email.status
+
+
+def _send(email: Email) -> None:
+    sender = current_app.config["MAIL_DEFAULT_SENDER"]
+    message = Message(
+        subject=email.subject,
+        recipients=[email.recipient],
+        body=email.text_body,
+        html=email.html_body,
+        sender=sender,
+    )
+    message.msgId = message_id(email, sender)
+    with _socket_timeout(current_app.config["MAIL_TIMEOUT_SECONDS"]):
+        mail.send(message)
+
+
+def message_id(email: Email, sender: str) -> str:
+    """The same Message-ID on every attempt, so a receiving server can drop a copy
+    should a crash between delivery and bookkeeping send it again."""
+    domain = sender.rpartition("@")[2].strip("> ") or "tally.invalid"
+    return f"<tally-email-{email.id}@{domain}>"
+
+
+@contextmanager
+def _socket_timeout(seconds: int) -> Iterator[None]:
+    # Flask-Mail opens smtplib.SMTP without a timeout; a server that accepts the
+    # connection and then stalls must not hold the job for ever.
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def _is_permanent(error: Exception) -> bool:
+    """5xx answers (unknown mailbox, rejected sender …) will not change on a retry."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in error.recipients.values())
+    return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        code, reason = next(iter(error.recipients.values()))
+        return f"The mail server refused the recipient ({code} {reason.decode(errors='replace')})."
+    if isinstance(error, smtplib.SMTPResponseException):
+        reason = error.smtp_error
+        text = reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
+        return f"The mail server answered {error.smtp_code}: {text}"
+    if isinstance(error, ConnectionRefusedError | socket.gaierror | TimeoutError):
+        server = f"{current_app.config['MAIL_SERVER']}:{current_app.config['MAIL_PORT']}"
+        return f"Could not reach the mail server {server} ({error})."
+    return f"Sending failed: {error}"
+
+
+def _record_failure(email: Email, error: Exception, now: datetime) -> None:
+    backoff = current_app.config["MAIL_RETRY_BACKOFF"]
+    email.last_error = _describe(error)
+    if _is_permanent(error) or email.attempts > len(backoff):
+        email.status = EmailStatus.FAILED
+    else:
+        email.status = EmailStatus.QUEUED
+        email.next_attempt_at = now + timedelta(seconds=backoff[email.attempts - 1])
+
+
+def _requeue_time(now: datetime) -> datetime:
+    return now + timedelta(seconds=current_app.config["MAIL_REQUEUE_AFTER_SECONDS"])
+
+
+def due_for_delivery(session: Session, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """Emails to enqueue again: queued ones past their next attempt (a back-off ended,
+    or their job was lost while Redis was down), and sends whose job died. Each is
+    given a new next attempt, so the next sweep leaves it to the job it gets now."""
+    now = now or utcnow()
+    stale = now - timedelta(seconds=current_app.config["MAIL_REQUEUE_AFTER_SECONDS"])
+    session.execute(
+        update(Email)
+        .where(Email.status == EmailStatus.SENDING, Email.claimed_at < stale)
+        .values(status=EmailStatus.QUEUED, next_attempt_at=now)
+    )
+    ids = list(
+        session.scalars(
+            select(Email.id)
+            .where(Email.status == EmailStatus.QUEUED, Email.next_attempt_at <= now)
+            .order_by(Email.next_attempt_at)
+            .limit(limit)
+        )
+    )
+    if ids:
+        session.execute(
+            update(Email)
+            .where(Email.id.in_(ids), Email.status == EmailStatus.QUEUED)
+            .values(next_attempt_at=_requeue_time(now))
+        )
+    session.commit()
+    return ids
+
+
+def resend(session: Session, customer_id: int, email_id: int) -> Email:
+    """Queue a failed (or never delivered) email again, as it was first rendered."""
+    email = customer_email(session, customer_id, email_id)
+    if email is None:
+        raise EmailError("There is no such email for this customer.")
+    now = utcnow()
+    changed = session.execute(
+        update(Email)
+        .where(Email.id == email.id, Email.status.in_(RESENDABLE))
+        .values(status=EmailStatus.QUEUED, attempts=0, next_attempt_at=_requeue_time(now))
+    ).rowcount
+    if not changed:
+        session.rollback()
+        raise EmailError(
+            f"{email.name} is {STATUS_LABELS[email.status].lower()}; "
+            "only a failed email can be sent again."
+        )
+    jobs.enqueue_after_commit(session, SEND_EMAIL_JOB, email.id)
+    session.commit()
+    session.refresh(email)
+    return email
+
+
+def customer_email(session: Session, customer_id: int, email_id: int) -> Email | None:
+    """One of a customer's emails (None when it belongs to someone else)."""
+    email = session.get(Email, email_id)
+    return email if email is not None and email.customer_id == customer_id else None
+
+
+def emails_page(session: Session, customer_id: int, number: int = 1) -> Page:
+    """A customer's emails, newest first."""
+    statement = select(Email).where(Email.customer_id == customer_id).order_by(Email.id.desc())
+    return page_of(session, statement, number)
