@@ -8,15 +8,25 @@ it); without it the PostgreSQL half fails loudly rather than skipping.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
+import shutil
+import socket
+import subprocess
+import time
 import uuid
+from collections.abc import Iterator
+from email import message_from_bytes
+from email import policy as email_policy
+from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from aiosmtpd.controller import Controller
 from flask import g
 from flask_migrate import upgrade
 from sqlalchemy import text
@@ -244,3 +254,113 @@ def make_customer(db):
         return create_customer(db.session, values)
 
     return _make
+
+
+# -- real services on loopback: SMTP (aiosmtpd) and Redis (redis-server) ------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) on a loopback port that keeps what it receives.
+
+    ``stop()`` and ``start()`` take it down and bring it back on the same port, for
+    tests of delivery while the mail server is unreachable.
+    """
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.messages: list[EmailMessage] = []
+        self._controller: Controller | None = None
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
+        message = message_from_bytes(envelope.content, policy=email_policy.default)
+        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+    def start(self) -> None:
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def config(self) -> dict:
+        """The app settings that deliver to this server."""
+        return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": self.port, "MAIL_USE_TLS": False}
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [message for message in self.messages if address in message["X-Envelope-To"]]
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+class RedisServer:
+    """A throwaway redis-server on a loopback port (no persistence), stoppable."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.directory = directory
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not installed: run the suite with scripts/test")
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
+            ):
+                return
+            time.sleep(0.05)
+        pytest.fail(f"redis-server did not start on port {self.port}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture
+def redis_server(tmp_path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
