@@ -56,11 +56,11 @@ def download(export_id: int):
     try:
         path = export_service.downloadable_file(export, current_user)
     except export_service.ExportError as refusal:
-        status = 403 if not export_service.can_download(export, current_user) else 410
-        if export.active:
-            status = 409
         return render_page(
-            "errors/error.html", status=status, title="Cannot download", message=str(refusal)
+            "errors/error.html",
+            status=refusal.status,
+            title="Cannot download",
+            message=str(refusal),
         )
     stamp = export.finished_at.strftime("%Y-%m-%d-%H%M")
     response = send_file(

@@ -44,7 +44,12 @@ log = logging.getLogger(__name__)
 
 
 class ExportError(Exception):
-    """An export request that cannot be done; the message says why."""
+    """An export request that cannot be done; the message says why and ``status`` is
+    the HTTP status that fits (403 not yours, 409 not finished, 410 gone)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class _Superseded(Exception):
@@ -397,13 +402,19 @@ def downloadable_file(export: Export, staff: Staff, now: datetime | None = None)
     ):
         raise ExportError(
             f"This export expired on {export.expires_at:%Y-%m-%d %H:%M} UTC and its file was "
-            "deleted. Start a new export."
+            "deleted. Start a new export.",
+            410,
         )
     if export.status != ExportStatus.DONE:
-        raise ExportError("This export has not finished yet.")
+        raise ExportError(
+            "This export has not finished yet."
+            if export.active
+            else "This export failed, so there is no file. Start a new export.",
+            409 if export.active else 410,
+        )
     path = export_path(export)
     if not path.is_file():
-        raise ExportError("The file of this export is missing. Start a new export.")
+        raise ExportError("The file of this export is missing. Start a new export.", 410)
     return path
 
 
