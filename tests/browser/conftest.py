@@ -1,7 +1,8 @@
 """Browser fixtures: the app on a live server, and headless Chromium with JS on and off.
 
 The app runs on a SQLite file database (migrated with the real migrations)
-behind werkzeug's threaded server on a free loopback port, once per run.
+behind werkzeug's threaded server on a free loopback port, once per run; its jobs
+run in a background thread of that server (JOBS_INLINE="thread").
 Every test gets a fresh browser context, once with JavaScript enabled
 ("js-on") and once without ("js-off"), and the database is emptied after it.
 Chromium is the system one (/usr/bin/chromium); nothing is downloaded.
@@ -50,9 +51,11 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(scope="session")
 def live_app(instance_dir, tmp_path_factory):
-    """The app on its own SQLite file; no app context is left open while it serves."""
+    """The app on its own SQLite file; no app context is left open while it serves.
+    Jobs (exports, emails) run in a background thread of the server, as in the embedded
+    default, so a page shows work in progress rather than work done before it answered."""
     database = tmp_path_factory.mktemp("browser") / "tally-browser.db"
-    return make_app(f"sqlite:///{database}", instance_dir)
+    return make_app(f"sqlite:///{database}", instance_dir, JOBS_INLINE="thread")
 
 
 class QuietRequestHandler(WSGIRequestHandler):

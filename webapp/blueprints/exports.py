@@ -31,9 +31,7 @@ def start():
     the export's own page."""
     export, _started = export_service.start_export(db.session, current_user)
     if is_htmx_partial():
-        return render_page(
-            "exports/show.html", blocks=("export_progress",), export=export, polling=True
-        )
+        return render_page("exports/show.html", blocks=("export_progress",), export=export)
     return redirect(url_for("exports.show", export_id=export.id), code=303)
 
 

@@ -189,6 +189,8 @@ def run_export(session: Session, export_id: int) -> str | None:
     already, or another job holds it). Safe to run twice.
     """
     now = utcnow()
+    # The total is counted in the claim, so progress never reads "0 of 0".
+    total = select(func.count()).select_from(Customer).scalar_subquery()
     claimed = session.execute(
         update(Export)
         .where(Export.id == export_id, Export.status == ExportStatus.QUEUED)
@@ -198,6 +200,7 @@ def run_export(session: Session, export_id: int) -> str | None:
             started_at=now,
             heartbeat_at=now,
             rows_done=0,
+            rows_total=total,
         )
     ).rowcount
     session.commit()
@@ -210,8 +213,6 @@ def run_export(session: Session, export_id: int) -> str | None:
     # cannot clobber the file of the attempt that replaced it.
     partial = path.with_name(f"{path.name}.part{attempt}")
     try:
-        export.rows_total = session.scalar(select(func.count()).select_from(Customer)) or 0
-        session.commit()
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(partial, "w", newline="", encoding="utf-8-sig") as handle:
             writer = csv.writer(handle)  # excel dialect: RFC 4180 quoting and CRLF
@@ -394,7 +395,8 @@ def downloadable_file(export: Export, staff: Staff, now: datetime | None = None)
     """The file to send, or ExportError saying why it cannot be downloaded."""
     if not can_download(export, staff):
         raise ExportError(
-            "Only the staff member who started this export, or an admin, can download it."
+            "Only the staff member who started this export, or an admin, can download it.",
+            403,
         )
     now = now or utcnow()
     if export.status == ExportStatus.EXPIRED or (
