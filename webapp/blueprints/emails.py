@@ -79,6 +79,8 @@ def resend(customer_id: int, email_id: int):
             "success",
         )
     if is_htmx_partial():
+        if category == "error":
+            return htmx_done({"showMessage": {"text": message, "level": "error"}})
         return htmx_done({"customerUpdated": customer_id, "showMessage": message})
     flash(message, category)
     return redirect(url_for("emails.show", customer_id=customer_id, email_id=email_id), code=303)

@@ -57,9 +57,3 @@ class Email(db.Model):
         Index("ix_emails_customer_id", "customer_id", "id"),
         Index("ix_emails_status_next_attempt", "status", "next_attempt_at"),
     )
-
-    @property
-    def message_id(self) -> str:
-        """A Message-ID that is the same on every attempt, so a receiving server can
-        drop the copy should a crash between delivery and bookkeeping resend it."""
-        return f"<tally-email-{self.id}@tally.invalid>"

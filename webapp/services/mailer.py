@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import current_app, render_template
 from flask_mail import Message
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from webapp.extensions import jobs, mail
@@ -94,7 +94,7 @@ def deliver(session: Session, email_id: int) -> str | None:
     if not claimed:
         return None
     email = session.get(Email, email_id)
-    if not current_app.config.get("MAIL_SERVER"):
+    if not mail_configured():
         email.status, email.last_error = EmailStatus.NOT_SENT, NO_MAIL_SERVER
         session.commit()
         return email.status
@@ -102,10 +102,22 @@ def deliver(session: Session, email_id: int) -> str | None:
         _send(email)
     except (smtplib.SMTPException, OSError) as error:
         _record_failure(email, error, utcnow())
+    except Exception as error:
+        # Anything else (a header Flask-Mail refuses …) will not get better by retrying;
+        # record it rather than leave the row "sending".
+        email.status, email.last_error = EmailStatus.FAILED, f"Sending failed: {error}"
     else:
         email.status, email.sent_at, email.last_error = EmailStatus.SENT, utcnow(), ""
     session.commit()
     return email.status
+
+
+def mail_configured() -> bool:
+    """Whether a mail server is set. Flask-Mail copies its settings when the app is
+    created, so this asks the extension, not the (changeable) config."""
+    return bool(current_app.config.get("MAIL_SERVER")) and bool(
+        current_app.extensions["mail"].server
+    )
 
 
 def _send(email: Email) -> None:
@@ -157,7 +169,8 @@ def _describe(error: Exception) -> str:
         text = reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
         return f"The mail server answered {error.smtp_code}: {text}"
     if isinstance(error, ConnectionRefusedError | socket.gaierror | TimeoutError):
-        server = f"{current_app.config['MAIL_SERVER']}:{current_app.config['MAIL_PORT']}"
+        state = current_app.extensions["mail"]
+        server = f"{state.server}:{state.port}"
         return f"Could not reach the mail server {server} ({error})."
     return f"Sending failed: {error}"
 
@@ -182,10 +195,24 @@ def due_for_delivery(session: Session, now: datetime | None = None, limit: int =
     given a new next attempt, so the next sweep leaves it to the job it gets now."""
     now = now or utcnow()
     stale = now - timedelta(seconds=current_app.config["MAIL_REQUEUE_AFTER_SECONDS"])
+    lost = and_(Email.status == EmailStatus.SENDING, Email.claimed_at < stale)
+    max_attempts = len(current_app.config["MAIL_RETRY_BACKOFF"]) + 1
     session.execute(
         update(Email)
-        .where(Email.status == EmailStatus.SENDING, Email.claimed_at < stale)
-        .values(status=EmailStatus.QUEUED, next_attempt_at=now)
+        .where(lost, Email.attempts >= max_attempts)
+        .values(
+            status=EmailStatus.FAILED,
+            last_error=f"The job sending this email stopped {max_attempts} times.",
+        )
+    )
+    session.execute(
+        update(Email)
+        .where(lost)
+        .values(
+            status=EmailStatus.QUEUED,
+            next_attempt_at=now,
+            last_error="The job sending this email stopped; it is sent again.",
+        )
     )
     ids = list(
         session.scalars(
@@ -220,7 +247,7 @@ def resend(session: Session, customer_id: int, email_id: int) -> Email:
         session.rollback()
         raise EmailError(
             f"{email.name} is {STATUS_LABELS[email.status].lower()}; "
-            "only a failed email can be sent again."
+            "only a failed or undelivered email can be sent again."
         )
     jobs.enqueue_after_commit(session, SEND_EMAIL_JOB, email.id)
     session.commit()

@@ -47,10 +47,13 @@
   document.addEventListener("showMessage", function (event) {
     var region = document.getElementById("toasts");
     if (!region) return;
+    // showMessage is a text, or {text, level} for a refusal ("error" toasts stand out).
+    var detail = event.detail.value !== undefined ? event.detail.value : event.detail;
+    var text = typeof detail === "string" ? detail : detail.text;
     var toast = document.createElement("p");
-    toast.className = "toast";
-    toast.setAttribute("role", "status");
-    toast.textContent = event.detail.value;
+    toast.className = "toast" + (detail && detail.level === "error" ? " toast-error" : "");
+    toast.setAttribute("role", detail && detail.level === "error" ? "alert" : "status");
+    toast.textContent = text;
     region.appendChild(toast);
     setTimeout(function () { toast.remove(); }, 5000);
   });
