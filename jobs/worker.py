@@ -12,6 +12,7 @@ meanwhile (kept in the database) is picked up once Redis is back.
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from contextlib import suppress
 from typing import Any
@@ -55,6 +56,23 @@ class TallyWorker(Worker):
     """An RQ worker that also sweeps, at least every ``sweep_seconds``."""
 
     sweep_seconds = 60
+    # RQ stops an idle worker by raising StopRequested without recording why, so the
+    # restart loop in run_worker keeps its own note of a SIGTERM / Ctrl-C.
+    stop_requested = False
+    sweeping = False
+
+    def request_stop(self, signum, frame) -> None:
+        self.stop_requested = True
+        if self.sweeping:
+            # RQ would raise StopRequested right here, in the middle of the sweep's
+            # database work (even half-way through SQLAlchemy's mapper set-up, which
+            # then stays broken). Note the request instead: the work loop stops as soon
+            # as the maintenance step returns; a second signal still forces a stop.
+            self._stop_requested = True
+            signal.signal(signal.SIGINT, self.request_force_stop)
+            signal.signal(signal.SIGTERM, self.request_force_stop)
+            return
+        super().request_stop(signum, frame)
 
     @property
     def dequeue_timeout(self) -> int:
@@ -73,6 +91,7 @@ class TallyWorker(Worker):
             return  # another worker swept within the interval
         from jobs.maintenance import sweep
 
+        self.sweeping = True
         with app.app_context():
             try:
                 result = sweep()
@@ -86,6 +105,7 @@ class TallyWorker(Worker):
             except Exception:
                 log.exception("Sweep failed; the next one tries again")
             finally:
+                self.sweeping = False
                 # Hold no database connection while forking work horses.
                 db.session.remove()
                 db.engine.dispose()
@@ -109,7 +129,7 @@ def run_worker(app: Flask, burst: bool = False) -> None:
         except RedisConnectionError as error:
             log.error("Redis is not reachable (%s); trying again in %.0f s", error, wait)
         else:
-            if burst or getattr(worker, "_stop_requested", False):
+            if burst or worker.stop_requested:
                 return
             log.warning("The worker stopped unexpectedly; starting it again in %.0f s", wait)
         try:

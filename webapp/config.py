@@ -83,6 +83,16 @@ def load_config(instance_path: str) -> dict:
         instance.mkdir(parents=True, exist_ok=True)
         database_url = f"sqlite:///{instance / 'tally.db'}"
 
+    mail_timeout = _positive("MAIL_TIMEOUT_SECONDS", 30)
+    mail_requeue_after = _positive("MAIL_REQUEUE_AFTER_SECONDS", 180)
+    if mail_requeue_after <= mail_timeout:
+        # An email still "sending" after this long is taken for lost and sent again; a
+        # send must therefore always give up (time out) before that.
+        raise ConfigError(
+            "MAIL_REQUEUE_AFTER_SECONDS must be longer than MAIL_TIMEOUT_SECONDS "
+            f"({mail_requeue_after} <= {mail_timeout})."
+        )
+
     return {
         "TALLY_ENV": "production" if production else "development",
         "SECRET_KEY": secret_key,
@@ -125,8 +135,8 @@ def load_config(instance_path: str) -> dict:
         "JOBS_INLINE": os.environ.get("JOBS_INLINE", "thread").strip() or "thread",
         "JOBS_SWEEP_SECONDS": _positive("JOBS_SWEEP_SECONDS", 60),
         "MAIL_RETRY_BACKOFF": _seconds_list("MAIL_RETRY_BACKOFF", "60,300,1800"),
-        "MAIL_REQUEUE_AFTER_SECONDS": _positive("MAIL_REQUEUE_AFTER_SECONDS", 180),
-        "MAIL_TIMEOUT_SECONDS": _positive("MAIL_TIMEOUT_SECONDS", 30),
+        "MAIL_REQUEUE_AFTER_SECONDS": mail_requeue_after,
+        "MAIL_TIMEOUT_SECONDS": mail_timeout,
         "EXPORT_DIR": os.environ.get("EXPORT_DIR", "").strip() or str(instance / "exports"),
         "EXPORT_KEEP_DAYS": _positive("EXPORT_KEEP_DAYS", 7),
         "EXPORT_STALE_AFTER_SECONDS": _positive("EXPORT_STALE_AFTER_SECONDS", 120),

@@ -56,6 +56,10 @@ class _Superseded(Exception):
     """This job was taken for dead and its export handed to a new attempt."""
 
 
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
+
+
 def neutralise(value: str) -> str:
     """Make a text cell inert in spreadsheets (OWASP "CSV injection"): a leading
     apostrophe keeps ``=HYPERLINK(…)`` or ``+49 …`` as the text it is."""
@@ -231,6 +235,8 @@ def run_export(session: Session, export_id: int) -> str | None:
                 if not still_ours:
                     raise _Superseded
         os.replace(partial, path)
+        for leftover in path.parent.glob(f"{path.name}.part*"):  # from attempts taken for dead
+            leftover.unlink(missing_ok=True)
     except _Superseded:
         partial.unlink(missing_ok=True)
         return None
@@ -332,7 +338,7 @@ def due_to_run(session: Session, now: datetime | None = None) -> list[int]:
         .values(
             status=ExportStatus.FAILED,
             finished_at=now,
-            last_error=f"The export stopped {max_attempts} times before it finished "
+            last_error=f"The export stopped {_times(max_attempts)} before it finished "
             "(the worker running it was lost). Start a new export.",
         )
     )

@@ -202,7 +202,8 @@ def due_for_delivery(session: Session, now: datetime | None = None, limit: int =
         .where(lost, Email.attempts >= max_attempts)
         .values(
             status=EmailStatus.FAILED,
-            last_error=f"The job sending this email stopped {max_attempts} times.",
+            last_error="The job sending this email stopped "
+            f"{'once' if max_attempts == 1 else f'{max_attempts} times'}.",
         )
     )
     session.execute(
