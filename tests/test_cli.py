@@ -1,10 +1,15 @@
-"""The command-line contracts from DESIGN.md: staff create, demo-data, db upgrade."""
+"""The command-line contracts from DESIGN.md: staff create, demo-data, db upgrade, worker,
+jobs sweep."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
+from webapp.models.base import utcnow
 from webapp.models.customer import Customer
+from webapp.models.email import Email, EmailStatus
 from webapp.models.staff import Staff
 from webapp.services import reference
 
@@ -78,3 +83,34 @@ def test_migrations_match_the_models(app):
     declare, on this backend (SQLite and PostgreSQL both run this test)."""
     result = app.test_cli_runner().invoke(args=["db", "check"])
     assert result.exit_code == 0, result.output
+
+
+def test_worker_without_redis_says_jobs_run_in_process(app):
+    result = app.test_cli_runner().invoke(args=["worker", "--burst"])
+    assert result.exit_code == 1
+    assert "REDIS_URL is not set" in result.output
+    assert "no worker is needed" in result.output
+
+
+def test_jobs_sweep_enqueues_what_waits(app, db, make_customer):
+    customer = make_customer()
+    db.session.add(
+        Email(
+            customer_id=customer.id,
+            kind="invoice",
+            name="Invoice INV-000001",
+            recipient=customer.email,
+            subject="Invoice INV-000001 from Tally",
+            html_body="<p>Hi</p>",
+            text_body="Hi",
+            status=EmailStatus.QUEUED,
+            next_attempt_at=utcnow() - timedelta(minutes=10),
+        )
+    )
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["jobs", "sweep"])
+    assert result.exit_code == 0, result.output
+    assert "Enqueued 1 email(s) and 0 export(s)" in result.output
+    # Jobs run at once in the tests; with no mail server the email is recorded as not sent.
+    db.session.expire_all()
+    assert db.session.scalars(select(Email.status)).one() == EmailStatus.NOT_SENT

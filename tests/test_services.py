@@ -35,6 +35,30 @@ def test_production_without_secret_key_refuses_to_start(tmp_path, monkeypatch):
     assert not (tmp_path / "secret_key").exists()
 
 
+def test_background_work_settings_are_read_and_checked(tmp_path, monkeypatch):
+    monkeypatch.setenv("MAIL_RETRY_BACKOFF", "5, 30,120")
+    monkeypatch.setenv("EXPORT_KEEP_DAYS", "3")
+    config = load_config(str(tmp_path))
+    assert config["MAIL_RETRY_BACKOFF"] == (5, 30, 120)
+    assert config["EXPORT_KEEP_DAYS"] == 3
+    assert config["EXPORT_DIR"] == str(tmp_path / "exports")
+    assert config["PUBLIC_BASE_URL"] == "http://127.0.0.1:5000"
+
+    monkeypatch.setenv("EXPORT_KEEP_DAYS", "0")
+    with pytest.raises(ConfigError, match="EXPORT_KEEP_DAYS must be a whole number"):
+        load_config(str(tmp_path))
+    monkeypatch.delenv("EXPORT_KEEP_DAYS")
+    monkeypatch.setenv("MAIL_RETRY_BACKOFF", "soon")
+    with pytest.raises(ConfigError, match="MAIL_RETRY_BACKOFF must be seconds"):
+        load_config(str(tmp_path))
+    monkeypatch.delenv("MAIL_RETRY_BACKOFF")
+    # A send still running when it is taken for lost would be sent twice.
+    monkeypatch.setenv("MAIL_TIMEOUT_SECONDS", "60")
+    monkeypatch.setenv("MAIL_REQUEUE_AFTER_SECONDS", "60")
+    with pytest.raises(ConfigError, match="must be longer than MAIL_TIMEOUT_SECONDS"):
+        load_config(str(tmp_path))
+
+
 def test_production_uses_secure_cookies(tmp_path, monkeypatch):
     monkeypatch.setenv("TALLY_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
