@@ -22,10 +22,12 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from rq import Queue, Worker
+from rq.exceptions import StopRequested
 from rq.job import Job
+from rq.utils import now
 
 from webapp.extensions import db
-from webapp.jobqueue import QUEUE_NAME
+from webapp.jobqueue import QUEUE_NAMES
 
 log = logging.getLogger("tally.worker")
 SWEEP_LOCK = "tally:sweep-lock"
@@ -69,6 +71,7 @@ class TallyWorker(Worker):
             # then stays broken). Note the request instead: the work loop stops as soon
             # as the maintenance step returns; a second signal still forces a stop.
             self._stop_requested = True
+            self._shutdown_requested_date = now()
             signal.signal(signal.SIGINT, self.request_force_stop)
             signal.signal(signal.SIGTERM, self.request_force_stop)
             return
@@ -109,17 +112,20 @@ class TallyWorker(Worker):
                 # Hold no database connection while forking work horses.
                 db.session.remove()
                 db.engine.dispose()
+        if self.stop_requested:
+            raise StopRequested  # RQ's loops stop on it, waiting for Redis or not
 
 
-def run_worker(app: Flask, burst: bool = False) -> None:
-    """Run jobs until stopped (SIGTERM or Ctrl-C finish the current job first)."""
+def run_worker(app: Flask, burst: bool = False, queues: tuple[str, ...] = QUEUE_NAMES) -> None:
+    """Run jobs from ``queues`` (in priority order) until stopped; SIGTERM or Ctrl-C let
+    the current job finish first."""
     AppJob.flask_app = app
     TallyWorker.sweep_seconds = app.config["JOBS_SWEEP_SECONDS"]
     connection = Redis.from_url(app.config["REDIS_URL"])
     wait = 1.0
     while True:
         worker = TallyWorker(
-            [Queue(QUEUE_NAME, connection=connection, job_class=AppJob)],
+            [Queue(name, connection=connection, job_class=AppJob) for name in queues],
             connection=connection,
             job_class=AppJob,
             maintenance_interval=app.config["JOBS_SWEEP_SECONDS"],

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from tests.conftest import make_app
 from webapp.models.base import utcnow
 from webapp.models.customer import Customer
 from webapp.models.email import Email, EmailStatus
@@ -114,3 +115,28 @@ def test_jobs_sweep_enqueues_what_waits(app, db, make_customer):
     # Jobs run at once in the tests; with no mail server the email is recorded as not sent.
     db.session.expire_all()
     assert db.session.scalars(select(Email.status)).one() == EmailStatus.NOT_SENT
+
+
+def test_jobs_sweep_runs_the_jobs_itself_without_redis(app, db, database_url, instance_dir):
+    """In the default mode jobs run in a thread of the web process; the command's own
+    thread would die with it, so it runs them before it returns."""
+    threaded = make_app(database_url, instance_dir, JOBS_INLINE="thread")
+    with threaded.app_context():
+        email = Email(
+            kind="export_ready",
+            name="Customer export ready",
+            recipient="agent@example.com",
+            subject="Your customer export is ready",
+            html_body="<p>Hi</p>",
+            text_body="Hi",
+            status=EmailStatus.QUEUED,
+            next_attempt_at=utcnow() - timedelta(minutes=10),
+        )
+        db.session.add(email)
+        db.session.commit()
+        email_id = email.id
+        result = threaded.test_cli_runner().invoke(args=["jobs", "sweep"])
+        assert result.exit_code == 0, result.output
+        db.session.expire_all()
+        assert db.session.get(Email, email_id).status == EmailStatus.NOT_SENT
+    assert threaded.extensions["tally_jobs"].thread is None  # no thread was left behind

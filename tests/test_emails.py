@@ -273,7 +273,19 @@ def test_an_unreachable_server_is_retried_after_the_back_off_then_fails(
     assert f"Could not reach the mail server 127.0.0.1:{smtp.port}" in email.last_error
     wait = email.next_attempt_at - before
     assert timedelta(seconds=59) < wait < timedelta(seconds=120)
+    assert email.retry_at == email.next_attempt_at
 
+    # A copy of the job arriving during the back-off (the sweeper of another process
+    # enqueued it) does not try early.
+    assert mailer.deliver(db.session, email.id) is None
+    assert only_email(db).attempts == 1
+
+    def back_off_ends():
+        email = only_email(db)
+        email.retry_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+
+    back_off_ends()
     before = utcnow()
     assert mailer.deliver(db.session, email.id) == EmailStatus.QUEUED
     email = only_email(db)
@@ -281,6 +293,7 @@ def test_an_unreachable_server_is_retried_after_the_back_off_then_fails(
     assert timedelta(seconds=299) < email.next_attempt_at - before < timedelta(seconds=360)
 
     # The back-off list is used up: the third failure is final.
+    back_off_ends()
     assert mailer.deliver(db.session, email.id) == EmailStatus.FAILED
     email = only_email(db)
     assert (email.status, email.attempts) == (EmailStatus.FAILED, 3)

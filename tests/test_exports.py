@@ -487,6 +487,62 @@ def test_a_failed_export_shows_why(staff_client, db):
     assert "every 1s" not in html
 
 
+def test_the_export_page_says_whether_the_link_was_emailed(staff_client, db, three_customers):
+    response = staff_client.post("/exports/")
+    html = staff_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Export ready" in html
+    # No MAIL_SERVER in the tests: the ready email is recorded, and the page says it was
+    # not sent rather than claiming a link went out.
+    assert "No email was sent: no mail server is configured." in html
+    assert "A link was also emailed" not in html
+    export = db.session.scalars(select(Export)).one()
+    assert export.email.kind == "export_ready"
+    assert export.email.status == EmailStatus.NOT_SENT
+
+
+def test_an_error_mid_export_is_retried_then_fails_without_leaking_details(
+    app, db, make_staff, three_customers, export_dir, monkeypatch
+):
+    app.config["EXPORT_MAX_ATTEMPTS"] = 2
+
+    def broken(session, writer):
+        yield 1
+        raise OSError("No space left on device: '/srv/secret/path'")
+
+    monkeypatch.setattr(export_service, "_write_customers", broken)
+    export, _ = export_service.start_export(db.session, make_staff())
+    first = fresh(db, export.id)
+    assert (first.status, first.attempts) == (ExportStatus.QUEUED, 1)
+    assert first.last_error.startswith("Attempt 1 stopped on an error")
+    assert first.next_attempt_at > utcnow()
+    assert list(export_dir.glob("*")) == []  # the part file is gone
+
+    # The sweeper hands it back once the pause is over; the second error is final.
+    db.session.execute(
+        update(Export).where(Export.id == export.id).values(next_attempt_at=utcnow())
+    )
+    db.session.commit()
+    assert sweep().exports == 1
+    second = fresh(db, export.id)
+    assert (second.status, second.attempts) == (ExportStatus.FAILED, 2)
+    assert "stopped on an error 2 times" in second.last_error
+    assert "secret" not in second.last_error and "No space" not in second.last_error
+    assert db.session.scalar(select(func.count()).select_from(Email)) == 0
+
+
+def test_ids_beyond_the_id_columns_are_not_found(staff_client):
+    huge = 10**25
+    for url in (
+        f"/exports/{huge}",
+        f"/exports/{huge}/download",
+        f"/customers/1/emails/{huge}",
+        f"/customers/1/emails/{huge}/body",
+        f"/customers/{huge}",
+        f"/customers/{2**31}/billing",
+    ):
+        assert staff_client.get(url).status_code == 404, url
+
+
 # -- stale and expired exports ---------------------------------------------------------------
 
 

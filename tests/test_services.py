@@ -42,7 +42,10 @@ def test_background_work_settings_are_read_and_checked(tmp_path, monkeypatch):
     assert config["MAIL_RETRY_BACKOFF"] == (5, 30, 120)
     assert config["EXPORT_KEEP_DAYS"] == 3
     assert config["EXPORT_DIR"] == str(tmp_path / "exports")
-    assert config["PUBLIC_BASE_URL"] == "http://127.0.0.1:5000"
+    monkeypatch.delenv("HOST", raising=False)
+    monkeypatch.delenv("PORT", raising=False)
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    assert load_config(str(tmp_path))["PUBLIC_BASE_URL"] == "http://127.0.0.1:5000"
 
     monkeypatch.setenv("EXPORT_KEEP_DAYS", "0")
     with pytest.raises(ConfigError, match="EXPORT_KEEP_DAYS must be a whole number"):
@@ -62,9 +65,24 @@ def test_background_work_settings_are_read_and_checked(tmp_path, monkeypatch):
 def test_production_uses_secure_cookies(tmp_path, monkeypatch):
     monkeypatch.setenv("TALLY_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://tally.example.com/")
     config = load_config(str(tmp_path))
     assert config["SESSION_COOKIE_SECURE"] is True
     assert config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert config["PUBLIC_BASE_URL"] == "https://tally.example.com"
+
+
+def test_production_needs_the_public_address_for_links_in_emails(tmp_path, monkeypatch):
+    monkeypatch.setenv("TALLY_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL is not set"):
+        load_config(str(tmp_path))
+    # In development the quick start's own address stands in, never 0.0.0.0.
+    monkeypatch.setenv("TALLY_ENV", "development")
+    monkeypatch.setenv("HOST", "0.0.0.0")
+    monkeypatch.setenv("PORT", "8080")
+    assert load_config(str(tmp_path))["PUBLIC_BASE_URL"] == "http://127.0.0.1:8080"
 
 
 def test_production_refusal_is_a_clear_message_from_the_cli(tmp_path):

@@ -7,6 +7,7 @@ import os
 from flask import Flask, jsonify, redirect, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from webapp.config import load_config
 from webapp.extensions import csrf, db, jobs, login_manager, mail, migrate
@@ -14,6 +15,15 @@ from webapp.extensions import csrf, db, jobs, login_manager, mail, migrate
 # Endpoints reachable without signing in; everything else needs a staff login.
 PUBLIC_ENDPOINTS = frozenset({"auth.sign_in", "static", "health"})
 PUBLIC_BLUEPRINTS: set[str] = set()
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` that matches 0 … 2**31 - 1 only: the range of an INTEGER id column
+    on PostgreSQL (and well inside SQLite's), so /customers/99999999999 is a 404."""
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -34,6 +44,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     if app.config["PROXY_FIX"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+    # Ids in URLs beyond what an id column holds are "not found", not a database error.
+    app.url_map.converters["int"] = IdConverter
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))

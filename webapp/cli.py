@@ -10,6 +10,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from webapp.extensions import db
+from webapp.jobqueue import QUEUE_NAMES
 
 staff_cli = AppGroup("staff", help="Manage staff accounts.")
 
@@ -98,11 +99,20 @@ def ledger_check_command() -> None:
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Run the jobs waiting now, then exit.")
+@click.option(
+    "--queue",
+    "queues",
+    multiple=True,
+    type=click.Choice(QUEUE_NAMES),
+    help="Take jobs only from this queue (repeatable). Default: tally (emails), then "
+    "tally-exports.",
+)
 @with_appcontext
-def worker_command(burst: bool) -> None:
+def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
     """Run an RQ worker for REDIS_URL: emails, exports and the sweeper.
 
-    Run as many as the load needs (one per core is plenty); they share the queue.
+    Run as many as the load needs; they share the queues. A worker runs one job at a
+    time, so keep one on `--queue tally` if long exports must never delay emails.
     """
     from flask import current_app
 
@@ -114,7 +124,7 @@ def worker_command(burst: bool) -> None:
             "REDIS_URL is not set. Without Redis, jobs run inside the web server and no "
             "worker is needed; set REDIS_URL to run them in workers."
         )
-    run_worker(app, burst=burst)
+    run_worker(app, burst=burst, queues=queues or QUEUE_NAMES)
 
 
 jobs_cli = AppGroup("jobs", help="Background work: emails and exports.")
@@ -126,8 +136,12 @@ def sweep_command() -> None:
     files. Workers do this every JOBS_SWEEP_SECONDS; run it by hand or from cron
     after an outage if you like."""
     from jobs.maintenance import sweep
+    from webapp.extensions import jobs
 
-    result = sweep()
+    # Without Redis the jobs run here and now: a background thread would die with
+    # this command.
+    with jobs.run_in_process():
+        result = sweep()
     click.echo(
         f"Enqueued {result.emails} email(s) and {result.exports} export(s); "
         f"deleted {result.expired_files} expired export file(s)."

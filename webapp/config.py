@@ -93,6 +93,18 @@ def load_config(instance_path: str) -> dict:
             f"({mail_requeue_after} <= {mail_timeout})."
         )
 
+    public_base_url = os.environ.get("PUBLIC_BASE_URL", "").strip().rstrip("/")
+    if not public_base_url:
+        if production:
+            raise ConfigError(
+                "PUBLIC_BASE_URL is not set. In production Tally needs the address staff "
+                "use, e.g. https://tally.example.com: links in emails are built from it."
+            )
+        # The quick start (scripts/serve) listens on HOST:PORT.
+        host = os.environ.get("HOST", "").strip()
+        host = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+        public_base_url = f"http://{host}:{os.environ.get('PORT', '').strip() or '5000'}"
+
     return {
         "TALLY_ENV": "production" if production else "development",
         "SECRET_KEY": secret_key,
@@ -111,10 +123,7 @@ def load_config(instance_path: str) -> dict:
         "SELLER_NAME": os.environ.get("SELLER_NAME", "").strip() or "Tally",
         "SELLER_ADDRESS": os.environ.get("SELLER_ADDRESS", "").strip(),
         # Links in emails are built from it (jobs have no request to take a host from).
-        # The default is where scripts/serve listens.
-        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "").strip().rstrip("/")
-        or f"http://{os.environ.get('HOST', '').strip() or '127.0.0.1'}:"
-        f"{os.environ.get('PORT', '').strip() or '5000'}",
+        "PUBLIC_BASE_URL": public_base_url,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE", production),

@@ -17,6 +17,8 @@ import logging
 import queue as thread_queue
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, current_app
@@ -27,7 +29,10 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 from werkzeug.utils import import_string
 
-QUEUE_NAME = "tally"
+QUEUE_NAME = "tally"  # emails and everything short
+EXPORT_QUEUE_NAME = "tally-exports"  # long jobs, so a worker can be kept free of them
+QUEUE_NAMES = (QUEUE_NAME, EXPORT_QUEUE_NAME)  # what a worker takes, in priority order
+JOB_QUEUES = {"jobs.exports.run_export": EXPORT_QUEUE_NAME}
 SWEEP_JOB = "jobs.maintenance.sweep"
 # How long RQ lets a job run; exports of millions of customers need the long one.
 JOB_TIMEOUTS = {"jobs.exports.run_export": 6 * 3600}
@@ -52,11 +57,11 @@ class RedisBackend:
 
     def __init__(self, url: str) -> None:
         self.connection = Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10)
-        self.queue = Queue(QUEUE_NAME, connection=self.connection)
+        self.queues = {name: Queue(name, connection=self.connection) for name in QUEUE_NAMES}
 
     def enqueue(self, func_name: str, args: tuple) -> bool:
         try:
-            self.queue.enqueue(
+            self.queues[JOB_QUEUES.get(func_name, QUEUE_NAME)].enqueue(
                 func_name,
                 *args,
                 job_timeout=JOB_TIMEOUTS.get(func_name, DEFAULT_JOB_TIMEOUT),
@@ -103,8 +108,12 @@ class ThreadBackend:
         interval = self.app.config["JOBS_SWEEP_SECONDS"]
         next_sweep = time.monotonic()
         while True:
+            # Sweep on time even while jobs keep arriving.
+            wait = next_sweep - time.monotonic()
             try:
-                func_name, args = self.jobs.get(timeout=max(0.0, next_sweep - time.monotonic()))
+                if wait <= 0:
+                    raise thread_queue.Empty
+                func_name, args = self.jobs.get(timeout=wait)
             except thread_queue.Empty:
                 func_name, args = SWEEP_JOB, ()
                 next_sweep = time.monotonic() + interval
@@ -158,6 +167,21 @@ class JobQueue:
     @staticmethod
     def backend(app: Flask | None = None):
         return (app or current_app).extensions[_EXTENSION]
+
+    @contextmanager
+    def run_in_process(self) -> Iterator[None]:
+        """Within the block, jobs run at once in this process unless Redis takes them
+        (for commands, whose background thread would die with them)."""
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        backend = app.extensions[_EXTENSION]
+        if isinstance(backend, RedisBackend | SyncBackend):
+            yield
+            return
+        app.extensions[_EXTENSION] = SyncBackend(app)
+        try:
+            yield
+        finally:
+            app.extensions[_EXTENSION] = backend
 
     def enqueue(self, func_name: str, *args: Any) -> bool:
         """Enqueue now (the caller has committed what the job reads)."""

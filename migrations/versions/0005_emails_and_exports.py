@@ -36,6 +36,7 @@ def upgrade():
     sa.Column('last_error', sa.Text(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('next_attempt_at', sa.DateTime(), nullable=False),
+    sa.Column('retry_at', sa.DateTime(), nullable=True),
     sa.Column('claimed_at', sa.DateTime(), nullable=True),
     sa.Column('sent_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_emails_customer_id_customers')),
@@ -62,6 +63,8 @@ def upgrade():
     sa.Column('heartbeat_at', sa.DateTime(), nullable=True),
     sa.Column('finished_at', sa.DateTime(), nullable=True),
     sa.Column('expires_at', sa.DateTime(), nullable=True),
+    sa.Column('email_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.ForeignKeyConstraint(['email_id'], ['emails.id'], name=op.f('fk_exports_email_id_emails')),
     sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_exports_staff_id_staff')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_exports'))
     )

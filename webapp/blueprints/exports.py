@@ -21,6 +21,7 @@ def index():
         "exports/index.html",
         exports=export_service.exports_page(db.session, page),
         can_download=export_service.can_download,
+        export_status_labels=export_service.STATUS_LABELS,
     )
 
 

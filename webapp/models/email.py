@@ -47,11 +47,13 @@ class Email(db.Model):
     # When the sweeper should (re-)enqueue it if it is still queued: a retry's back-off,
     # or a few minutes after it was enqueued in case that job was lost.
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    # After a failed attempt: no job may try again before this (the back-off), however
+    # many copies of the job the sweepers have enqueued meanwhile.
+    retry_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     customer = relationship("Customer")
-    staff = relationship("Staff")
 
     __table_args__ = (
         Index("ix_emails_customer_id", "customer_id", "id"),

@@ -41,8 +41,11 @@ class Export(db.Model):
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # The "export ready" email to the requester, once the file is written.
+    email_id: Mapped[int | None] = mapped_column(ForeignKey("emails.id"), nullable=True)
 
     staff = relationship("Staff", lazy="joined")
+    email = relationship("Email")
 
     __table_args__ = (
         Index("ix_exports_created", "created_at", "id"),

@@ -28,15 +28,23 @@ from webapp.extensions import jobs
 from webapp.models.base import utcnow
 from webapp.models.billing import CustomerBalance
 from webapp.models.customer import Customer, format_customer_id
+from webapp.models.email import Email
 from webapp.models.export import Export, ExportStatus
 from webapp.models.staff import Staff, StaffRole
-from webapp.services.customers import STATUS_LABELS
+from webapp.services.customers import STATUS_LABELS as CUSTOMER_STATUS_LABELS
 from webapp.services.mailer import queue_email
 from webapp.services.money import format_plain
 from webapp.services.paging import Page, page_of
 from webapp.services.reference import format_tax_rate
 
 RUN_EXPORT_JOB = "jobs.exports.run_export"
+STATUS_LABELS = {
+    ExportStatus.QUEUED: "Queued",
+    ExportStatus.RUNNING: "Running",
+    ExportStatus.DONE: "Ready",
+    ExportStatus.FAILED: "Failed",
+    ExportStatus.EXPIRED: "Expired",
+}
 # Cells starting with one of these are read as formulas by spreadsheets.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -102,7 +110,7 @@ COLUMNS: list[tuple[str, Callable[[Any], str]]] = [
     ("Invoicing flow", _text("invoicing_flow")),
     ("Auto pay", lambda row: "yes" if row.auto_pay else "no"),
     ("Payment gateway", lambda row: row.payment_gateway),
-    ("Status", lambda row: STATUS_LABELS.get(row.status, row.status)),
+    ("Status", lambda row: CUSTOMER_STATUS_LABELS.get(row.status, row.status)),
     ("Footnotes", _text("footnotes")),
     ("Balance", lambda row: format_plain(row.balance_minor, row.currency)),
     ("Created", lambda row: _when(row.created_at)),
@@ -157,6 +165,9 @@ def start_export(session: Session, staff: Staff) -> tuple[Export, bool]:
     way, return that one instead (a double click starts one export, not two).
     The flag says whether a new export was started."""
     now = utcnow()
+    # Serialise this staff member's requests (a row lock on PostgreSQL, the write lock
+    # on SQLite), so two clicks arriving together still start one export.
+    session.execute(update(Staff).where(Staff.id == staff.id).values(id=Staff.id))
     running = session.scalars(
         select(Export)
         .where(
@@ -224,11 +235,7 @@ def run_export(session: Session, export_id: int) -> str | None:
             for rows_done in _write_customers(session, writer):
                 still_ours = session.execute(
                     update(Export)
-                    .where(
-                        Export.id == export_id,
-                        Export.attempts == attempt,
-                        Export.status == ExportStatus.RUNNING,
-                    )
+                    .where(*_owned_by(export_id, attempt))
                     .values(rows_done=rows_done, heartbeat_at=utcnow())
                 ).rowcount
                 session.commit()
@@ -240,26 +247,68 @@ def run_export(session: Session, export_id: int) -> str | None:
     except _Superseded:
         partial.unlink(missing_ok=True)
         return None
-    except Exception as error:
+    except Exception:
         session.rollback()
         partial.unlink(missing_ok=True)
-        log.exception("Export %s failed", export_id)
-        export = session.get(Export, export_id)
-        export.status, export.last_error = ExportStatus.FAILED, f"The export failed: {error}"
-        export.finished_at = utcnow()
-        session.commit()
-        return export.status
+        log.exception("Export %s failed on attempt %s", export_id, attempt)
+        return _record_failure(session, export_id, attempt)
 
-    session.refresh(export)
     finished = utcnow()
-    export.status = ExportStatus.DONE
-    export.size_bytes = path.stat().st_size
-    export.finished_at = finished
-    export.expires_at = finished + timedelta(days=current_app.config["EXPORT_KEEP_DAYS"])
-    export.last_error = ""
-    _queue_ready_email(session, export)
+    done = session.execute(
+        update(Export)
+        .where(*_owned_by(export_id, attempt))
+        .values(
+            status=ExportStatus.DONE,
+            size_bytes=path.stat().st_size,
+            finished_at=finished,
+            expires_at=finished + timedelta(days=current_app.config["EXPORT_KEEP_DAYS"]),
+            last_error="",
+        )
+    ).rowcount
+    if not done:  # taken for dead meanwhile; the attempt that replaced this one finishes
+        session.rollback()
+        return None
+    export = session.get(Export, export_id)
+    session.refresh(export)
+    email = _queue_ready_email(session, export)
+    export.email_id = email.id if email is not None else None
     session.commit()
     return export.status
+
+
+def _owned_by(export_id: int, attempt: int) -> tuple:
+    """The export is still running under this attempt (not taken for dead and re-run)."""
+    return (
+        Export.id == export_id,
+        Export.attempts == attempt,
+        Export.status == ExportStatus.RUNNING,
+    )
+
+
+def _record_failure(session: Session, export_id: int, attempt: int) -> str | None:
+    """An error in the middle (the database went away, the disk filled up): run it again
+    after a pause, up to EXPORT_MAX_ATTEMPTS, then give up. The details go to the log;
+    staff see what happened and what to do."""
+    now = utcnow()
+    if attempt < current_app.config["EXPORT_MAX_ATTEMPTS"]:
+        values = {
+            "status": ExportStatus.QUEUED,
+            "next_attempt_at": now + timedelta(seconds=min(300, 30 * attempt)),
+            "last_error": f"Attempt {attempt} stopped on an error; the export starts again "
+            "shortly.",
+        }
+    else:
+        values = {
+            "status": ExportStatus.FAILED,
+            "finished_at": now,
+            "last_error": f"The export stopped on an error {_times(attempt)}; the details "
+            "are in the server log. Start a new export.",
+        }
+    changed = session.execute(
+        update(Export).where(*_owned_by(export_id, attempt)).values(**values)
+    ).rowcount
+    session.commit()
+    return values["status"] if changed else None
 
 
 def _write_customers(session: Session, writer) -> Iterable[int]:
@@ -307,11 +356,11 @@ def download_url(export: Export) -> str:
         return url_for("exports.download", export_id=export.id, _external=True)
 
 
-def _queue_ready_email(session: Session, export: Export) -> None:
+def _queue_ready_email(session: Session, export: Export) -> Email | None:
     staff = session.get(Staff, export.staff_id)
     if staff is None or not staff.email:
-        return
-    queue_email(
+        return None
+    return queue_email(
         session,
         kind="export_ready",
         name="Customer export ready",

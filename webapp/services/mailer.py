@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import current_app, render_template
 from flask_mail import Message
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from webapp.extensions import jobs, mail
@@ -82,34 +82,46 @@ def deliver(session: Session, email_id: int) -> str | None:
     """Send one recorded email if it is still waiting, and record what happened.
 
     Returns the status it ended in, or None when there was nothing to do (sent
-    already, or another job holds it).
+    already, another job holds it, or its retry back-off has not ended).
     """
     now = utcnow()
     claimed = session.execute(
         update(Email)
-        .where(Email.id == email_id, Email.status == EmailStatus.QUEUED)
+        .where(
+            Email.id == email_id,
+            Email.status == EmailStatus.QUEUED,
+            or_(Email.retry_at.is_(None), Email.retry_at <= now),
+        )
         .values(status=EmailStatus.SENDING, attempts=Email.attempts + 1, claimed_at=now)
     ).rowcount
     session.commit()
     if not claimed:
         return None
-    email = session.get(Email, email_id)
+    outcome = _attempt(session.get(Email, email_id))
+    # Only this claim's outcome is written: should the sweeper have taken a very slow
+    # send for lost and handed the email to another job, that job's result stands.
+    session.execute(
+        update(Email)
+        .where(Email.id == email_id, Email.status == EmailStatus.SENDING, Email.claimed_at == now)
+        .values(**outcome)
+    )
+    session.commit()
+    return outcome["status"]
+
+
+def _attempt(email: Email) -> dict[str, Any]:
+    """Talk to the mail server once; the column values that record the outcome."""
     if not mail_configured():
-        email.status, email.last_error = EmailStatus.NOT_SENT, NO_MAIL_SERVER
-        session.commit()
-        return email.status
+        return {"status": EmailStatus.NOT_SENT, "last_error": NO_MAIL_SERVER}
     try:
         _send(email)
     except (smtplib.SMTPException, OSError) as error:
-        _record_failure(email, error, utcnow())
+        return _failure(email.attempts, error, utcnow())
     except Exception as error:
         # Anything else (a header Flask-Mail refuses …) will not get better by retrying;
         # record it rather than leave the row "sending".
-        email.status, email.last_error = EmailStatus.FAILED, f"Sending failed: {error}"
-    else:
-        email.status, email.sent_at, email.last_error = EmailStatus.SENT, utcnow(), ""
-    session.commit()
-    return email.status
+        return {"status": EmailStatus.FAILED, "last_error": f"Sending failed: {error}"}
+    return {"status": EmailStatus.SENT, "sent_at": utcnow(), "last_error": "", "retry_at": None}
 
 
 def mail_configured() -> bool:
@@ -175,14 +187,18 @@ def _describe(error: Exception) -> str:
     return f"Sending failed: {error}"
 
 
-def _record_failure(email: Email, error: Exception, now: datetime) -> None:
+def _failure(attempts: int, error: Exception, now: datetime) -> dict[str, Any]:
+    """Failed, or queued again after the back-off for this attempt."""
     backoff = current_app.config["MAIL_RETRY_BACKOFF"]
-    email.last_error = _describe(error)
-    if _is_permanent(error) or email.attempts > len(backoff):
-        email.status = EmailStatus.FAILED
-    else:
-        email.status = EmailStatus.QUEUED
-        email.next_attempt_at = now + timedelta(seconds=backoff[email.attempts - 1])
+    if _is_permanent(error) or attempts > len(backoff):
+        return {"status": EmailStatus.FAILED, "last_error": _describe(error)}
+    retry_at = now + timedelta(seconds=backoff[attempts - 1])
+    return {
+        "status": EmailStatus.QUEUED,
+        "last_error": _describe(error),
+        "retry_at": retry_at,
+        "next_attempt_at": retry_at,
+    }
 
 
 def _requeue_time(now: datetime) -> datetime:
@@ -242,7 +258,12 @@ def resend(session: Session, customer_id: int, email_id: int) -> Email:
     changed = session.execute(
         update(Email)
         .where(Email.id == email.id, Email.status.in_(RESENDABLE))
-        .values(status=EmailStatus.QUEUED, attempts=0, next_attempt_at=_requeue_time(now))
+        .values(
+            status=EmailStatus.QUEUED,
+            attempts=0,
+            retry_at=None,
+            next_attempt_at=_requeue_time(now),
+        )
     ).rowcount
     if not changed:
         session.rollback()
