@@ -15,10 +15,9 @@ from __future__ import annotations
 import csv
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from flask import current_app, url_for
 from sqlalchemy import and_, func, or_, select, update
@@ -47,6 +46,7 @@ STATUS_LABELS = {
 }
 # Cells starting with one of these are read as formulas by spreadsheets.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset(FORMULA_STARTS)
 
 log = logging.getLogger(__name__)
 
@@ -68,88 +68,124 @@ def _times(count: int) -> str:
     return "once" if count == 1 else f"{count} times"
 
 
-def neutralise(value: str) -> str:
+def neutralise(value: str | None) -> str:
     """Make a text cell inert in spreadsheets (OWASP "CSV injection"): a leading
     apostrophe keeps ``=HYPERLINK(…)`` or ``+49 …`` as the text it is."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
-
-
-def _text(name: str) -> Callable[[Any], str]:
-    return lambda row: neutralise(getattr(row, name) or "")
+    if not value:
+        return ""
+    return "'" + value if value[0] in _FORMULA_FIRST else value
 
 
 def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+    # isoformat is about twice as fast as strftime and writes the same for naive UTC.
+    return value.isoformat(" ", "seconds") if value else ""
 
 
-# (heading, how to read the cell from a customers row). Every profile field and the
-# current balance; text typed by people is neutralised, numbers Tally writes are not
-# (a balance of -150.00 must stay a number a spreadsheet can add up).
-COLUMNS: list[tuple[str, Callable[[Any], str]]] = [
-    ("Customer ID", lambda row: format_customer_id(row.id)),
-    ("Name", _text("name")),
-    ("Company", _text("company")),
-    ("First name", _text("first_name")),
-    ("Last name", _text("last_name")),
-    ("Email", _text("email")),
-    ("Phone", _text("phone")),
-    ("Mobile", _text("mobile")),
-    ("Fax", _text("fax")),
-    ("Position", _text("position")),
-    ("Website", _text("website")),
-    ("Address line 1", _text("address_line1")),
-    ("Address line 2", _text("address_line2")),
-    ("City", _text("city")),
-    ("Region", _text("region")),
-    ("Postal code", _text("postal_code")),
-    ("Country", lambda row: row.country),
-    ("Currency", lambda row: row.currency),
-    ("Tax ID", _text("tax_id")),
-    ("Tax rate %", lambda row: format_tax_rate(row.tax_rate_bp)),
-    ("Payment terms (days)", lambda row: str(row.payment_terms_days)),
-    ("Invoicing flow", _text("invoicing_flow")),
-    ("Auto pay", lambda row: "yes" if row.auto_pay else "no"),
-    ("Payment gateway", lambda row: row.payment_gateway),
-    ("Status", lambda row: CUSTOMER_STATUS_LABELS.get(row.status, row.status)),
-    ("Footnotes", _text("footnotes")),
-    ("Balance", lambda row: format_plain(row.balance_minor, row.currency)),
-    ("Created", lambda row: _when(row.created_at)),
-    ("Last changed", lambda row: _when(row.updated_at)),
+# (heading, customers column) in the order of the file: every profile field and the
+# current balance. ``_cells`` writes a row's cells in this order.
+COLUMNS: list[tuple[str, str]] = [
+    ("Customer ID", "id"),
+    ("Name", "name"),
+    ("Company", "company"),
+    ("First name", "first_name"),
+    ("Last name", "last_name"),
+    ("Email", "email"),
+    ("Phone", "phone"),
+    ("Mobile", "mobile"),
+    ("Fax", "fax"),
+    ("Position", "position"),
+    ("Website", "website"),
+    ("Address line 1", "address_line1"),
+    ("Address line 2", "address_line2"),
+    ("City", "city"),
+    ("Region", "region"),
+    ("Postal code", "postal_code"),
+    ("Country", "country"),
+    ("Currency", "currency"),
+    ("Tax ID", "tax_id"),
+    ("Tax rate %", "tax_rate_bp"),
+    ("Payment terms (days)", "payment_terms_days"),
+    ("Invoicing flow", "invoicing_flow"),
+    ("Auto pay", "auto_pay"),
+    ("Payment gateway", "payment_gateway"),
+    ("Status", "status"),
+    ("Footnotes", "footnotes"),
+    ("Balance", "balance_minor"),
+    ("Created", "created_at"),
+    ("Last changed", "updated_at"),
 ]
 HEADINGS = [heading for heading, _ in COLUMNS] + ["Other balances"]
-_SELECTED = sorted(
-    {
-        "id",
-        "name",
-        "company",
-        "first_name",
-        "last_name",
-        "email",
-        "phone",
-        "mobile",
-        "fax",
-        "position",
-        "website",
-        "address_line1",
-        "address_line2",
-        "city",
-        "region",
-        "postal_code",
-        "country",
-        "currency",
-        "tax_id",
-        "tax_rate_bp",
-        "payment_terms_days",
-        "invoicing_flow",
-        "auto_pay",
-        "payment_gateway",
-        "status",
-        "footnotes",
-        "balance_minor",
-        "created_at",
-        "updated_at",
-    }
-)
+_SELECTED = [name for _, name in COLUMNS]
+
+
+def _cells(row: tuple, others: dict[int, str]) -> tuple[str, ...]:
+    """One customer's cells, in the order of ``COLUMNS``. Text typed by people is
+    neutralised, numbers Tally writes are not (a balance of -150.00 must stay a number
+    a spreadsheet can add up). One call per row, tuple unpacking instead of a lambda
+    and getattr per cell: at a million rows that is most of the export's time."""
+    (
+        customer_id,
+        name,
+        company,
+        first_name,
+        last_name,
+        email,
+        phone,
+        mobile,
+        fax,
+        position,
+        website,
+        address_line1,
+        address_line2,
+        city,
+        region,
+        postal_code,
+        country,
+        currency,
+        tax_id,
+        tax_rate_bp,
+        payment_terms_days,
+        invoicing_flow,
+        auto_pay,
+        payment_gateway,
+        status,
+        footnotes,
+        balance_minor,
+        created_at,
+        updated_at,
+    ) = row
+    return (
+        format_customer_id(customer_id),
+        neutralise(name),
+        neutralise(company),
+        neutralise(first_name),
+        neutralise(last_name),
+        neutralise(email),
+        neutralise(phone),
+        neutralise(mobile),
+        neutralise(fax),
+        neutralise(position),
+        neutralise(website),
+        neutralise(address_line1),
+        neutralise(address_line2),
+        neutralise(city),
+        neutralise(region),
+        neutralise(postal_code),
+        country,
+        currency,
+        neutralise(tax_id),
+        format_tax_rate(tax_rate_bp),
+        str(payment_terms_days),
+        neutralise(invoicing_flow),
+        "yes" if auto_pay else "no",
+        payment_gateway,
+        CUSTOMER_STATUS_LABELS.get(status, status),
+        neutralise(footnotes),
+        format_plain(balance_minor, currency),
+        _when(created_at),
+        _when(updated_at),
+        others.get(customer_id, ""),
+    )
 
 
 def export_path(export: Export) -> Path:
@@ -314,19 +350,22 @@ def _record_failure(session: Session, export_id: int, attempt: int) -> str | Non
 def _write_customers(session: Session, writer) -> Iterable[int]:
     """Write every customer, a batch at a time by id; yield the rows written so far."""
     batch_size = current_app.config["EXPORT_BATCH_SIZE"]
-    columns = [getattr(Customer, name) for name in _SELECTED]
+    table = Customer.__table__
+    columns = [table.c[name] for name in _SELECTED]
     last_id, done = 0, 0
     while True:
-        rows = session.execute(
-            select(*columns).where(Customer.id > last_id).order_by(Customer.id).limit(batch_size)
-        ).all()
+        rows = (
+            session.connection()
+            .execute(
+                select(*columns).where(table.c.id > last_id).order_by(table.c.id).limit(batch_size)
+            )
+            .all()
+        )
         if not rows:
             return
-        others = _other_balances(session, rows[0].id, rows[-1].id)
-        writer.writerows(
-            [reader(row) for _, reader in COLUMNS] + [others.get(row.id, "")] for row in rows
-        )
-        last_id = rows[-1].id
+        others = _other_balances(session, rows[0][0], rows[-1][0])
+        writer.writerows([_cells(row, others) for row in rows])
+        last_id = rows[-1][0]
         done += len(rows)
         yield done
 
