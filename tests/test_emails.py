@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -308,6 +309,31 @@ def test_an_unreachable_server_is_retried_after_the_back_off_then_fails(
     assert resent.attempts == 1 and resent.last_error == ""
     assert len(smtp.to("euro@example.com")) == 1
     assert smtp.messages[0].get_body(("html",)).get_content().count("€119.00") >= 1
+
+
+def test_a_mail_server_that_never_answers_is_given_up_on(
+    app, db, customer, database_url, instance_dir
+):
+    """A server that accepts the connection and then says nothing (no greeting) must
+    not hold the job: the attempt times out after MAIL_TIMEOUT_SECONDS and is retried."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        stalled = make_app(
+            database_url,
+            instance_dir,
+            MAIL_SERVER="127.0.0.1",
+            MAIL_PORT=port,
+            MAIL_TIMEOUT_SECONDS=1,
+        )
+        with stalled.app_context():
+            capture(db, customer.id, 10000)
+            email = only_email(db)
+            _db.session.remove()
+            _db.engine.dispose()
+    assert (email.status, email.attempts) == (EmailStatus.QUEUED, 1)
+    assert "timed out" in email.last_error
 
 
 @pytest.mark.parametrize("refusing_smtp", ["550 5.1.1 No such mailbox here"], indirect=True)

@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import smtplib
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app, render_template
-from flask_mail import Message
+from flask_mail import Connection, Message
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from webapp.extensions import jobs, mail
+from webapp.extensions import jobs
 from webapp.models.base import utcnow
 from webapp.models.email import Email, EmailStatus
 from webapp.services.paging import Page, page_of
@@ -142,8 +140,9 @@ def _send(email: Email) -> None:
         sender=sender,
     )
     message.msgId = message_id(email, sender)
-    with _socket_timeout(current_app.config["MAIL_TIMEOUT_SECONDS"]):
-        mail.send(message)
+    state = current_app.extensions["mail"]
+    with _TimedConnection(state, current_app.config["MAIL_TIMEOUT_SECONDS"]) as connection:
+        connection.send(message)
 
 
 def message_id(email: Email, sender: str) -> str:
@@ -153,16 +152,24 @@ def message_id(email: Email, sender: str) -> str:
     return f"<tally-email-{email.id}@{domain}>"
 
 
-@contextmanager
-def _socket_timeout(seconds: int) -> Iterator[None]:
-    # Flask-Mail opens smtplib.SMTP without a timeout; a server that accepts the
-    # connection and then stalls must not hold the job for ever.
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(seconds)
-    try:
-        yield
-    finally:
-        socket.setdefaulttimeout(previous)
+class _TimedConnection(Connection):
+    """Flask-Mail's connection with a timeout: it opens smtplib.SMTP without one, and
+    a server that accepts the connection and then stalls must not hold the job for
+    ever. (The rest is Flask-Mail's own set-up: SSL or STARTTLS, then login.)"""
+
+    def __init__(self, state, timeout: int) -> None:
+        super().__init__(state)
+        self.timeout = timeout
+
+    def configure_host(self) -> smtplib.SMTP:
+        smtp_class = smtplib.SMTP_SSL if self.mail.use_ssl else smtplib.SMTP
+        host = smtp_class(self.mail.server, self.mail.port, timeout=self.timeout)
+        host.set_debuglevel(int(self.mail.debug))
+        if self.mail.use_tls:
+            host.starttls()
+        if self.mail.username and self.mail.password:
+            host.login(self.mail.username, self.mail.password)
+        return host
 
 
 def _is_permanent(error: Exception) -> bool:
