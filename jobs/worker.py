@@ -1,9 +1,10 @@
 """The RQ worker behind ``flask --app wsgi worker``.
 
-One worker process takes jobs from the ``tally`` queue on ``REDIS_URL`` and runs
-each in a forked work horse, inside a fresh app context (``AppJob``), so every
-job gets its own database session and connections. Between jobs, and at least
-every ``JOBS_SWEEP_SECONDS``, it runs the sweeper (``jobs.maintenance.sweep``);
+One worker process takes jobs from the ``tally`` queue on ``REDIS_URL``, then from
+``tally-exports`` (or from the queues given with ``--queue``), and runs each in a
+forked work horse, inside a fresh app context (``AppJob``), so every
+job gets its own database session and connections. When idle, at least every
+``JOBS_SWEEP_SECONDS``, it runs the sweeper (``jobs.maintenance.sweep``);
 with several workers a short Redis lock lets one of them sweep per interval.
 Should Redis go away the worker waits for it and starts again, so work queued
 meanwhile (kept in the database) is picked up once Redis is back.

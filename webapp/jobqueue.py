@@ -1,7 +1,7 @@
 """Background jobs, enqueued after the database commit.
 
-With ``REDIS_URL`` set, jobs go to the RQ queue ``tally`` and ``flask --app wsgi
-worker`` runs them. Without it (the embedded default) the same job functions run
+With ``REDIS_URL`` set, jobs go to the RQ queues ``tally`` (emails) and
+``tally-exports`` (long jobs) and ``flask --app wsgi worker`` runs them. Without it (the embedded default) the same job functions run
 in-process: in a background thread of the web process (``JOBS_INLINE=thread``),
 or at once after the commit (``JOBS_INLINE=sync``, what the tests use).
 
