@@ -1,9 +1,10 @@
 """Background jobs, enqueued after the database commit.
 
 With ``REDIS_URL`` set, jobs go to the RQ queues ``tally`` (emails) and
-``tally-exports`` (long jobs) and ``flask --app wsgi worker`` runs them. Without it (the embedded default) the same job functions run
-in-process: in a background thread of the web process (``JOBS_INLINE=thread``),
-or at once after the commit (``JOBS_INLINE=sync``, what the tests use).
+``tally-exports`` (long jobs) and ``flask --app wsgi worker`` runs them. Without
+it (the embedded default) the same job functions run in-process: in a background
+thread of the web process (``JOBS_INLINE=thread``), or at once after the commit
+(``JOBS_INLINE=sync``, what the tests use).
 
 Jobs are named by dotted path and given ids, never objects (CONVENTIONS.md).
 Nothing relies on an enqueue succeeding: the work is a database row first, and
