@@ -57,7 +57,7 @@ def create_app(config: dict | None = None) -> Flask:
     _register_sqlite_pragmas(app)
 
     from webapp import models  # noqa: F401  (registers tables with the metadata)
-    from webapp.blueprints import auth, billing, customers, emails, exports
+    from webapp.blueprints import auth, billing, customers, emails, exports, links, public
     from webapp.template_helpers import register_template_helpers
 
     app.register_blueprint(auth.bp)
@@ -65,6 +65,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(billing.bp)
     app.register_blueprint(emails.bp)
     app.register_blueprint(exports.bp)
+    app.register_blueprint(links.bp)
+    app.register_blueprint(public.bp)
+    PUBLIC_BLUEPRINTS.add("public")
     register_template_helpers(app)
 
     from webapp.cli import register_cli

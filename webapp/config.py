@@ -151,4 +151,6 @@ def load_config(instance_path: str) -> dict:
         "EXPORT_STALE_AFTER_SECONDS": _positive("EXPORT_STALE_AFTER_SECONDS", 120),
         "EXPORT_MAX_ATTEMPTS": _positive("EXPORT_MAX_ATTEMPTS", 3),
         "EXPORT_BATCH_SIZE": _positive("EXPORT_BATCH_SIZE", 5000),
+        # Requests a minute to the public payment-link page, per client address.
+        "PAYMENT_LINK_RATE_LIMIT": _positive("PAYMENT_LINK_RATE_LIMIT", 60),
     }

@@ -12,7 +12,7 @@ from webapp.models.customer import Customer, CustomerStatus
 from webapp.rendering import htmx_done, is_htmx_partial, render_page
 from webapp.services import billing as billing_service
 from webapp.services import customers as customer_service
-from webapp.services import ledger, mailer
+from webapp.services import ledger, mailer, payment_links
 from webapp.services.search import CustomerQuery, any_customers, list_customers
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
@@ -151,6 +151,11 @@ def _tab_context(customer: Customer, tab: str) -> dict:
     page = request.args.get("page", 1, type=int) or 1
     if tab == "billing":
         context["entries"] = billing_service.entries_page(db.session, customer.id, page)
+        link = payment_links.current_link(db.session, customer.id)
+        context["payment_link"] = link
+        context["payment_link_url"] = payment_links.link_url(link) if link else ""
+        context["link_events"] = payment_links.history(db.session, customer.id, "payment_link")
+        context["expiry_choices"] = payment_links.EXPIRY_CHOICES
     elif tab == "invoices":
         status = request.args.get("status", "")
         status = status if status in billing_service.INVOICE_STATUSES else ""

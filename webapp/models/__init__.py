@@ -13,12 +13,14 @@ from webapp.models.billing import (
 from webapp.models.customer import Customer, CustomerStatus
 from webapp.models.email import Email, EmailStatus
 from webapp.models.export import Export, ExportStatus
+from webapp.models.links import CustomerEvent, PaymentLink
 from webapp.models.staff import SignInThrottle, Staff, StaffRole
 
 __all__ = [
     "CreditNote",
     "Customer",
     "CustomerBalance",
+    "CustomerEvent",
     "CustomerStatus",
     "DocumentCounter",
     "Email",
@@ -30,6 +32,7 @@ __all__ = [
     "InvoiceLine",
     "InvoiceStatus",
     "LedgerEntry",
+    "PaymentLink",
     "SignInThrottle",
     "Staff",
     "StaffRole",

@@ -34,6 +34,11 @@ class Email(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), nullable=True)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), nullable=True)
+    # A payment-link email: the live link is put into the body when it is sent, never
+    # stored (the bodies hold a placeholder), so the database reveals no live link.
+    payment_link_id: Mapped[int | None] = mapped_column(
+        ForeignKey("payment_links.id"), nullable=True
+    )
     kind: Mapped[str] = mapped_column(String(32), nullable=False)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     recipient: Mapped[str] = mapped_column(String(320), nullable=False)

@@ -95,7 +95,7 @@ def deliver(session: Session, email_id: int) -> str | None:
     session.commit()
     if not claimed:
         return None
-    outcome = _attempt(session.get(Email, email_id))
+    outcome = _attempt(session, session.get(Email, email_id))
     # Only this claim's outcome is written: should the sweeper have taken a very slow
     # send for lost and handed the email to another job, that job's result stands.
     session.execute(
@@ -107,12 +107,20 @@ def deliver(session: Session, email_id: int) -> str | None:
     return outcome["status"]
 
 
-def _attempt(email: Email) -> dict[str, Any]:
+def _attempt(session: Session, email: Email) -> dict[str, Any]:
     """Talk to the mail server once; the column values that record the outcome."""
     if not mail_configured():
         return {"status": EmailStatus.NOT_SENT, "last_error": NO_MAIL_SERVER}
+    html, text = email.html_body, email.text_body
+    if email.payment_link_id is not None:
+        from webapp.services.payment_links import PaymentLinkError, fill_in_link
+
+        try:
+            html, text = fill_in_link(session, email)
+        except PaymentLinkError as refusal:
+            return {"status": EmailStatus.FAILED, "last_error": str(refusal)}
     try:
-        _send(email)
+        _send(email, html, text)
     except (smtplib.SMTPException, OSError) as error:
         return _failure(email.attempts, error, utcnow())
     except Exception as error:
@@ -130,13 +138,13 @@ def mail_configured() -> bool:
     )
 
 
-def _send(email: Email) -> None:
+def _send(email: Email, html: str, text: str) -> None:
     sender = current_app.config["MAIL_DEFAULT_SENDER"]
     message = Message(
         subject=email.subject,
         recipients=[email.recipient],
-        body=email.text_body,
-        html=email.html_body,
+        body=text,
+        html=html,
         sender=sender,
     )
     message.msgId = message_id(email, sender)

@@ -58,6 +58,33 @@
     setTimeout(function () { toast.remove(); }, 5000);
   });
 
+  // Copy buttons are hidden without JS (the read-only field is selected by hand); with
+  // JS they copy the field's text to the clipboard and say so.
+  function showCopyButtons(root) {
+    (root || document).querySelectorAll("[data-copy][hidden]").forEach(function (button) {
+      button.hidden = false;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { showCopyButtons(); });
+  document.addEventListener("htmx:afterSettle", function (event) { showCopyButtons(event.target); });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy]");
+    if (!button) return;
+    var field = document.querySelector(button.getAttribute("data-copy"));
+    var status = button.parentElement.querySelector(".copy-status");
+    if (!field) return;
+    function said(text) { if (status) status.textContent = text; }
+    field.select();
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(
+        function () { said("Copied to the clipboard."); },
+        function () { said("Could not copy: select the link and copy it."); }
+      );
+    } else {
+      said(document.execCommand("copy") ? "Copied to the clipboard." : "Select the link and copy it.");
+    }
+  });
+
   document.addEventListener("change", function (event) {
     var target = event.target;
     if (target.name === "currency" && target.form && target.form.currency_chosen) {

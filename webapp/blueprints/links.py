@@ -1,0 +1,64 @@
+"""Payment link on the Billing tab: Generate link, Copy, Email link to customer, Revoke."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, request, url_for
+from flask_login import current_user
+
+from webapp.blueprints import customer_or_404
+from webapp.extensions import db
+from webapp.forms import ConfirmForm
+from webapp.rendering import htmx_done, is_htmx_partial, render_page
+from webapp.services import payment_links
+
+bp = Blueprint("links", __name__, url_prefix="/customers/<int:customer_id>/payment-link")
+
+
+def _answer(customer_id: int, message: str, ok: bool = True):
+    """htmx: a message and a refresh of the customer region (the Billing tab shows the
+    link as it is now); a plain form: back to the Billing tab with the message."""
+    if is_htmx_partial():
+        shown = message if ok else {"text": message, "level": "error"}
+        return htmx_done({"closeModal": True, "customerUpdated": customer_id, "showMessage": shown})
+    flash(message, "success" if ok else "error")
+    return redirect(url_for("customers.tab", customer_id=customer_id, tab="billing"), code=303)
+
+
+@bp.post("/")
+def generate(customer_id: int):
+    """Generate link (with an expiry); a previous link stops working."""
+    customer = customer_or_404(customer_id)
+    try:
+        payment_links.generate(
+            db.session, customer, current_user.id, request.form.get("expiry", "")
+        )
+    except payment_links.PaymentLinkError as refusal:
+        return _answer(customer.id, str(refusal), ok=False)
+    return _answer(customer.id, "Payment link generated. Copy it or email it to the customer.")
+
+
+@bp.post("/email")
+def email(customer_id: int):
+    """Email link to customer, as a recorded email (it shows in the Emails tab)."""
+    customer = customer_or_404(customer_id)
+    try:
+        sent = payment_links.email_link(db.session, customer, current_user.id)
+    except payment_links.PaymentLinkError as refusal:
+        return _answer(customer.id, str(refusal), ok=False)
+    return _answer(customer.id, f"The payment link is on its way to {sent.recipient}.")
+
+
+@bp.route("/revoke", methods=["GET", "POST"])
+def revoke(customer_id: int):
+    """Revoke, after a server-side confirmation: the link stops working at once."""
+    customer = customer_or_404(customer_id)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            payment_links.revoke(db.session, customer, current_user.id)
+        except payment_links.PaymentLinkError as refusal:
+            return _answer(customer.id, str(refusal), ok=False)
+        return _answer(customer.id, "Payment link revoked: it no longer works.")
+    return render_page(
+        "billing/link_revoke.html", blocks=("modal", "form"), customer=customer, form=form
+    )

@@ -1,0 +1,246 @@
+"""Payment links: a customer's own balance page, shared by a tokenised URL.
+
+A link stores a random nonce (256 bits from ``secrets``) and the SHA-256 of its
+token. The token is an HMAC-SHA256 of the nonce under the app's SECRET_KEY, so a
+copy of the database alone reveals no live link, while staff can still copy the
+link and a job can still put it into an email (emails store a placeholder).
+Generating again revokes the old link; revoking kills it at once; an expired or
+revoked link, or an unknown token, is simply not found. Every action is written to
+the customer's history.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app, url_for
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from webapp.models.base import utcnow
+from webapp.models.billing import CustomerBalance, LedgerEntry
+from webapp.models.customer import Customer
+from webapp.models.links import CustomerEvent, PaymentLink
+from webapp.services.mailer import queue_email
+
+# Choices for "Expires": days, or None for never.
+EXPIRY_CHOICES = {"30": 30, "90": 90, "never": None}
+DEFAULT_EXPIRY = "90"
+RECENT_ENTRIES = 20
+# What the email bodies hold in place of the link; the job puts the link in.
+LINK_PLACEHOLDER = "[[payment-link]]"
+
+
+class PaymentLinkError(Exception):
+    """A payment-link request that cannot be done; the message says why."""
+
+
+def _token_for(nonce: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(key, b"tally-payment-link:" + nonce.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def link_url(link: PaymentLink) -> str:
+    """The absolute URL of a link, on PUBLIC_BASE_URL."""
+    with current_app.test_request_context(base_url=current_app.config["PUBLIC_BASE_URL"]):
+        return url_for("public.pay", token=_token_for(link.nonce), _external=True)
+
+
+def record_event(
+    session: Session, customer_id: int, staff_id: int | None, kind: str, summary: str
+) -> CustomerEvent:
+    """Add a line to the customer's history (in the caller's transaction)."""
+    event = CustomerEvent(customer_id=customer_id, staff_id=staff_id, kind=kind, summary=summary)
+    session.add(event)
+    return event
+
+
+def current_link(session: Session, customer_id: int, now: datetime | None = None):
+    """The customer's live link (not revoked, not expired), or None."""
+    now = now or utcnow()
+    link = session.scalars(
+        select(PaymentLink)
+        .where(PaymentLink.customer_id == customer_id, PaymentLink.revoked_at.is_(None))
+        .order_by(PaymentLink.id.desc())
+        .limit(1)
+    ).first()
+    if link is None or (link.expires_at is not None and link.expires_at <= now):
+        return None
+    return link
+
+
+def generate(
+    session: Session, customer: Customer, staff_id: int | None, expiry: str
+) -> PaymentLink:
+    """Generate link: a new link for the customer; any previous one stops working."""
+    if expiry not in EXPIRY_CHOICES:
+        raise PaymentLinkError("Choose when the link expires: in 30 days, in 90 days or never.")
+    now = utcnow()
+    replaced = session.execute(
+        update(PaymentLink)
+        .where(PaymentLink.customer_id == customer.id, PaymentLink.revoked_at.is_(None))
+        .values(revoked_at=now)
+    ).rowcount
+    nonce = secrets.token_hex(32)
+    days = EXPIRY_CHOICES[expiry]
+    link = PaymentLink(
+        customer_id=customer.id,
+        nonce=nonce,
+        token_hash=_hash(_token_for(nonce)),
+        created_at=now,
+        created_by_id=staff_id,
+        expires_at=now + timedelta(days=days) if days else None,
+    )
+    session.add(link)
+    expires = f"expires {link.expires_at:%Y-%m-%d}" if days else "never expires"
+    record_event(
+        session,
+        customer.id,
+        staff_id,
+        "payment_link.generated",
+        f"Generated a payment link ({expires})"
+        + ("; the previous link stopped working." if replaced else "."),
+    )
+    session.commit()
+    return link
+
+
+def revoke(session: Session, customer: Customer, staff_id: int | None) -> None:
+    """Revoke: the link stops working at once."""
+    revoked = session.execute(
+        update(PaymentLink)
+        .where(PaymentLink.customer_id == customer.id, PaymentLink.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    ).rowcount
+    if not revoked:
+        session.rollback()
+        raise PaymentLinkError(f"{customer.name} has no payment link to revoke.")
+    record_event(
+        session, customer.id, staff_id, "payment_link.revoked", "Revoked the payment link."
+    )
+    session.commit()
+
+
+def email_link(session: Session, customer: Customer, staff_id: int | None):
+    """Email link to customer, through the recorded-email path."""
+    link = current_link(session, customer.id)
+    if link is None:
+        raise PaymentLinkError("Generate a link first: there is no live payment link to send.")
+    if not customer.email:
+        raise PaymentLinkError(f"{customer.name} has no email address.")
+    seller = current_app.config["SELLER_NAME"]
+    email = queue_email(
+        session,
+        kind="payment_link",
+        name="Payment link",
+        recipient=customer.email,
+        subject=f"Your balance with {seller}",
+        template="payment_link",
+        customer_id=customer.id,
+        customer=customer,
+        link=link,
+        link_url=LINK_PLACEHOLDER,
+    )
+    email.payment_link_id = link.id
+    record_event(
+        session,
+        customer.id,
+        staff_id,
+        "payment_link.emailed",
+        f"Emailed the payment link to {customer.email}.",
+    )
+    session.commit()
+    return email
+
+
+def fill_in_link(session: Session, email) -> tuple[str, str]:
+    """The bodies of a payment-link email with the live link put in (at send time).
+    Raises PaymentLinkError when the link was revoked or expired meanwhile."""
+    link = session.get(PaymentLink, email.payment_link_id)
+    now = utcnow()
+    if (
+        link is None
+        or link.revoked_at is not None
+        or (link.expires_at is not None and link.expires_at <= now)
+    ):
+        raise PaymentLinkError("The payment link was revoked or expired before it was sent.")
+    url = link_url(link)
+    return (
+        email.html_body.replace(LINK_PLACEHOLDER, url),
+        email.text_body.replace(LINK_PLACEHOLDER, url),
+    )
+
+
+@dataclass
+class PublicView:
+    """What the public page shows: nothing else about the customer."""
+
+    seller_name: str
+    display_name: str
+    balances: list[tuple[int, str]]  # (amount_minor, currency), billing currency first
+    entries: list[LedgerEntry]
+
+
+def open_link(session: Session, token: str, now: datetime | None = None) -> PublicView | None:
+    """The balance page behind a token, counting the view; None for an unknown,
+    revoked or expired token (all alike)."""
+    if not token or len(token) > 100:
+        return None
+    now = now or utcnow()
+    link = session.scalars(
+        select(PaymentLink).where(PaymentLink.token_hash == _hash(token))
+    ).first()
+    if (
+        link is None
+        or link.revoked_at is not None
+        or (link.expires_at is not None and link.expires_at <= now)
+    ):
+        return None
+    customer = session.get(Customer, link.customer_id)
+    if customer is None:
+        return None
+    session.execute(
+        update(PaymentLink)
+        .where(PaymentLink.id == link.id)
+        .values(view_count=PaymentLink.view_count + 1, last_viewed_at=now)
+    )
+    balances = session.execute(
+        select(CustomerBalance.balance_minor, CustomerBalance.currency).where(
+            CustomerBalance.customer_id == customer.id
+        )
+    ).all()
+    ordered = sorted(balances, key=lambda row: (row.currency != customer.currency, row.currency))
+    if not any(currency == customer.currency for _, currency in ordered):
+        ordered.insert(0, (0, customer.currency))
+    entries = session.scalars(
+        select(LedgerEntry)
+        .where(LedgerEntry.customer_id == customer.id)
+        .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
+        .limit(RECENT_ENTRIES)
+    ).all()
+    view = PublicView(
+        seller_name=current_app.config["SELLER_NAME"],
+        display_name=customer.name,
+        balances=[(amount, currency) for amount, currency in ordered],
+        entries=list(entries),
+    )
+    session.commit()
+    return view
+
+
+def history(session: Session, customer_id: int, kind_prefix: str = "", limit: int = 10):
+    """The customer's latest history lines, newest first (optionally of one kind)."""
+    statement = select(CustomerEvent).where(CustomerEvent.customer_id == customer_id)
+    if kind_prefix:
+        statement = statement.where(CustomerEvent.kind.startswith(kind_prefix))
+    return session.scalars(statement.order_by(CustomerEvent.id.desc()).limit(limit)).all()
