@@ -156,6 +156,7 @@ def _tab_context(customer: Customer, tab: str) -> dict:
         context["payment_link_url"] = payment_links.link_url(link) if link else ""
         context["link_events"] = payment_links.history(db.session, customer.id, "payment_link")
         context["expiry_choices"] = payment_links.EXPIRY_CHOICES
+        context["default_expiry"] = payment_links.DEFAULT_EXPIRY
     elif tab == "invoices":
         status = request.args.get("status", "")
         status = status if status in billing_service.INVOICE_STATUSES else ""

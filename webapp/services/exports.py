@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,7 @@ from webapp.services.mailer import queue_email
 from webapp.services.money import format_plain
 from webapp.services.paging import Page, page_of
 from webapp.services.reference import format_tax_rate
+from webapp.urls import external_url
 
 RUN_EXPORT_JOB = "jobs.exports.run_export"
 STATUS_LABELS = {
@@ -391,8 +392,7 @@ def _other_balances(session: Session, first_id: int, last_id: int) -> dict[int, 
 
 def download_url(export: Export) -> str:
     """The absolute download link for emails, built on PUBLIC_BASE_URL."""
-    with current_app.test_request_context(base_url=current_app.config["PUBLIC_BASE_URL"]):
-        return url_for("exports.download", export_id=export.id, _external=True)
+    return external_url("exports.download", export_id=export.id)
 
 
 def _queue_ready_email(session: Session, export: Export) -> Email | None:

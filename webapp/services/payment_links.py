@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,7 @@ from webapp.models.billing import CustomerBalance, LedgerEntry
 from webapp.models.customer import Customer
 from webapp.models.links import CustomerEvent, PaymentLink
 from webapp.services.mailer import queue_email
+from webapp.urls import external_url
 
 # Choices for "Expires": days, or None for never.
 EXPIRY_CHOICES = {"30": 30, "90": 90, "never": None}
@@ -52,8 +53,7 @@ def _hash(token: str) -> str:
 
 def link_url(link: PaymentLink) -> str:
     """The absolute URL of a link, on PUBLIC_BASE_URL."""
-    with current_app.test_request_context(base_url=current_app.config["PUBLIC_BASE_URL"]):
-        return url_for("public.pay", token=_token_for(link.nonce), _external=True)
+    return external_url("public.pay", token=_token_for(link.nonce))
 
 
 def record_event(
