@@ -26,6 +26,7 @@ from webapp.models.base import utcnow
 from webapp.models.billing import CustomerBalance, LedgerEntry
 from webapp.models.customer import Customer
 from webapp.models.links import CustomerEvent, PaymentLink
+from webapp.services.ledger import lock_customer
 from webapp.services.mailer import queue_email
 from webapp.urls import external_url
 
@@ -86,6 +87,9 @@ def generate(
     if expiry not in EXPIRY_CHOICES:
         raise PaymentLinkError("Choose when the link expires: in 30 days, in 90 days or never.")
     now = utcnow()
+    # Two Generate clicks at once must not leave two live links: take the customer's
+    # lock first (the same one postings take).
+    lock_customer(session, customer.id)
     replaced = session.execute(
         update(PaymentLink)
         .where(PaymentLink.customer_id == customer.id, PaymentLink.revoked_at.is_(None))
@@ -188,7 +192,7 @@ class PublicView:
     seller_name: str
     display_name: str
     balances: list[tuple[int, str]]  # (amount_minor, currency), billing currency first
-    entries: list[LedgerEntry]
+    entries: list  # rows: created_at, description, amount_minor, currency
 
 
 def open_link(session: Session, token: str, now: datetime | None = None) -> PublicView | None:
@@ -222,8 +226,15 @@ def open_link(session: Session, token: str, now: datetime | None = None) -> Publ
     ordered = sorted(balances, key=lambda row: (row.currency != customer.currency, row.currency))
     if not any(currency == customer.currency for _, currency in ordered):
         ordered.insert(0, (0, customer.currency))
-    entries = session.scalars(
-        select(LedgerEntry)
+    # Plain rows, not entities: the commit below expires entities, and the template
+    # would then reload each entry with its own SELECT (and the joined staff row).
+    entries = session.execute(
+        select(
+            LedgerEntry.created_at,
+            LedgerEntry.description,
+            LedgerEntry.amount_minor,
+            LedgerEntry.currency,
+        )
         .where(LedgerEntry.customer_id == customer.id)
         .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
         .limit(RECENT_ENTRIES)

@@ -13,8 +13,12 @@ import time
 from flask import current_app
 from redis.exceptions import RedisError
 
+MAX_KEYS = 10_000
+REDIS_RETRY_SECONDS = 30
+
 _lock = threading.Lock()
 _counts: dict[str, tuple[int, int]] = {}  # key -> (window, count)
+_redis_skipped_until = 0.0
 
 
 def allow(key: str, limit: int, window_seconds: int = 60) -> bool:
@@ -22,7 +26,8 @@ def allow(key: str, limit: int, window_seconds: int = 60) -> bool:
     window = int(time.time() // window_seconds)
     backend = current_app.extensions.get("tally_jobs")
     connection = getattr(backend, "connection", None)
-    if connection is not None:
+    global _redis_skipped_until
+    if connection is not None and time.monotonic() >= _redis_skipped_until:
         name = f"tally:rate:{key}:{window}"
         try:
             pipe = connection.pipeline()
@@ -31,11 +36,15 @@ def allow(key: str, limit: int, window_seconds: int = 60) -> bool:
             count = pipe.execute()[0]
             return count <= limit
         except RedisError:
-            pass  # fall back to this process's count
+            # Fall back to this process's count, and do not make every request wait
+            # for an unreachable Redis: try it again after a pause.
+            _redis_skipped_until = time.monotonic() + REDIS_RETRY_SECONDS
     with _lock:
-        if len(_counts) > 10_000:  # old windows and one-off addresses
+        if len(_counts) > MAX_KEYS:  # old windows and one-off addresses
             for stale in [k for k, (w, _) in _counts.items() if w != window]:
                 del _counts[stale]
+            if len(_counts) > MAX_KEYS:  # a flood of addresses within one window
+                _counts.clear()
         seen_window, count = _counts.get(key, (window, 0))
         count = count + 1 if seen_window == window else 1
         _counts[key] = (window, count)
@@ -43,6 +52,8 @@ def allow(key: str, limit: int, window_seconds: int = 60) -> bool:
 
 
 def reset() -> None:
-    """Forget the in-process counts (for tests)."""
+    """Forget the in-process counts and any Redis pause (for tests)."""
+    global _redis_skipped_until
     with _lock:
         _counts.clear()
+        _redis_skipped_until = 0.0
