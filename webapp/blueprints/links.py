@@ -9,7 +9,7 @@ from webapp.blueprints import customer_or_404
 from webapp.extensions import db
 from webapp.forms import ConfirmForm
 from webapp.rendering import htmx_done, is_htmx_partial, render_page
-from webapp.services import payment_links
+from webapp.services import mailer, payment_links
 
 bp = Blueprint("links", __name__, url_prefix="/customers/<int:customer_id>/payment-link")
 
@@ -45,6 +45,12 @@ def email(customer_id: int):
         sent = payment_links.email_link(db.session, customer, current_user.id)
     except payment_links.PaymentLinkError as refusal:
         return _answer(customer.id, str(refusal), ok=False)
+    if not mailer.mail_configured():
+        return _answer(
+            customer.id,
+            f"The payment link email to {sent.recipient} is recorded in the Emails tab; no "
+            "mail server is configured, so it is not delivered.",
+        )
     return _answer(customer.id, f"The payment link is on its way to {sent.recipient}.")
 
 
