@@ -57,7 +57,16 @@ def create_app(config: dict | None = None) -> Flask:
     _register_sqlite_pragmas(app)
 
     from webapp import models  # noqa: F401  (registers tables with the metadata)
-    from webapp.blueprints import auth, billing, customers, emails, exports, links, public
+    from webapp.blueprints import (
+        auth,
+        billing,
+        customers,
+        emails,
+        exports,
+        links,
+        notes,
+        public,
+    )
     from webapp.template_helpers import register_template_helpers
 
     app.register_blueprint(auth.bp)
@@ -66,6 +75,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(emails.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(links.bp)
+    app.register_blueprint(notes.bp)
     app.register_blueprint(public.bp)
     PUBLIC_BLUEPRINTS.add("public")
     register_template_helpers(app)

@@ -266,3 +266,15 @@ class OneTimeChargeForm(_MoneyForm):
 
 class ConfirmForm(FlaskForm):
     """A server-side confirmation for an action with no other fields."""
+
+
+class NoteForm(FlaskForm):
+    """New note: plain text, shown escaped wherever it appears."""
+
+    body = TextAreaField(
+        "New note",
+        validators=[
+            DataRequired("Write the note first."),
+            Length(max=5000, message="A note can be at most 5,000 characters."),
+        ],
+    )

@@ -7,12 +7,13 @@ from jinja2_fragments.flask import render_block
 
 from webapp.blueprints import customer_or_404
 from webapp.extensions import db
-from webapp.forms import CustomerForm, StatusForm
+from webapp.forms import CustomerForm, NoteForm, StatusForm
 from webapp.models.customer import Customer, CustomerStatus
 from webapp.rendering import htmx_done, is_htmx_partial, render_page
 from webapp.services import billing as billing_service
 from webapp.services import customers as customer_service
 from webapp.services import ledger, mailer, payment_links
+from webapp.services import notes as notes_service
 from webapp.services.search import CustomerQuery, any_customers, list_customers
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
@@ -28,6 +29,7 @@ TABS = {
     "invoices": "Invoices",
     "credit-notes": "Credit notes",
     "emails": "Emails",
+    "notes": "Notes",
 }
 
 
@@ -134,7 +136,7 @@ def _render_form(form: CustomerForm, customer: Customer | None = None, **labels)
 @bp.get("/<int:customer_id>")
 def show(customer_id: int):
     """The customer page with the Profile tab open."""
-    return _render_tab(customer_or_404(customer_id), "profile")
+    return render_customer_tab(customer_or_404(customer_id), "profile")
 
 
 @bp.get("/<int:customer_id>/<tab>")
@@ -142,7 +144,7 @@ def tab(customer_id: int, tab: str):
     """Any other tab: htmx gets just the tab, a plain request the whole page."""
     if tab not in TABS or tab == "profile":
         abort(404)
-    return _render_tab(customer_or_404(customer_id), tab)
+    return render_customer_tab(customer_or_404(customer_id), tab)
 
 
 def _tab_context(customer: Customer, tab: str) -> dict:
@@ -166,17 +168,24 @@ def _tab_context(customer: Customer, tab: str) -> dict:
         context["credit_notes"] = billing_service.credit_notes_page(db.session, customer.id, page)
     elif tab == "emails":
         context["emails"] = mailer.emails_page(db.session, customer.id, page)
+    elif tab == "notes":
+        context["notes"] = notes_service.notes_page(db.session, customer.id, page)
+        context["note_form"] = NoteForm(formdata=None)
     return context
 
 
-def _render_tab(customer: Customer, tab: str):
+def render_customer_tab(customer: Customer, tab: str, status: int = 200, **extra):
+    """The customer page with ``tab`` open (or, for htmx, the tab or one of its
+    blocks); ``extra`` overrides what the tab shows, e.g. a form with its errors."""
+    context = {**_tab_context(customer, tab), **extra}
     return render_page(
         "customers/show.html",
-        blocks=("customer_tab", "customer"),
+        blocks=("customer_tab", "customer", "note_form"),
+        status=status,
         customer=customer,
         tab=tab,
         tabs=TABS,
-        **_tab_context(customer, tab),
+        **context,
     )
 
 

@@ -14,6 +14,7 @@ from webapp.models.customer import Customer, CustomerStatus
 from webapp.models.email import Email, EmailStatus
 from webapp.models.export import Export, ExportStatus
 from webapp.models.links import CustomerEvent, PaymentLink
+from webapp.models.notes import Note
 from webapp.models.staff import SignInThrottle, Staff, StaffRole
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "InvoiceLine",
     "InvoiceStatus",
     "LedgerEntry",
+    "Note",
     "PaymentLink",
     "SignInThrottle",
     "Staff",

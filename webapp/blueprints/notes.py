@@ -1,0 +1,59 @@
+"""Notes tab: New note (Send) and Delete, confirmed on the server."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, url_for
+from flask_login import current_user
+
+from webapp.blueprints import customer_or_404
+from webapp.blueprints.customers import render_customer_tab
+from webapp.extensions import db
+from webapp.forms import ConfirmForm, NoteForm
+from webapp.rendering import htmx_done, is_htmx_partial, render_page
+from webapp.services import notes as notes_service
+
+bp = Blueprint("notes", __name__, url_prefix="/customers/<int:customer_id>/notes")
+
+
+def _done(customer_id: int, message: str):
+    if is_htmx_partial():
+        return htmx_done(
+            {"closeModal": True, "customerUpdated": customer_id, "showMessage": message}
+        )
+    flash(message, "success")
+    return redirect(url_for("customers.tab", customer_id=customer_id, tab="notes"), code=303)
+
+
+@bp.post("/")
+def create(customer_id: int):
+    """Send: add the note; an empty or overlong one comes back with the message (422)."""
+    customer = customer_or_404(customer_id)
+    form = NoteForm()
+    if form.validate_on_submit():
+        try:
+            notes_service.add_note(db.session, customer.id, current_user.id, form.body.data)
+        except notes_service.NoteError as refusal:
+            form.body.errors.append(str(refusal))
+        else:
+            return _done(customer_id, "Note added.")
+    return render_customer_tab(customer, "notes", status=422, note_form=form)
+
+
+@bp.route("/<int:note_id>/delete", methods=["GET", "POST"])
+def delete(customer_id: int, note_id: int):
+    """Delete a note after a server-side confirmation (Cancel / Confirm)."""
+    customer = customer_or_404(customer_id)
+    note = notes_service.customer_note(db.session, customer.id, note_id)
+    if note is None:
+        abort(404)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        notes_service.delete_note(db.session, customer.id, note.id)
+        return _done(customer_id, "Note deleted.")
+    return render_page(
+        "customers/note_delete.html",
+        blocks=("modal", "form"),
+        customer=customer,
+        note=note,
+        form=form,
+    )

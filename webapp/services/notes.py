@@ -1,0 +1,47 @@
+"""Notes on a customer: add, list newest first, delete. Plain text only."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from webapp.models.notes import Note
+from webapp.services.paging import Page, page_of
+
+MAX_LENGTH = 5000
+
+
+class NoteError(Exception):
+    """A note that cannot be written or removed; the message says why."""
+
+
+def add_note(session: Session, customer_id: int, staff_id: int | None, body: str) -> Note:
+    """Send: a new note, kept exactly as typed (trimmed); shown escaped everywhere."""
+    text = (body or "").strip()
+    if not text:
+        raise NoteError("Write the note first.")
+    if len(text) > MAX_LENGTH:
+        raise NoteError(f"A note can be at most {MAX_LENGTH:,} characters.")
+    note = Note(customer_id=customer_id, staff_id=staff_id, body=text)
+    session.add(note)
+    session.commit()
+    return note
+
+
+def customer_note(session: Session, customer_id: int, note_id: int) -> Note | None:
+    note = session.get(Note, note_id)
+    return note if note is not None and note.customer_id == customer_id else None
+
+
+def delete_note(session: Session, customer_id: int, note_id: int) -> None:
+    note = customer_note(session, customer_id, note_id)
+    if note is None:
+        raise NoteError("That note was already deleted.")
+    session.delete(note)
+    session.commit()
+
+
+def notes_page(session: Session, customer_id: int, number: int = 1) -> Page:
+    """A customer's notes, newest first."""
+    statement = select(Note).where(Note.customer_id == customer_id).order_by(Note.id.desc())
+    return page_of(session, statement, number)
