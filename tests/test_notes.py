@@ -125,3 +125,12 @@ def test_notes_need_a_sign_in_and_a_csrf_token(app, client, staff_client, db, cu
         assert response.status_code == 302, (method, url)
         assert response.headers["Location"].startswith("/sign-in")
     assert note_count(db) == 1
+
+
+def test_line_breaks_are_stored_alike_with_and_without_js(db, customer, make_staff):
+    staff = make_staff()
+    plain = notes_service.add_note(db.session, customer.id, staff.id, "one\r\ntwo\r\n")
+    assert plain.body == "one\ntwo"
+    # 5,000 characters with CRLF breaks is within the limit once normalised.
+    within = notes_service.add_note(db.session, customer.id, staff.id, "a\r\n" * 2500)
+    assert len(within.body) == 4999

@@ -271,10 +271,5 @@ class ConfirmForm(FlaskForm):
 class NoteForm(FlaskForm):
     """New note: plain text, shown escaped wherever it appears."""
 
-    body = TextAreaField(
-        "New note",
-        validators=[
-            DataRequired("Write the note first."),
-            Length(max=5000, message="A note can be at most 5,000 characters."),
-        ],
-    )
+    # The length limit is the service's, on the text with line breaks normalised.
+    body = TextAreaField("New note", validators=[DataRequired("Write the note first.")])

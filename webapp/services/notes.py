@@ -17,7 +17,9 @@ class NoteError(Exception):
 
 def add_note(session: Session, customer_id: int, staff_id: int | None, body: str) -> Note:
     """Send: a new note, kept exactly as typed (trimmed); shown escaped everywhere."""
-    text = (body or "").strip()
+    # Browsers send line breaks as CRLF from a plain form and LF through htmx: store
+    # one form, and count the limit on it.
+    text = (body or "").replace("\r\n", "\n").replace("\r", "\n").strip()
     if not text:
         raise NoteError("Write the note first.")
     if len(text) > MAX_LENGTH:
