@@ -1,9 +1,10 @@
 """Thin HTTP layer: parse the request, call a service, render a page or a block."""
 
-from flask import abort
+from flask import abort, flash, redirect, url_for
 
 from webapp.extensions import db
 from webapp.models.customer import Customer
+from webapp.rendering import htmx_done, is_htmx_partial
 
 
 def customer_or_404(customer_id: int) -> Customer:
@@ -12,3 +13,15 @@ def customer_or_404(customer_id: int) -> Customer:
     if customer is None:
         abort(404)
     return customer
+
+
+def customer_changed(customer_id: int, message: str, tab: str, ok: bool = True):
+    """After a change on the customer page. htmx: close any modal, refresh the customer
+    region (header and the open tab) and show the message, as an error if not ``ok``;
+    a plain form: back to ``tab`` with the message. Takes the id, not the customer, so
+    nothing is re-read after the commit."""
+    if is_htmx_partial():
+        shown = message if ok else {"text": message, "level": "error"}
+        return htmx_done({"closeModal": True, "customerUpdated": customer_id, "showMessage": shown})
+    flash(message, "success" if ok else "error")
+    return redirect(url_for("customers.tab", customer_id=customer_id, tab=tab), code=303)

@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, url_for
+from flask import Blueprint, abort
 from flask_login import current_user
 
-from webapp.blueprints import customer_or_404
+from webapp.blueprints import customer_changed, customer_or_404
 from webapp.extensions import db
 from webapp.forms import ConfirmForm, EntryForm, OneTimeChargeForm
 from webapp.models.billing import CreditNote, EntryKind, Invoice
-from webapp.rendering import htmx_done, is_htmx_partial, render_page
+from webapp.rendering import render_page
 from webapp.services import billing as billing_service
 from webapp.services import ledger
 from webapp.services.money import format_money
 
 bp = Blueprint("billing", __name__)
-
-
-def _done(customer_id: int, message: str, tab: str):
-    """Success: htmx closes the modal and refreshes the customer region; a plain form
-    goes to the tab that shows the result. Takes the id, not the customer, so nothing
-    is re-read after the commit."""
-    if is_htmx_partial():
-        return htmx_done(
-            {"closeModal": True, "customerUpdated": customer_id, "showMessage": message}
-        )
-    flash(message, "success")
-    return redirect(url_for("customers.tab", customer_id=customer_id, tab=tab), code=303)
 
 
 @bp.route("/customers/<int:customer_id>/entries/new", methods=["GET", "POST"])
@@ -58,7 +46,7 @@ def new_entry(customer_id: int):
         else:
             # A replayed key is the same form, so the form's values describe the entry.
             amount = format_money(form.amount_minor, currency)
-            return _done(
+            return customer_changed(
                 customer_id, f"{'Charge' if is_charge else 'Credit'} of {amount} added.", "billing"
             )
     return render_page(
@@ -97,12 +85,12 @@ def new_charge(customer_id: int):
             if result.invoice is not None:
                 invoice = result.invoice
                 total = format_money(invoice.total_minor, invoice.currency)
-                return _done(
+                return customer_changed(
                     customer_id, f"Invoice {invoice.number} for {total} created.", "invoices"
                 )
             note = result.credit_note
             total = format_money(note.total_minor, note.currency)
-            return _done(
+            return customer_changed(
                 customer_id, f"Credit note {note.number} for {total} created.", "credit-notes"
             )
     return render_page(
@@ -138,7 +126,9 @@ def invoice_action(invoice_id: int, action: str):
         except ledger.LedgerError as refusal:
             error = str(refusal)
         else:
-            return _done(found.customer_id, f"{found.number} is now {found.status}.", "invoices")
+            return customer_changed(
+                found.customer_id, f"{found.number} is now {found.status}.", "invoices"
+            )
     return render_page(
         "billing/invoice_action.html",
         blocks=("modal", "form"),

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, request, url_for
+from flask import Blueprint, request
 from flask_login import current_user
 
-from webapp.blueprints import customer_or_404
+from webapp.blueprints import customer_changed, customer_or_404
 from webapp.extensions import db
 from webapp.forms import ConfirmForm
-from webapp.rendering import htmx_done, is_htmx_partial, render_page
+from webapp.rendering import render_page
 from webapp.services import mailer, payment_links
 
 bp = Blueprint("links", __name__, url_prefix="/customers/<int:customer_id>/payment-link")
 
 
 def _answer(customer_id: int, message: str, ok: bool = True):
-    """htmx: a message and a refresh of the customer region (the Billing tab shows the
-    link as it is now); a plain form: back to the Billing tab with the message."""
-    if is_htmx_partial():
-        shown = message if ok else {"text": message, "level": "error"}
-        return htmx_done({"closeModal": True, "customerUpdated": customer_id, "showMessage": shown})
-    flash(message, "success" if ok else "error")
-    return redirect(url_for("customers.tab", customer_id=customer_id, tab="billing"), code=303)
+    return customer_changed(customer_id, message, "billing", ok)
 
 
 @bp.post("/")

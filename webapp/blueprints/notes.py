@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, url_for
+from flask import Blueprint, abort
 from flask_login import current_user
 
-from webapp.blueprints import customer_or_404
+from webapp.blueprints import customer_changed, customer_or_404
 from webapp.blueprints.customers import render_customer_tab
 from webapp.extensions import db
 from webapp.forms import ConfirmForm, NoteForm
-from webapp.rendering import htmx_done, is_htmx_partial, render_page
+from webapp.rendering import render_page
 from webapp.services import notes as notes_service
 
 bp = Blueprint("notes", __name__, url_prefix="/customers/<int:customer_id>/notes")
 
 
 def _done(customer_id: int, message: str):
-    if is_htmx_partial():
-        return htmx_done(
-            {"closeModal": True, "customerUpdated": customer_id, "showMessage": message}
-        )
-    flash(message, "success")
-    return redirect(url_for("customers.tab", customer_id=customer_id, tab="notes"), code=303)
+    return customer_changed(customer_id, message, "notes")
 
 
 @bp.post("/")
