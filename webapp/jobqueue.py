@@ -169,6 +169,12 @@ class JobQueue:
     def backend(app: Flask | None = None):
         return (app or current_app).extensions[_EXTENSION]
 
+    def redis(self) -> Redis | None:
+        """The app's Redis connection when REDIS_URL is set (also used for counters
+        every web process shares, such as the payment-link rate limit), else None."""
+        backend = self.backend()
+        return backend.connection if isinstance(backend, RedisBackend) else None
+
     @contextmanager
     def run_in_process(self) -> Iterator[None]:
         """Within the block, jobs run at once in this process unless Redis takes them

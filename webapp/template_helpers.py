@@ -11,6 +11,7 @@ from webapp.models.customer import CustomerStatus
 from webapp.services.billing import INVOICE_ACTIONS, available_actions
 from webapp.services.customers import STATUS_LABELS
 from webapp.services.gateways import gateway_for
+from webapp.services.mailer import can_resend
 from webapp.services.money import balance_wording, format_money
 from webapp.services.reference import (
     countries,
@@ -40,6 +41,7 @@ def register_template_helpers(app: Flask) -> None:
             "country_choices": countries,
             "gateway_name": lambda code: gateway_for(code).name,
             "invoice_actions": available_actions,
+            "can_resend": can_resend,
             "invoice_action_labels": INVOICE_ACTIONS,
             "currency_choices": currencies,
             "csrf_headers": lambda: json.dumps({"X-CSRFToken": generate_csrf()}),

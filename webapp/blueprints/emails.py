@@ -9,7 +9,7 @@ from webapp.blueprints import customer_or_404
 from webapp.extensions import db
 from webapp.rendering import htmx_done, is_htmx_partial, render_page
 from webapp.services import mailer
-from webapp.services.payment_links import LINK_PLACEHOLDER
+from webapp.services.payment_links import without_link
 
 bp = Blueprint("emails", __name__, url_prefix="/customers/<int:customer_id>/emails")
 
@@ -48,13 +48,8 @@ def show(customer_id: int, email_id: int):
         "customers/email.html",
         customer=customer,
         email=email,
-        text_body=_without_placeholder(email.text_body),
+        text_body=without_link(email.text_body),
     )
-
-
-def _without_placeholder(body: str) -> str:
-    # A payment-link email stores a placeholder; the live link is never stored.
-    return body.replace(LINK_PLACEHOLDER, "[the payment link, filled in when sent]")
 
 
 @bp.get("/<int:email_id>/body")
@@ -62,7 +57,7 @@ def body(customer_id: int, email_id: int):
     """The HTML body alone, cleaned and sandboxed, for the frame on the email page."""
     email = _email_or_404(customer_id, email_id)
     cleaned = nh3.clean(
-        _without_placeholder(email.html_body),
+        without_link(email.html_body),
         attributes=BODY_ATTRIBUTES,
         clean_content_tags={"script", "style", "title"},
     )

@@ -35,6 +35,7 @@ from webapp.services.mailer import queue_email
 from webapp.services.money import format_plain
 from webapp.services.paging import Page, page_of
 from webapp.services.reference import format_tax_rate
+from webapp.services.sweeping import lease_due
 from webapp.urls import external_url
 
 RUN_EXPORT_JOB = "jobs.exports.run_export"
@@ -439,20 +440,8 @@ def due_to_run(session: Session, now: datetime | None = None) -> list[int]:
             last_error="The worker running this export was lost; it starts again.",
         )
     )
-    retry_after = timedelta(seconds=current_app.config["EXPORT_STALE_AFTER_SECONDS"])
-    ids = list(
-        session.scalars(
-            select(Export.id).where(
-                Export.status == ExportStatus.QUEUED, Export.next_attempt_at <= now
-            )
-        )
-    )
-    if ids:
-        session.execute(
-            update(Export)
-            .where(Export.id.in_(ids), Export.status == ExportStatus.QUEUED)
-            .values(next_attempt_at=now + retry_after)
-        )
+    lease = timedelta(seconds=current_app.config["EXPORT_STALE_AFTER_SECONDS"])
+    ids = lease_due(session, Export, ExportStatus.QUEUED, now, lease)
     session.commit()
     return ids
 

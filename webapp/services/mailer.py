@@ -25,6 +25,7 @@ from webapp.extensions import jobs
 from webapp.models.base import utcnow
 from webapp.models.email import Email, EmailStatus
 from webapp.services.paging import Page, page_of
+from webapp.services.sweeping import lease_due
 
 SEND_EMAIL_JOB = "jobs.emails.send_email"
 RESENDABLE = frozenset({EmailStatus.FAILED, EmailStatus.NOT_SENT})
@@ -37,6 +38,11 @@ STATUS_LABELS = {
     EmailStatus.FAILED: "Failed",
     EmailStatus.NOT_SENT: "Not delivered",
 }
+
+
+def can_resend(email: Email) -> bool:
+    """Resend is offered for an email that failed or was never delivered."""
+    return email.status in RESENDABLE
 
 
 class EmailError(Exception):
@@ -246,20 +252,13 @@ def due_for_delivery(session: Session, now: datetime | None = None, limit: int =
             last_error="The job sending this email stopped; it is sent again.",
         )
     )
-    ids = list(
-        session.scalars(
-            select(Email.id)
-            .where(Email.status == EmailStatus.QUEUED, Email.next_attempt_at <= now)
-            .order_by(Email.next_attempt_at)
-            .limit(limit)
-        )
+    ids = lease_due(
+        session,
+        Email,
+        EmailStatus.QUEUED,
+        now,
+        timedelta(seconds=current_app.config["MAIL_REQUEUE_AFTER_SECONDS"]),
     )
-    if ids:
-        session.execute(
-            update(Email)
-            .where(Email.id.in_(ids), Email.status == EmailStatus.QUEUED)
-            .values(next_attempt_at=_requeue_time(now))
-        )
     session.commit()
     return ids
 

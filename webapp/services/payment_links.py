@@ -23,10 +23,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from webapp.models.base import utcnow
-from webapp.models.billing import CustomerBalance, LedgerEntry
+from webapp.models.billing import LedgerEntry
 from webapp.models.customer import Customer
 from webapp.models.links import CustomerEvent, PaymentLink
-from webapp.services.ledger import lock_customer
+from webapp.services.ledger import balances, lock_customer
 from webapp.services.mailer import queue_email
 from webapp.urls import external_url
 
@@ -52,6 +52,15 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _is_live(link: PaymentLink | None, now: datetime) -> bool:
+    """Opens the page: exists, not revoked, not expired."""
+    return (
+        link is not None
+        and link.revoked_at is None
+        and (link.expires_at is None or link.expires_at > now)
+    )
+
+
 def link_url(link: PaymentLink) -> str:
     """The absolute URL of a link, on PUBLIC_BASE_URL."""
     return external_url("public.pay", token=_token_for(link.nonce))
@@ -75,9 +84,7 @@ def current_link(session: Session, customer_id: int, now: datetime | None = None
         .order_by(PaymentLink.id.desc())
         .limit(1)
     ).first()
-    if link is None or (link.expires_at is not None and link.expires_at <= now):
-        return None
-    return link
+    return link if _is_live(link, now) else None
 
 
 def generate(
@@ -167,16 +174,16 @@ def email_link(session: Session, customer: Customer, staff_id: int | None):
     return email
 
 
+def without_link(body: str) -> str:
+    """A stored payment-link email body as staff see it (the link is never stored)."""
+    return body.replace(LINK_PLACEHOLDER, "[the payment link, filled in when sent]")
+
+
 def fill_in_link(session: Session, email) -> tuple[str, str]:
     """The bodies of a payment-link email with the live link put in (at send time).
     Raises PaymentLinkError when the link was revoked or expired meanwhile."""
     link = session.get(PaymentLink, email.payment_link_id)
-    now = utcnow()
-    if (
-        link is None
-        or link.revoked_at is not None
-        or (link.expires_at is not None and link.expires_at <= now)
-    ):
+    if not _is_live(link, utcnow()):
         raise PaymentLinkError("The payment link was revoked or expired before it was sent.")
     url = link_url(link)
     return (
@@ -204,11 +211,7 @@ def open_link(session: Session, token: str, now: datetime | None = None) -> Publ
     link = session.scalars(
         select(PaymentLink).where(PaymentLink.token_hash == _hash(token))
     ).first()
-    if (
-        link is None
-        or link.revoked_at is not None
-        or (link.expires_at is not None and link.expires_at <= now)
-    ):
+    if not _is_live(link, now):
         return None
     customer = session.get(Customer, link.customer_id)
     if customer is None:
@@ -218,14 +221,9 @@ def open_link(session: Session, token: str, now: datetime | None = None) -> Publ
         .where(PaymentLink.id == link.id)
         .values(view_count=PaymentLink.view_count + 1, last_viewed_at=now)
     )
-    balances = session.execute(
-        select(CustomerBalance.balance_minor, CustomerBalance.currency).where(
-            CustomerBalance.customer_id == customer.id
-        )
-    ).all()
-    ordered = sorted(balances, key=lambda row: (row.currency != customer.currency, row.currency))
+    ordered = [(row.balance_minor, row.currency) for row in balances(session, customer)]
     if not any(currency == customer.currency for _, currency in ordered):
-        ordered.insert(0, (0, customer.currency))
+        ordered.insert(0, (0, customer.currency))  # no entries yet: paid in full
     # Plain rows, not entities: the commit below expires entities, and the template
     # would then reload each entry with its own SELECT (and the joined staff row).
     entries = session.execute(
@@ -242,7 +240,7 @@ def open_link(session: Session, token: str, now: datetime | None = None) -> Publ
     view = PublicView(
         seller_name=current_app.config["SELLER_NAME"],
         display_name=customer.name,
-        balances=[(amount, currency) for amount, currency in ordered],
+        balances=ordered,
         entries=list(entries),
     )
     session.commit()

@@ -10,8 +10,9 @@ from __future__ import annotations
 import threading
 import time
 
-from flask import current_app
 from redis.exceptions import RedisError
+
+from webapp.extensions import jobs
 
 MAX_KEYS = 10_000
 REDIS_RETRY_SECONDS = 30
@@ -24,8 +25,7 @@ _redis_skipped_until = 0.0
 def allow(key: str, limit: int, window_seconds: int = 60) -> bool:
     """Count one request for ``key``; False once it is over ``limit`` in this window."""
     window = int(time.time() // window_seconds)
-    backend = current_app.extensions.get("tally_jobs")
-    connection = getattr(backend, "connection", None)
+    connection = jobs.redis()
     global _redis_skipped_until
     if connection is not None and time.monotonic() >= _redis_skipped_until:
         name = f"tally:rate:{key}:{window}"

@@ -1,0 +1,32 @@
+"""What the sweeper shares between emails and exports: leasing the rows that are due."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+
+def lease_due(
+    session: Session, model, queued: str, now: datetime, lease: timedelta, limit: int = 500
+) -> list[int]:
+    """Ids of ``model`` rows still ``queued`` whose ``next_attempt_at`` has come, oldest
+    first. Each gets a new next attempt ``lease`` from now, so the next sweep leaves it
+    to the job it is handed to now (and takes it back should that job be lost).
+    The caller commits."""
+    ids = list(
+        session.scalars(
+            select(model.id)
+            .where(model.status == queued, model.next_attempt_at <= now)
+            .order_by(model.next_attempt_at)
+            .limit(limit)
+        )
+    )
+    if ids:
+        session.execute(
+            update(model)
+            .where(model.id.in_(ids), model.status == queued)
+            .values(next_attempt_at=now + lease)
+        )
+    return ids
