@@ -256,6 +256,19 @@ def make_customer(db):
     return _make
 
 
+@pytest.fixture
+def euro_customer(make_customer):
+    """A German customer billed in EUR at 19 % tax, Net 14: the money tests' usual one."""
+    return make_customer(
+        name="Euro Customer",
+        email="euro@example.com",
+        country="DE",
+        currency="EUR",
+        tax_rate_bp=1900,
+        payment_terms_days=14,
+    )
+
+
 # -- real services on loopback: SMTP (aiosmtpd) and Redis (redis-server) ------------
 
 

@@ -27,18 +27,6 @@ def charge_form(**values):
     }
 
 
-@pytest.fixture
-def euro_customer(make_customer):
-    return make_customer(
-        name="Euro Customer",
-        email="euro@example.com",
-        country="DE",
-        currency="EUR",
-        tax_rate_bp=1900,
-        payment_terms_days=14,
-    )
-
-
 @pytest.mark.parametrize("tab", ["billing", "invoices", "credit-notes"])
 def test_money_tabs_are_pages_and_fragments(staff_client, euro_customer, tab):
     url = f"/customers/{euro_customer.id}/{tab}"

@@ -83,15 +83,8 @@ def record_email(db, customer_id, **fields) -> Email:
 
 
 @pytest.fixture
-def customer(make_customer):
-    return make_customer(
-        name="Euro Customer",
-        email="euro@example.com",
-        country="DE",
-        currency="EUR",
-        tax_rate_bp=1900,
-        payment_terms_days=14,
-    )
+def customer(euro_customer):
+    return euro_customer
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ from webapp.services.mailer import queue_email
 from webapp.services.money import format_plain
 from webapp.services.paging import Page, page_of
 from webapp.services.reference import format_tax_rate
-from webapp.services.sweeping import lease_due
+from webapp.services.sweeping import lease_due, times
 from webapp.urls import external_url
 
 RUN_EXPORT_JOB = "jobs.exports.run_export"
@@ -64,10 +64,6 @@ class ExportError(Exception):
 
 class _Superseded(Exception):
     """This job was taken for dead and its export handed to a new attempt."""
-
-
-def _times(count: int) -> str:
-    return "once" if count == 1 else f"{count} times"
 
 
 def neutralise(value: str | None) -> str:
@@ -339,7 +335,7 @@ def _record_failure(session: Session, export_id: int, attempt: int) -> str | Non
         values = {
             "status": ExportStatus.FAILED,
             "finished_at": now,
-            "last_error": f"The export stopped on an error {_times(attempt)}; the details "
+            "last_error": f"The export stopped on an error {times(attempt)}; the details "
             "are in the server log. Start a new export.",
         }
     changed = session.execute(
@@ -427,7 +423,7 @@ def due_to_run(session: Session, now: datetime | None = None) -> list[int]:
         .values(
             status=ExportStatus.FAILED,
             finished_at=now,
-            last_error=f"The export stopped {_times(max_attempts)} before it finished "
+            last_error=f"The export stopped {times(max_attempts)} before it finished "
             "(the worker running it was lost). Start a new export.",
         )
     )

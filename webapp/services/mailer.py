@@ -25,7 +25,7 @@ from webapp.extensions import jobs
 from webapp.models.base import utcnow
 from webapp.models.email import Email, EmailStatus
 from webapp.services.paging import Page, page_of
-from webapp.services.sweeping import lease_due
+from webapp.services.sweeping import lease_due, times
 
 SEND_EMAIL_JOB = "jobs.emails.send_email"
 RESENDABLE = frozenset({EmailStatus.FAILED, EmailStatus.NOT_SENT})
@@ -239,8 +239,7 @@ def due_for_delivery(session: Session, now: datetime | None = None, limit: int =
         .where(lost, Email.attempts >= max_attempts)
         .values(
             status=EmailStatus.FAILED,
-            last_error="The job sending this email stopped "
-            f"{'once' if max_attempts == 1 else f'{max_attempts} times'}.",
+            last_error=f"The job sending this email stopped {times(max_attempts)}.",
         )
     )
     session.execute(

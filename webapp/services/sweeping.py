@@ -8,6 +8,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 
+def times(count: int) -> str:
+    """'once', '3 times': how often a job was lost, for the message staff see."""
+    return "once" if count == 1 else f"{count} times"
+
+
 def lease_due(
     session: Session, model, queued: str, now: datetime, lease: timedelta, limit: int = 500
 ) -> list[int]:
