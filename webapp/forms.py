@@ -49,7 +49,7 @@ INVOICING_FLOW_CHOICES = [
 TEXT_FIELDS = tuple(
     name
     for name in EDITABLE_FIELDS
-    if name not in ("tax_rate_bp", "payment_terms_days", "auto_pay")
+    if name not in ("tax_class_id", "legal_entity_id", "payment_terms_days", "auto_pay")
 )
 
 

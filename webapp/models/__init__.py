@@ -10,14 +10,31 @@ from webapp.models.billing import (
     InvoiceStatus,
     LedgerEntry,
 )
+from webapp.models.contacts import Address, Alias, Contact
+from webapp.models.crm import (
+    Activity,
+    ActivityKind,
+    Sale,
+    SaleStatus,
+    Tag,
+    Ticket,
+    TicketStatus,
+    customer_tags,
+)
 from webapp.models.customer import Customer, CustomerStatus
 from webapp.models.email import Email, EmailStatus
 from webapp.models.export import Export, ExportStatus
 from webapp.models.links import CustomerEvent, PaymentLink
 from webapp.models.notes import Note
+from webapp.models.settings import LegalEntity, TaxClass
 from webapp.models.staff import SignInThrottle, Staff, StaffRole
 
 __all__ = [
+    "Activity",
+    "ActivityKind",
+    "Address",
+    "Alias",
+    "Contact",
     "CreditNote",
     "Customer",
     "CustomerBalance",
@@ -33,9 +50,17 @@ __all__ = [
     "InvoiceLine",
     "InvoiceStatus",
     "LedgerEntry",
+    "LegalEntity",
     "Note",
     "PaymentLink",
+    "Sale",
+    "SaleStatus",
     "SignInThrottle",
     "Staff",
     "StaffRole",
+    "Tag",
+    "TaxClass",
+    "Ticket",
+    "TicketStatus",
+    "customer_tags",
 ]

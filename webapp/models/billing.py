@@ -81,7 +81,8 @@ class CustomerBalance(db.Model):
 
 
 class DocumentCounter(db.Model):
-    """The last number issued per series (INV, CN), advanced under a row lock."""
+    """The last number issued per series (INV:1, CN:1: a kind and a legal entity),
+    advanced under a row lock."""
 
     __tablename__ = "document_counters"
 
@@ -93,7 +94,9 @@ class Invoice(db.Model):
     __tablename__ = "invoices"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    number: Mapped[str] = mapped_column(String(20), nullable=False)
+    number: Mapped[str] = mapped_column(String(30), nullable=False)
+    # The seller, whose series numbered the document.
+    legal_entity_id: Mapped[int] = mapped_column(ForeignKey("legal_entities.id"), nullable=False)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     issue_date: Mapped[date] = mapped_column(Date, nullable=False)
@@ -112,9 +115,10 @@ class Invoice(db.Model):
     )
     entries = relationship("LedgerEntry", back_populates="invoice", order_by="LedgerEntry.id")
     customer = relationship("Customer")
+    legal_entity = relationship("LegalEntity")
 
     __table_args__ = (
-        UniqueConstraint("number", name="uq_invoices_number"),
+        UniqueConstraint("legal_entity_id", "number", name="uq_invoices_number"),
         Index("ix_invoices_customer_issue", "customer_id", "issue_date", "id"),
     )
 
@@ -135,7 +139,9 @@ class CreditNote(db.Model):
     __tablename__ = "credit_notes"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    number: Mapped[str] = mapped_column(String(20), nullable=False)
+    number: Mapped[str] = mapped_column(String(30), nullable=False)
+    # The seller, whose series numbered the document.
+    legal_entity_id: Mapped[int] = mapped_column(ForeignKey("legal_entities.id"), nullable=False)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     issue_date: Mapped[date] = mapped_column(Date, nullable=False)
@@ -146,8 +152,9 @@ class CreditNote(db.Model):
 
     entries = relationship("LedgerEntry", back_populates="credit_note", order_by="LedgerEntry.id")
     customer = relationship("Customer")
+    legal_entity = relationship("LegalEntity")
 
     __table_args__ = (
-        UniqueConstraint("number", name="uq_credit_notes_number"),
+        UniqueConstraint("legal_entity_id", "number", name="uq_credit_notes_number"),
         Index("ix_credit_notes_customer_issue", "customer_id", "issue_date", "id"),
     )

@@ -5,8 +5,18 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, String, Text, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.models.base import utcnow
@@ -50,8 +60,12 @@ class Customer(db.Model):
     region: Mapped[str] = mapped_column(String(100), nullable=False, default="")
     postal_code: Mapped[str] = mapped_column(String(20), nullable=False, default="")
     tax_id: Mapped[str] = mapped_column(String(50), nullable=False, default="")
-    # Hundredths of a percent: 19.00 % is 1900. Exact, no floats.
+    # The tax class sets the rate; tax_rate_bp mirrors the class's rate (hundredths of a
+    # percent: 19.00 % is 1900) so invoices, lists and exports read it directly.
+    tax_class_id: Mapped[int] = mapped_column(ForeignKey("tax_classes.id"), nullable=False)
     tax_rate_bp: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # The seller on this customer's invoices.
+    legal_entity_id: Mapped[int] = mapped_column(ForeignKey("legal_entities.id"), nullable=False)
     payment_terms_days: Mapped[int] = mapped_column(Integer, nullable=False, default=30)
     invoicing_flow: Mapped[str] = mapped_column(
         String(16), nullable=False, default=InvoicingFlow.AUTOMATIC
@@ -71,7 +85,15 @@ class Customer(db.Model):
         DateTime, nullable=False, default=utcnow, onupdate=utcnow
     )
 
+    tax_class = relationship("TaxClass")
+    legal_entity = relationship("LegalEntity")
+    tags = relationship(
+        "Tag", secondary="customer_tags", order_by="Tag.key", lazy="selectin", viewonly=True
+    )
+
     __table_args__ = (
+        Index("ix_customers_tax_class", "tax_class_id"),
+        Index("ix_customers_legal_entity", "legal_entity_id"),
         # One (column, id) index per sortable column: keyset-friendly, and the id
         # tie-breaker keeps paging stable when values repeat.
         Index("ix_customers_name_id", "name", "id"),

@@ -30,6 +30,8 @@ from webapp.models.billing import (
     LedgerEntry,
 )
 from webapp.models.customer import Customer
+from webapp.models.settings import LegalEntity
+from webapp.services import settings
 from webapp.services.gateways import gateway_for
 from webapp.services.ledger import (
     LedgerError,
@@ -48,25 +50,27 @@ INVOICE_STATUSES = frozenset(status.value for status in InvoiceStatus)
 CREDIT_NOTE_SERIES = "CN"
 
 
-def next_number(session: Session, series: str) -> str:
-    """INV-000001, INV-000002 …: gapless, because the counter moves in the same
-    transaction as the document and is locked while it does."""
+def next_number(session: Session, series: str, entity: LegalEntity) -> str:
+    """INV-000001, INV-000002 … per legal entity (after its prefix, if it has one):
+    gapless, because the counter moves in the same transaction as the document and
+    is locked while it does."""
+    series_key = settings.document_series(series, entity.id)
     # Create the series row if it is missing without racing another first invoice.
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.execute(
         insert(DocumentCounter)
-        .values(series=series, last_number=0)
+        .values(series=series_key, last_number=0)
         .on_conflict_do_nothing(index_elements=["series"])
     )
     counter = session.scalar(
         select(DocumentCounter)
-        .where(DocumentCounter.series == series)
+        .where(DocumentCounter.series == series_key)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
     counter.last_number += 1
     session.flush()
-    return f"{series}-{counter.last_number:06d}"
+    return settings.document_number(series, entity, counter.last_number)
 
 
 @dataclass(frozen=True)
@@ -182,7 +186,8 @@ def _invoice(
 ) -> LedgerEntry:
     tax_minor, total_minor = invoice_total(net_minor, customer.tax_rate_bp)
     invoice = Invoice(
-        number=next_number(session, INVOICE_SERIES),
+        number=next_number(session, INVOICE_SERIES, customer.legal_entity),
+        legal_entity_id=customer.legal_entity_id,
         customer_id=customer.id,
         currency=currency,
         issue_date=issued,
@@ -221,7 +226,8 @@ def _credit_note(
             "Manual gateway in Edit customer."
         )
     credit_note = CreditNote(
-        number=next_number(session, CREDIT_NOTE_SERIES),
+        number=next_number(session, CREDIT_NOTE_SERIES, customer.legal_entity),
+        legal_entity_id=customer.legal_entity_id,
         customer_id=customer.id,
         currency=currency,
         issue_date=issued,

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.models.customer import Customer, CustomerStatus, format_customer_id
-from webapp.services import reference
+from webapp.models.settings import TaxClass
+from webapp.services import reference, settings
 from webapp.services.search import build_search_text
 
 
@@ -38,7 +39,8 @@ EDITABLE_FIELDS = (
     "region",
     "postal_code",
     "tax_id",
-    "tax_rate_bp",
+    "tax_class_id",
+    "legal_entity_id",
     "payment_terms_days",
     "invoicing_flow",
     "auto_pay",
@@ -57,14 +59,17 @@ def _apply(customer: Customer, fields: Mapping[str, Any]) -> None:
     for name in EDITABLE_FIELDS:
         if name in fields:
             value = fields[name]
-            setattr(customer, name, value if value is not None else "")
+            setattr(customer, name, value if value is not None or name.endswith("_id") else "")
     customer.search_text = build_search_text(customer)
 
 
 def create_customer(session: Session, fields: Mapping[str, Any]) -> Customer:
-    """Add a customer from already-validated form fields and commit."""
-    customer = Customer(status=CustomerStatus.ACTIVE)
+    """Add a customer from already-validated form fields and commit. Without a tax
+    class, the first class with ``tax_rate_bp`` (default 0) is used; without a legal
+    entity, the default one."""
+    customer = Customer(status=CustomerStatus.ACTIVE, tax_rate_bp=fields.get("tax_rate_bp", 0))
     _apply(customer, fields)
+    settings.assign_defaults(session, customer)
     session.add(customer)
     session.commit()
     return customer
@@ -81,6 +86,8 @@ def update_customer(session: Session, customer: Customer, fields: Mapping[str, A
             session.rollback()
             raise CustomerError(CURRENCY_LOCKED)
     _apply(customer, fields)
+    if "tax_class_id" in fields:
+        customer.tax_rate_bp = session.get(TaxClass, customer.tax_class_id).rate_bp
     session.commit()
     return customer
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from webapp.models.base import utcnow
 from webapp.models.customer import Customer, CustomerStatus, InvoicingFlow
+from webapp.services import settings
 from webapp.services.reference import currency_for_country, fold_text
 from webapp.services.search import build_search_text
 
@@ -155,12 +156,41 @@ def insert_demo_customers(
     seed: int | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> None:
-    """Insert ``count`` demo customers, committing in batches."""
-    rows = generate_customers(count, seed)
+    """Insert ``count`` demo customers, committing in batches, each in the tax class
+    of its rate and billed by the default legal entity, with its billing address."""
+    entity_id = settings.default_legal_entity(session).id
+    class_ids: dict[int, int] = {}
+
+    def placed(row: dict) -> dict:
+        rate = row["tax_rate_bp"]
+        if rate not in class_ids:
+            class_ids[rate] = settings.tax_class_for_rate(session, rate).id
+        row["tax_class_id"] = class_ids[rate]
+        row["legal_entity_id"] = entity_id
+        return row
+
+    rows = (placed(row) for row in generate_customers(count, seed))
     if session.get_bind().dialect.name == "postgresql":
         _copy_postgresql(session, rows, progress)
     else:
         _insert_batches(session, rows, progress)
+    _add_billing_addresses(session)
+
+
+def _add_billing_addresses(session: Session) -> None:
+    """The address on each new customer becomes its billing address."""
+    session.execute(
+        text(
+            "INSERT INTO addresses (customer_id, label, line1, line2, city, region,"
+            " postal_code, country, is_billing, created_at)"
+            " SELECT c.id, 'Billing', c.address_line1, c.address_line2, c.city, c.region,"
+            " c.postal_code, c.country, :yes, c.created_at FROM customers c"
+            " WHERE c.address_line1 <> '' AND NOT EXISTS"
+            " (SELECT 1 FROM addresses a WHERE a.customer_id = c.id)"
+        ),
+        {"yes": True},
+    )
+    session.commit()
 
 
 def _insert_batches(session: Session, rows: Iterator[dict], progress) -> None:

@@ -1,0 +1,55 @@
+"""Settings shared by many customers: tax classes and legal entities."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.extensions import db
+from webapp.models.base import utcnow
+
+
+class TaxClass(db.Model):
+    """A named tax rate (e.g. "Standard 19 %"); every customer is in one."""
+
+    __tablename__ = "tax_classes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    # Hundredths of a percent, as on the customer: 19.00 % is 1900.
+    rate_bp: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("name", name="uq_tax_classes_name"),)
+
+    @property
+    def rate_percent(self) -> str:
+        return f"{self.rate_bp // 100}.{self.rate_bp % 100:02d}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.rate_percent} %)"
+
+
+class LegalEntity(db.Model):
+    """A company under which customers are billed: the seller on their invoices.
+    Invoices and credit notes are numbered per entity, after its number prefix."""
+
+    __tablename__ = "legal_entities"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    address: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    tax_id: Mapped[str] = mapped_column(String(50), nullable=False, default="")
+    country: Mapped[str] = mapped_column(String(2), nullable=False, default="")
+    default_currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    # "" gives INV-000001; "ACME" gives ACME-INV-000001.
+    number_prefix: Mapped[str] = mapped_column(String(10), nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("name", name="uq_legal_entities_name"),
+        UniqueConstraint("number_prefix", name="uq_legal_entities_number_prefix"),
+    )
