@@ -66,6 +66,7 @@ def create_app(config: dict | None = None) -> Flask:
         links,
         notes,
         public,
+        records,
     )
     from webapp.template_helpers import register_template_helpers
 
@@ -76,6 +77,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(exports.bp)
     app.register_blueprint(links.bp)
     app.register_blueprint(notes.bp)
+    app.register_blueprint(records.bp)
     app.register_blueprint(public.bp)
     PUBLIC_BLUEPRINTS.add("public")
     register_template_helpers(app)

@@ -273,3 +273,63 @@ class NoteForm(FlaskForm):
 
     # The length limit is the service's, on the text with line breaks normalised.
     body = TextAreaField("New note", validators=[DataRequired("Write the note first.")])
+
+
+class RecordForm(FlaskForm):
+    """The form of a record kept on a customer (see blueprints.records). Built with the
+    customer (phone numbers, countries and currencies default to theirs) and, when
+    editing, the record, whose values fill it in."""
+
+    # Legend -> field names shown together in a <fieldset>, after the other fields.
+    fieldsets: dict[str, tuple[str, ...]] = {}
+
+    def __init__(self, *args, customer: Customer, record=None, **kwargs):
+        self.customer = customer
+        super().__init__(*args, obj=record, **kwargs)
+        if record is not None and not self.is_submitted():
+            self.show(record)
+
+    def show(self, record) -> None:
+        """Hook: turn stored values into what people read (e.g. formatted phones)."""
+
+    def record_fields(self) -> dict:
+        """The validated values, ready for the kind's service."""
+        fields = {}
+        for name, field in self._fields.items():
+            if name == "csrf_token":
+                continue
+            if isinstance(field, StringField):  # text, email, textarea: never None
+                fields[name] = (field.data or "").strip()
+            else:
+                fields[name] = field.data
+        return fields
+
+
+class ContactForm(RecordForm):
+    """+ New contact / Edit contact."""
+
+    name = StringField(
+        "Name", validators=[DataRequired("Enter the contact's name."), Length(max=200)]
+    )
+    email = EmailField("Email", validators=[Length(max=254)])
+    phone = StringField("Phone", validators=[Length(max=40)])
+    position = StringField("Position", validators=[Length(max=100)])
+    is_primary = BooleanField(
+        "Primary contact", description="The person to ask first; a customer has one."
+    )
+    wants_billing = BooleanField("Billing", description="Gets invoices and credit notes.")
+    wants_updates = BooleanField("Updates")
+    wants_legal = BooleanField("Legal")
+    fieldsets = {"Email preferences": ("wants_billing", "wants_updates", "wants_legal")}
+
+    def validate_email(self, field):
+        if (field.data or "").strip():
+            _normalised(field, reference.normalise_email)
+        else:
+            field.data = ""
+
+    def validate_phone(self, field):
+        _normalised(field, reference.normalise_phone, self.customer.country)
+
+    def show(self, record) -> None:
+        self.phone.data = reference.display_phone(record.phone)

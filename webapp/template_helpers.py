@@ -9,6 +9,7 @@ from flask_wtf.csrf import generate_csrf
 
 from webapp.models.customer import CustomerStatus
 from webapp.services.billing import INVOICE_ACTIONS, available_actions
+from webapp.services.contacts import preferences_label
 from webapp.services.customers import STATUS_LABELS
 from webapp.services.gateways import gateway_for
 from webapp.services.mailer import can_resend
@@ -42,6 +43,7 @@ def register_template_helpers(app: Flask) -> None:
             "gateway_name": lambda code: gateway_for(code).name,
             "invoice_actions": available_actions,
             "can_resend": can_resend,
+            "contact_preferences": preferences_label,
             "invoice_action_labels": INVOICE_ACTIONS,
             "currency_choices": currencies,
             "csrf_headers": lambda: json.dumps({"X-CSRFToken": generate_csrf()}),

@@ -11,6 +11,7 @@ from webapp.forms import CustomerForm, NoteForm, StatusForm
 from webapp.models.customer import Customer, CustomerStatus
 from webapp.rendering import htmx_done, is_htmx_partial, render_page
 from webapp.services import billing as billing_service
+from webapp.services import contacts as contacts_service
 from webapp.services import customers as customer_service
 from webapp.services import ledger, mailer, payment_links
 from webapp.services import notes as notes_service
@@ -29,7 +30,12 @@ TABS = {
     "invoices": "Invoices",
     "credit-notes": "Credit notes",
     "emails": "Emails",
+    "contacts": "Contacts",
+    "addresses": "Addresses",
     "notes": "Notes",
+    "activities": "Activities",
+    "tickets": "Tickets",
+    "sales": "Sales",
 }
 
 
@@ -168,6 +174,8 @@ def _tab_context(customer: Customer, tab: str) -> dict:
         context["credit_notes"] = billing_service.credit_notes_page(db.session, customer.id, page)
     elif tab == "emails":
         context["emails"] = mailer.emails_page(db.session, customer.id, page)
+    elif tab == "contacts":
+        context["contacts"] = contacts_service.contacts_of(db.session, customer.id)
     elif tab == "notes":
         context["notes"] = notes_service.notes_page(db.session, customer.id, page)
         context["note_form"] = NoteForm(formdata=None)

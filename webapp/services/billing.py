@@ -32,6 +32,7 @@ from webapp.models.billing import (
 from webapp.models.customer import Customer
 from webapp.models.settings import LegalEntity
 from webapp.services import settings
+from webapp.services.contacts import billing_recipients
 from webapp.services.gateways import gateway_for
 from webapp.services.ledger import (
     LedgerError,
@@ -140,13 +141,19 @@ def capture_one_time_charge(
 
 
 def queue_document_email(session: Session, customer: Customer, entry: LedgerEntry) -> None:
-    """Record the invoice or credit-note email to the customer, in the same transaction
-    as the document; it is sent after the commit."""
-    if not customer.email:
-        return
+    """Record the invoice or credit-note email, in the same transaction as the
+    document, to the customer and every contact who wants billing emails: one
+    recorded email per recipient, each sent (and retried) on its own after the commit."""
+    for recipient in billing_recipients(session, customer):
+        _queue_document_email(session, customer, entry, recipient)
+
+
+def _queue_document_email(
+    session: Session, customer: Customer, entry: LedgerEntry, recipient: str
+) -> None:
     common = {
         "customer_id": customer.id,
-        "recipient": customer.email,
+        "recipient": recipient,
         "customer": customer,
         "seller_address": current_app.config["SELLER_ADDRESS"],
     }

@@ -1,0 +1,147 @@
+"""Records kept on a customer (contacts, addresses, activities, tickets, sales,
+external IDs): one set of routes for add, edit and delete, each a modal with htmx
+and a page without JS, confirmed on the server before anything is removed.
+
+A kind is a form (``webapp.forms.RecordForm``) and a service module with ``get``,
+``add``, ``change``, ``remove`` and ``describe``; the service raises ``RecordError``
+naming the field a refusal belongs beside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+
+from flask import Blueprint, abort
+from flask_login import current_user
+
+from webapp.blueprints import customer_changed, customer_or_404
+from webapp.extensions import db
+from webapp.forms import ConfirmForm, ContactForm, RecordForm
+from webapp.rendering import render_page
+from webapp.services import contacts
+from webapp.services.records import RecordError
+
+bp = Blueprint("records", __name__, url_prefix="/customers/<int:customer_id>")
+
+
+@dataclass(frozen=True)
+class RecordKind:
+    noun: str  # "contact": headings and messages
+    tab: str  # the customer tab that lists them
+    form: type[RecordForm]
+    service: ModuleType
+    delete_verb: str = "Delete"
+
+    @property
+    def title(self) -> str:
+        return self.noun[0].upper() + self.noun[1:]
+
+
+# URL segment -> kind.
+KINDS: dict[str, RecordKind] = {
+    "contacts": RecordKind("contact", "contacts", ContactForm, contacts, delete_verb="Remove"),
+}
+
+
+def _kind_or_404(kind: str) -> RecordKind:
+    if kind not in KINDS:
+        abort(404)
+    return KINDS[kind]
+
+
+def _record_or_404(record_kind: RecordKind, customer_id: int, record_id: int):
+    record = record_kind.service.get(db.session, customer_id, record_id)
+    if record is None:
+        abort(404)
+    return record
+
+
+def _refused(form: RecordForm, refusal: RecordError) -> str | None:
+    """Put a refusal beside its field; return it if it belongs above the form."""
+    db.session.rollback()
+    field = getattr(form, refusal.field, None) if refusal.field else None
+    if field is None:
+        return str(refusal)
+    field.errors = [*field.errors, str(refusal)]
+    return None
+
+
+def _render_form(record_kind, kind, customer, form, record=None, error=None):
+    return render_page(
+        "customers/record_form.html",
+        blocks=("modal", "form"),
+        status=422 if form.is_submitted() else 200,
+        customer=customer,
+        form=form,
+        record=record,
+        kind=kind,
+        record_kind=record_kind,
+        error=error,
+    )
+
+
+@bp.route("/<kind>/new", methods=["GET", "POST"])
+def new(customer_id: int, kind: str):
+    """Add a record: the form (a modal with htmx), then back to the customer's tab."""
+    record_kind = _kind_or_404(kind)
+    customer = customer_or_404(customer_id)
+    form = record_kind.form(customer=customer)
+    error = None
+    if form.validate_on_submit():
+        try:
+            record_kind.service.add(db.session, customer, current_user.id, form.record_fields())
+        except RecordError as refusal:
+            error = _refused(form, refusal)
+        else:
+            return customer_changed(customer_id, f"{record_kind.title} added.", record_kind.tab)
+    return _render_form(record_kind, kind, customer, form, error=error)
+
+
+@bp.route("/<kind>/<int:record_id>/edit", methods=["GET", "POST"])
+def edit(customer_id: int, kind: str, record_id: int):
+    """Edit a record: the same form, filled in; Save changes."""
+    record_kind = _kind_or_404(kind)
+    customer = customer_or_404(customer_id)
+    record = _record_or_404(record_kind, customer.id, record_id)
+    form = record_kind.form(customer=customer, record=record)
+    error = None
+    if form.validate_on_submit():
+        try:
+            record_kind.service.change(db.session, customer, record, form.record_fields())
+        except RecordError as refusal:
+            error = _refused(form, refusal)
+        else:
+            return customer_changed(customer_id, f"{record_kind.title} saved.", record_kind.tab)
+    return _render_form(record_kind, kind, customer, form, record, error)
+
+
+@bp.route("/<kind>/<int:record_id>/delete", methods=["GET", "POST"])
+def delete(customer_id: int, kind: str, record_id: int):
+    """Delete (or remove) a record after a server-side confirmation: Cancel / Confirm."""
+    record_kind = _kind_or_404(kind)
+    customer = customer_or_404(customer_id)
+    record = _record_or_404(record_kind, customer.id, record_id)
+    form = ConfirmForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            record_kind.service.remove(db.session, customer, record)
+        except RecordError as refusal:
+            db.session.rollback()
+            error = str(refusal)
+        else:
+            verb = "removed" if record_kind.delete_verb == "Remove" else "deleted"
+            return customer_changed(customer_id, f"{record_kind.title} {verb}.", record_kind.tab)
+    return render_page(
+        "customers/record_delete.html",
+        blocks=("modal", "form"),
+        status=422 if form.is_submitted() else 200,
+        customer=customer,
+        form=form,
+        record=record,
+        kind=kind,
+        record_kind=record_kind,
+        description=record_kind.service.describe(record),
+        error=error,
+    )
