@@ -227,7 +227,7 @@ VALID_CUSTOMER = {
     "region": "",
     "postal_code": "W1 1AA",
     "tax_id": "",
-    "tax_rate": "20",
+    # tax_class_id and legal_entity_id come from the database: see customer_data.
     "payment_terms_days": "30",
     "invoicing_flow": "automatic",
     "footnotes": "",
@@ -235,8 +235,15 @@ VALID_CUSTOMER = {
 
 
 @pytest.fixture
-def customer_data():
-    return dict(VALID_CUSTOMER)
+def customer_data(db):
+    """A valid Add customer form: in a 20 % tax class, billed by the default entity."""
+    from webapp.services import settings
+
+    tax_class = settings.tax_class_for_rate(db.session, 2000)
+    entity = settings.default_legal_entity(db.session)
+    ids = {"tax_class_id": str(tax_class.id), "legal_entity_id": str(entity.id)}
+    db.session.commit()
+    return {**VALID_CUSTOMER, **ids}
 
 
 @pytest.fixture

@@ -468,19 +468,26 @@ def test_charge_is_recorded_while_redis_is_down_and_emailed_once_it_is_back(
 
 def add_customers(app, count: int) -> None:
     """Many customers in one bulk insert (the export's input); names with commas and
-    quotes so the CSV has quoting to get right."""
-    rows = [
-        {
-            "name": f'Kunde {number:05d}, "Nord" GmbH',
-            "email": f"kunde{number}@example.com",
-            "country": "DE",
-            "currency": "EUR",
-            "tax_rate_bp": 1900,
-            "search_text": f"kunde {number:05d} nord gmbh kunde{number}@example.com",
-        }
-        for number in range(1, count + 1)
-    ]
+    quotes so the CSV has quoting to get right. The insert bypasses the customer service,
+    so it names their tax class and legal entity itself."""
+    from webapp.services.settings import default_legal_entity, tax_class_for_rate
+
     with app.app_context():
+        tax_class_id = tax_class_for_rate(db.session, 1900).id
+        legal_entity_id = default_legal_entity(db.session).id
+        rows = [
+            {
+                "name": f'Kunde {number:05d}, "Nord" GmbH',
+                "email": f"kunde{number}@example.com",
+                "country": "DE",
+                "currency": "EUR",
+                "tax_class_id": tax_class_id,
+                "tax_rate_bp": 1900,
+                "legal_entity_id": legal_entity_id,
+                "search_text": f"kunde {number:05d} nord gmbh kunde{number}@example.com",
+            }
+            for number in range(1, count + 1)
+        ]
         db.session.execute(insert(Customer), rows)
         db.session.commit()
 

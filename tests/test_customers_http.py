@@ -280,11 +280,12 @@ def test_add_customer_with_htmx_closes_the_modal_and_refreshes_the_list(
         ({"mobile": "+44 1"}, "mobile", "phone number"),
         ({"website": "ftp://example.com"}, "website", "Only http:// and https://"),
         ({"website": "javascript:alert(1)"}, "website", "Only http:// and https://"),
-        ({"tax_rate": "101"}, "tax_rate", "between 0 and 100"),
-        ({"tax_rate": "-1"}, "tax_rate", "between 0 and 100"),
-        ({"tax_rate": "19.555"}, "tax_rate", "at most two decimals"),
-        ({"tax_rate": "abc"}, "tax_rate", "as a number"),
-        ({"tax_rate": "NaN"}, "tax_rate", "as a number"),
+        # Rates themselves are checked in the tax class form (tests/test_settings.py).
+        ({"tax_class_id": ""}, "tax_class_id", "Choose a tax class from the list."),
+        ({"tax_class_id": "999999"}, "tax_class_id", "Choose a tax class from the list."),
+        ({"tax_class_id": "abc"}, "tax_class_id", "Choose a tax class from the list."),
+        ({"legal_entity_id": "999999"}, "legal_entity_id", "Choose a legal entity from the list."),
+        ({"legal_entity_id": "1e3"}, "legal_entity_id", "Choose a legal entity from the list."),
         ({"payment_terms_days": "366"}, "payment_terms_days", "from 0 to 365"),
         ({"payment_terms_days": "-1"}, "payment_terms_days", "from 0 to 365"),
         ({"payment_terms_days": "ten"}, "payment_terms_days", "from 0 to 365"),
@@ -416,7 +417,11 @@ def test_unknown_customer_or_tab_is_404(staff_client, make_customer):
 
 
 def test_edit_form_is_filled_in_and_saves_changes(staff_client, make_customer, db):
+    from webapp.services.settings import tax_class_for_rate
+
     customer = make_customer(phone="+442079460958")
+    reduced = tax_class_for_rate(db.session, 550)
+    db.session.commit()
     form = staff_client.get(f"/customers/{customer.id}/edit").get_data(as_text=True)
     assert "<h1>Edit customer</h1>" in form and "Save changes" in form
     assert 'value="Ada Lovelace"' in form and 'value="+44 20 7946 0958"' in form
@@ -426,7 +431,7 @@ def test_edit_form_is_filled_in_and_saves_changes(staff_client, make_customer, d
         "country": "GB",
         "currency": "GBP",
         "phone": "+44 20 7946 0958",
-        "tax_rate": "5.5",
+        "tax_class_id": str(reduced.id),
         "payment_terms_days": "14",
         "invoicing_flow": "manual",
         "auto_pay": "y",
@@ -453,7 +458,6 @@ def test_edit_with_htmx_fires_customer_updated(staff_client, make_customer):
         "email": "ada@example.com",
         "country": "GB",
         "currency": "GBP",
-        "tax_rate": "0",
         "payment_terms_days": "30",
         "invoicing_flow": "automatic",
     }

@@ -30,6 +30,7 @@ from webapp.services.ledger import (
     has_money_moved,
     post_entry,
 )
+from webapp.services.settings import default_legal_entity, document_series
 
 TODAY = date(2026, 1, 31)
 
@@ -105,9 +106,10 @@ def entries_sum(session, customer_id, currency="EUR") -> int:
 
 
 def counter(session, series) -> int | None:
-    return session.scalar(
-        select(DocumentCounter.last_number).where(DocumentCounter.series == series)
-    )
+    """The last number of ``series`` (INV, CN) under the default legal entity, which
+    bills every customer these tests make."""
+    key = document_series(series, default_legal_entity(session).id)
+    return session.scalar(select(DocumentCounter.last_number).where(DocumentCounter.series == key))
 
 
 def snapshot(session) -> dict:

@@ -27,6 +27,7 @@ from webapp.models.customer import Customer
 from webapp.services.billing import capture_one_time_charge, change_invoice_status
 from webapp.services.customers import create_customer
 from webapp.services.ledger import LedgerError, check_balances, post_entry
+from webapp.services.settings import default_legal_entity, document_series
 
 
 @pytest.fixture
@@ -202,8 +203,9 @@ def test_invoices_and_entries_for_one_customer_at_once(pg_app):
     with app.app_context():
         session = db.session
         assert _numbers(session) == [f"INV-{n:06d}" for n in range(1, total_invoices + 1)]
+        series = document_series("INV", default_legal_entity(session).id)
         counter = session.scalar(
-            select(DocumentCounter.last_number).where(DocumentCounter.series == "INV")
+            select(DocumentCounter.last_number).where(DocumentCounter.series == series)
         )
         assert counter == total_invoices
         invoiced = session.scalar(select(func.sum(Invoice.total_minor)))
@@ -278,7 +280,9 @@ def test_the_first_invoice_while_another_is_being_numbered(pg_app):
 
     with app.app_context():
         session = db.session
-        assert next_number(session, "INV") == "INV-000001"  # counter row created, uncommitted
+        entity = session.get(Customer, first).legal_entity
+        # The entity's INV counter row is created, uncommitted.
+        assert next_number(session, "INV", entity) == "INV-000001"
         thread = threading.Thread(target=second_invoice)
         thread.start()
         time.sleep(0.5)  # let the second transaction reach the counter

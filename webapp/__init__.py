@@ -67,6 +67,10 @@ def create_app(config: dict | None = None) -> Flask:
         notes,
         public,
         records,
+        sales,
+        settings,
+        tags,
+        tickets,
     )
     from webapp.template_helpers import register_template_helpers
 
@@ -78,6 +82,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(links.bp)
     app.register_blueprint(notes.bp)
     app.register_blueprint(records.bp)
+    app.register_blueprint(sales.bp)
+    app.register_blueprint(settings.bp)
+    app.register_blueprint(tags.bp)
+    app.register_blueprint(tickets.bp)
     app.register_blueprint(public.bp)
     PUBLIC_BLUEPRINTS.add("public")
     register_template_helpers(app)

@@ -8,6 +8,8 @@ import uuid
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateField,
+    DateTimeLocalField,
     EmailField,
     HiddenField,
     PasswordField,
@@ -18,11 +20,13 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
+from webapp.extensions import db
+from webapp.models.base import utcnow
 from webapp.models.customer import Customer, InvoicingFlow
-from webapp.services import reference
+from webapp.services import activities, addresses, aliases, reference, sales, settings, tickets
 from webapp.services.customers import CURRENCY_LOCKED, EDITABLE_FIELDS
 from webapp.services.gateways import DEFAULT_GATEWAY, GATEWAYS
-from webapp.services.money import AmountError, parse_amount
+from webapp.services.money import AmountError, format_plain, parse_amount
 
 
 class SignInForm(FlaskForm):
@@ -51,6 +55,15 @@ TEXT_FIELDS = tuple(
     for name in EDITABLE_FIELDS
     if name not in ("tax_class_id", "legal_entity_id", "payment_terms_days", "auto_pay")
 )
+
+
+def _optional_id(value) -> int | None:
+    """An id from a select; anything but a plain number is None, so its field says
+    "Choose … from the list" instead of a coercion error."""
+    if isinstance(value, int):
+        return value
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() and len(text) < 10 else None
 
 
 class CustomerForm(FlaskForm):
@@ -87,7 +100,18 @@ class CustomerForm(FlaskForm):
     region = StringField("State / region", validators=[Length(max=100)])
     postal_code = StringField("Postal code", validators=[Length(max=20)])
     tax_id = StringField("Tax ID / VAT number", validators=[Length(max=50)])
-    tax_rate = StringField("Tax rate (%)", default="0.00")
+    tax_class_id = SelectField(
+        "Tax class",
+        coerce=_optional_id,
+        validate_choice=False,
+        description="Sets the customer's tax rate; classes are kept under Settings.",
+    )
+    legal_entity_id = SelectField(
+        "Legal entity",
+        coerce=_optional_id,
+        validate_choice=False,
+        description="The seller on this customer's invoices.",
+    )
     payment_terms_days = StringField(
         "Payment terms (Net N days)", default="30", description="Days until an invoice is due."
     )
@@ -114,6 +138,14 @@ class CustomerForm(FlaskForm):
             ("", "Same as the country"),
             *[(code, f"{code} — {name}") for code, name in reference.currencies()],
         ]
+        classes, entities = settings.customer_choices(db.session)
+        self.tax_class_id.choices = [(tax_class.id, tax_class.label) for tax_class in classes]
+        self.legal_entity_id.choices = [(entity.id, entity.name) for entity in entities]
+        # A new customer starts in the lowest-rate class, billed by the oldest entity.
+        if self.tax_class_id.data is None and not self.is_submitted():
+            self.tax_class_id.data = classes[0].id
+        if self.legal_entity_id.data is None and not self.is_submitted():
+            self.legal_entity_id.data = min(entity.id for entity in entities)
 
     # -- field rules -------------------------------------------------------
     def validate_email(self, field):
@@ -154,11 +186,13 @@ class CustomerForm(FlaskForm):
     def validate_tax_id(self, field):
         _normalised(field, reference.normalise_tax_id, self.country.data)
 
-    def validate_tax_rate(self, field):
-        try:
-            self.tax_rate_bp = reference.parse_tax_rate(field.data)
-        except ValueError as error:
-            raise ValidationError(str(error)) from None
+    def validate_tax_class_id(self, field):
+        if field.data not in {value for value, _ in field.choices}:
+            raise ValidationError("Choose a tax class from the list.")
+
+    def validate_legal_entity_id(self, field):
+        if field.data not in {value for value, _ in field.choices}:
+            raise ValidationError("Choose a legal entity from the list.")
 
     def validate_payment_terms_days(self, field):
         text = str(field.data if field.data is not None else "").strip()
@@ -169,7 +203,8 @@ class CustomerForm(FlaskForm):
     def customer_fields(self) -> dict:
         """The validated values, ready for services.customers."""
         fields = {name: (getattr(self, name).data or "").strip() for name in TEXT_FIELDS}
-        fields["tax_rate_bp"] = self.tax_rate_bp
+        fields["tax_class_id"] = self.tax_class_id.data
+        fields["legal_entity_id"] = self.legal_entity_id.data
         fields["payment_terms_days"] = int(str(self.payment_terms_days.data).strip())
         fields["auto_pay"] = bool(self.auto_pay.data)
         return fields
@@ -181,7 +216,6 @@ class CustomerForm(FlaskForm):
         if not form.is_submitted():
             for name in ("phone", "mobile", "fax"):
                 getattr(form, name).data = reference.display_phone(getattr(customer, name))
-            form.tax_rate.data = customer.tax_rate_percent
             form.payment_terms_days.data = str(customer.payment_terms_days)
             form.currency_chosen.data = "1"
         return form
@@ -275,6 +309,12 @@ class NoteForm(FlaskForm):
     body = TextAreaField("New note", validators=[DataRequired("Write the note first.")])
 
 
+class TagForm(FlaskForm):
+    """Add tag on the customer page; the name rules are services.tags'."""
+
+    tag = StringField("New tag")
+
+
 class RecordForm(FlaskForm):
     """The form of a record kept on a customer (see blueprints.records). Built with the
     customer (phone numbers, countries and currencies default to theirs) and, when
@@ -333,3 +373,302 @@ class ContactForm(RecordForm):
 
     def show(self, record) -> None:
         self.phone.data = reference.display_phone(record.phone)
+
+
+def _stripped(value):
+    """A filter: lengths are checked on what is stored, without surrounding spaces."""
+    return value.strip() if isinstance(value, str) else value
+
+
+class AliasForm(RecordForm):
+    """+ Add external ID / Edit external ID: a label and the other system's ID."""
+
+    label = StringField(
+        "Label",
+        validators=[
+            DataRequired(aliases.LABEL_REQUIRED),
+            Length(max=aliases.LABEL_MAX, message=aliases.LABEL_TOO_LONG),
+        ],
+        description="The system the ID comes from, e.g. Stripe or Salesforce.",
+        filters=[_stripped],
+    )
+    value = StringField(
+        "ID",
+        validators=[
+            DataRequired(aliases.VALUE_REQUIRED),
+            Length(max=aliases.VALUE_MAX, message=aliases.VALUE_TOO_LONG),
+        ],
+        description="No two customers can have the same ID.",
+        filters=[_stripped],
+    )
+
+
+class PlainDateField(DateField):
+    """A date typed as 2025-03-14 (``<input type="date">`` sends it so); anything else
+    gets a message saying what to type rather than WTForms' own."""
+
+    def process_formdata(self, valuelist):
+        if valuelist and not " ".join(valuelist).strip():
+            self.data = None  # left empty: InputRequired says so
+            return
+        try:
+            super().process_formdata([" ".join(valuelist).strip()] if valuelist else valuelist)
+        except ValueError:
+            raise ValueError("Enter a real date, like 2025-03-14.") from None
+
+
+class SaleForm(RecordForm):
+    """+ New sale / Edit sale. The amount is typed money in the chosen currency; the
+    status is Open or Cancelled (Invoiced only comes from invoicing the sale)."""
+
+    sold_on = PlainDateField(
+        "Date",
+        validators=[InputRequired("Enter the date of the sale.")],
+        default=lambda: utcnow().date(),
+    )
+    description = StringField(
+        "Description",
+        validators=[DataRequired("Enter a description: it becomes the invoice line.")],
+        description="What was sold; the invoice line reads the same.",
+    )
+    amount = StringField(
+        "Amount",
+        validators=[InputRequired("Enter an amount.")],
+        description="Before tax, e.g. 1250.00.",
+    )
+    currency = SelectField("Currency", validate_choice=False)
+    status = RadioField(
+        "Status",
+        choices=list(sales.FORM_STATUSES.items()),
+        default="open",
+        validate_choice=False,  # the service says what to choose instead
+    )
+
+    def __init__(self, *args, customer: Customer, record=None, **kwargs):
+        super().__init__(*args, customer=customer, record=record, **kwargs)
+        self.currency.choices = [
+            (code, f"{code} — {name}") for code, name in reference.currencies()
+        ]
+        if record is None and not self.is_submitted():
+            self.currency.data = customer.currency
+        self.amount_minor = 0
+
+    def show(self, record) -> None:
+        self.amount.data = format_plain(record.amount_minor, record.currency)
+
+    def validate_currency(self, field):
+        if field.data not in reference.currency_codes():
+            raise ValidationError("Choose a currency from the list.")
+
+    def validate_amount(self, field):
+        if self.currency.data not in reference.currency_codes():
+            return  # the currency's own message says what to fix
+        try:
+            self.amount_minor = parse_amount(field.data, self.currency.data, allow_negative=False)
+        except AmountError as error:
+            raise ValidationError(str(error)) from None
+
+    def record_fields(self) -> dict:
+        fields = super().record_fields()
+        fields["amount_minor"] = self.amount_minor
+        del fields["amount"]
+        return fields
+
+
+class UtcDateTimeField(DateTimeLocalField):
+    """A date and time typed in UTC (``<input type="datetime-local">``, sent as
+    2025-03-14T15:30); anything else gets a message saying what to type."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault(
+            "format",
+            ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"],
+        )
+        super().__init__(*args, **kwargs)
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError(activities.BAD_WHEN) from None
+
+
+class ActivityForm(RecordForm):
+    """+ New activity / Edit activity. Lengths and the rest are the service's rules."""
+
+    title = StringField("Title", validators=[DataRequired("Enter a title.")])
+    kind = RadioField(
+        "Kind",
+        choices=list(activities.KIND_LABELS.items()),
+        default="meeting",
+        validate_choice=False,  # validate_kind says what to do instead
+    )
+    due_at = UtcDateTimeField(
+        "When (UTC)",
+        validators=[InputRequired("Enter the date and time it is planned for.")],
+        description="Date and time in UTC, like every time in Tally.",
+    )
+    notes = TextAreaField("Notes", description="Plain text.")
+    done = BooleanField("Done")
+
+    def validate_kind(self, field):
+        if field.data not in activities.KIND_LABELS:
+            raise ValidationError(activities.CHOOSE_KIND)
+
+
+class TicketForm(RecordForm):
+    """+ New ticket / Edit ticket. A new ticket has no status field: it starts as New."""
+
+    subject = StringField("Subject", validators=[DataRequired("Enter a subject.")])
+    description = TextAreaField(
+        "Description", description="What the customer asked, noted or reported. Plain text."
+    )
+    status = SelectField(
+        "Status",
+        choices=list(tickets.STATUS_LABELS.items()),
+        validate_choice=False,  # validate_status says what to do instead
+    )
+
+    def __init__(self, *args, record=None, **kwargs):
+        super().__init__(*args, record=record, **kwargs)
+        if record is None:
+            del self.status
+
+    def validate_status(self, field):
+        if field.data not in tickets.STATUS_LABELS:
+            raise ValidationError(tickets.CHOOSE_STATUS)
+
+
+class TicketStatusForm(FlaskForm):
+    """Change on a ticket's row: the new status (the service checks it)."""
+
+    status = SelectField(
+        "Status", choices=list(tickets.STATUS_LABELS.items()), validate_choice=False
+    )
+
+
+class AddressForm(RecordForm):
+    """+ New address / Edit address."""
+
+    label = StringField(
+        "Label", validators=[Length(max=100)], description='e.g. "Head office", "Warehouse".'
+    )
+    line1 = StringField(
+        "Address line 1", validators=[DataRequired(addresses.LINE1_NEEDED), Length(max=200)]
+    )
+    line2 = StringField("Address line 2", validators=[Length(max=200)])
+    city = StringField("City", validators=[Length(max=100)])
+    region = StringField("State / region", validators=[Length(max=100)])
+    postal_code = StringField("Postal code", validators=[Length(max=20)])
+    country = SelectField(
+        "Country", validators=[DataRequired("Choose a country.")], validate_choice=False
+    )
+    is_billing = BooleanField(
+        "Billing address",
+        description="Printed on invoices and shown on the profile; a customer has one.",
+    )
+
+    def __init__(self, *args, customer: Customer, record=None, **kwargs):
+        super().__init__(*args, customer=customer, record=record, **kwargs)
+        self.country.choices = [("", "Choose a country…"), *reference.countries()]
+        if record is None and not self.is_submitted():
+            self.country.data = customer.country
+
+    def validate_country(self, field):
+        if field.data not in reference.country_codes():
+            raise ValidationError(addresses.COUNTRY_UNKNOWN)
+
+
+class TaxClassForm(FlaskForm):
+    """Add tax class / Edit tax class (Settings)."""
+
+    name = StringField(
+        "Name",
+        validators=[
+            DataRequired("Enter the name of the tax class."),
+            Length(
+                max=settings.TAX_CLASS_NAME_MAX, message="A name can be at most 100 characters."
+            ),
+        ],
+        description="What staff pick in the customer form, e.g. Standard or Reduced.",
+    )
+    rate = StringField("Rate (%)", description="From 0 to 100, at most two decimals: 19 or 7.25.")
+
+    def validate_rate(self, field):
+        if not (field.data or "").strip():
+            raise ValidationError("Enter the rate, e.g. 19 or 7.25 (0 for no tax).")
+        try:
+            self.rate_bp = reference.parse_tax_rate(field.data)
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
+
+    @classmethod
+    def for_tax_class(cls, tax_class) -> TaxClassForm:
+        form = cls(obj=tax_class)
+        if not form.is_submitted():
+            form.rate.data = tax_class.rate_percent
+        return form
+
+
+class LegalEntityForm(FlaskForm):
+    """Add legal entity / Edit legal entity (Settings): the seller on invoices."""
+
+    name = StringField(
+        "Name",
+        validators=[
+            DataRequired("Enter the name of the legal entity."),
+            Length(max=settings.ENTITY_NAME_MAX, message="A name can be at most 200 characters."),
+        ],
+        description="The seller's name on invoices and credit notes.",
+    )
+    address = TextAreaField(
+        "Address",
+        validators=[
+            Length(
+                max=settings.ENTITY_ADDRESS_MAX,
+                message="An address can be at most 1,000 characters.",
+            )
+        ],
+        description="Printed under the name, line by line.",
+    )
+    country = SelectField("Country", validate_choice=False)
+    tax_id = StringField(
+        "Tax ID / VAT number",
+        validators=[Length(max=50)],
+        description="Checked against the country's format where one is known.",
+    )
+    default_currency = SelectField("Default currency", validate_choice=False, default="EUR")
+    number_prefix = StringField(
+        "Number prefix",
+        description="Optional, up to 10 letters and digits: ACME numbers invoices "
+        "ACME-INV-000001. Each entity has its own series.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.country.choices = [("", "Choose a country…"), *reference.countries()]
+        self.default_currency.choices = [
+            (code, f"{code} — {name}") for code, name in reference.currencies()
+        ]
+
+    def validate_country(self, field):
+        field.data = (field.data or "").upper()
+        if field.data and field.data not in reference.country_codes():
+            raise ValidationError("Choose a country from the list.")
+
+    def validate_tax_id(self, field):
+        country = self.country.data if self.country.data in reference.country_codes() else ""
+        _normalised(field, reference.normalise_tax_id, country or None)
+
+    def validate_default_currency(self, field):
+        field.data = (field.data or "").upper()
+        if field.data not in reference.currency_codes():
+            raise ValidationError("Choose a currency from the list.")
+
+    def validate_number_prefix(self, field):
+        _normalised(field, settings.normalise_number_prefix)
+
+    def entity_fields(self) -> dict:
+        """The validated values, ready for services.settings."""
+        names = ("name", "address", "country", "tax_id", "default_currency", "number_prefix")
+        return {name: (getattr(self, name).data or "").strip() for name in names}

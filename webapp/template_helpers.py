@@ -7,6 +7,7 @@ import json
 from flask import Flask
 from flask_wtf.csrf import generate_csrf
 
+from webapp.blueprints import customer_tab_url
 from webapp.models.customer import CustomerStatus
 from webapp.services.billing import INVOICE_ACTIONS, available_actions
 from webapp.services.contacts import preferences_label
@@ -47,4 +48,5 @@ def register_template_helpers(app: Flask) -> None:
             "invoice_action_labels": INVOICE_ACTIONS,
             "currency_choices": currencies,
             "csrf_headers": lambda: json.dumps({"X-CSRFToken": generate_csrf()}),
+            "customer_tab_url": customer_tab_url,
         }

@@ -15,13 +15,22 @@ def customer_or_404(customer_id: int) -> Customer:
     return customer
 
 
-def customer_changed(customer_id: int, message: str, tab: str, ok: bool = True):
+def customer_changed(
+    customer_id: int, message: str, tab: str, ok: bool = True, query: dict | None = None
+):
     """After a change on the customer page. htmx: close any modal, refresh the customer
     region (header and the open tab) and show the message, as an error if not ``ok``;
-    a plain form: back to ``tab`` with the message. Takes the id, not the customer, so
-    nothing is re-read after the commit."""
+    a plain form: back to ``tab`` (with ``query``, e.g. the list's filter) with the
+    message. Takes the id, not the customer, so nothing is re-read after the commit."""
     if is_htmx_partial():
         shown = message if ok else {"text": message, "level": "error"}
         return htmx_done({"closeModal": True, "customerUpdated": customer_id, "showMessage": shown})
     flash(message, "success" if ok else "error")
-    return redirect(url_for("customers.tab", customer_id=customer_id, tab=tab), code=303)
+    return redirect(customer_tab_url(customer_id, tab, **(query or {})), code=303)
+
+
+def customer_tab_url(customer_id: int, tab: str, **query) -> str:
+    """The address of a customer tab; Profile is the customer page itself."""
+    if tab == "profile":
+        return url_for("customers.show", customer_id=customer_id, **query)
+    return url_for("customers.tab", customer_id=customer_id, tab=tab, **query)

@@ -7,14 +7,21 @@ from jinja2_fragments.flask import render_block
 
 from webapp.blueprints import customer_or_404
 from webapp.extensions import db
-from webapp.forms import CustomerForm, NoteForm, StatusForm
+from webapp.forms import CustomerForm, NoteForm, StatusForm, TagForm
+from webapp.models.base import utcnow
 from webapp.models.customer import Customer, CustomerStatus
 from webapp.rendering import htmx_done, is_htmx_partial, render_page
+from webapp.services import activities as activities_service
+from webapp.services import addresses as addresses_service
+from webapp.services import aliases as aliases_service
 from webapp.services import billing as billing_service
 from webapp.services import contacts as contacts_service
 from webapp.services import customers as customer_service
 from webapp.services import ledger, mailer, payment_links
 from webapp.services import notes as notes_service
+from webapp.services import sales as sales_service
+from webapp.services import tags as tags_service
+from webapp.services import tickets as tickets_service
 from webapp.services.search import CustomerQuery, any_customers, list_customers
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
@@ -69,8 +76,8 @@ def _saved(customer: Customer, message: str, event: str, duplicates=()):
 @bp.get("")
 def index():
     """The customer list: search, filters, sort and paging, all in the query string."""
-    query = CustomerQuery.from_args(request.args)
-    page = list_customers(db.session, query)
+    page = list_customers(db.session, CustomerQuery.from_args(request.args))
+    query = page.query  # an unknown tag is left out
     has_customers = bool(page.customers) or any_customers(db.session)
     response = render_page(
         "customers/index.html",
@@ -78,6 +85,7 @@ def index():
         page=page,
         query=query,
         has_customers=has_customers,
+        tags=tags_service.all_tags(db.session, query.tag),
     )
     if is_htmx_partial() and request.headers.get("HX-Trigger") == "search":
         # The search form pushes the canonical URL (no empty parameters), not its raw values.
@@ -157,7 +165,13 @@ def _tab_context(customer: Customer, tab: str) -> dict:
     """What a tab shows besides the customer, read from the query string."""
     context: dict = {"balances": ledger.balances(db.session, customer)}
     page = request.args.get("page", 1, type=int) or 1
-    if tab == "billing":
+    if tab == "profile":
+        context["primary_contact"] = contacts_service.primary_contact(db.session, customer.id)
+        context["billing_address"] = addresses_service.billing_address_of(db.session, customer.id)
+        context["aliases"] = aliases_service.aliases_of(db.session, customer.id)
+        context["all_tags"] = tags_service.all_tags(db.session)
+        context["tag_form"] = TagForm(formdata=None)
+    elif tab == "billing":
         context["entries"] = billing_service.entries_page(db.session, customer.id, page)
         link = payment_links.current_link(db.session, customer.id)
         context["payment_link"] = link
@@ -176,9 +190,26 @@ def _tab_context(customer: Customer, tab: str) -> dict:
         context["emails"] = mailer.emails_page(db.session, customer.id, page)
     elif tab == "contacts":
         context["contacts"] = contacts_service.contacts_of(db.session, customer.id)
+    elif tab == "addresses":
+        context["addresses"] = addresses_service.addresses_of(db.session, customer.id)
     elif tab == "notes":
         context["notes"] = notes_service.notes_page(db.session, customer.id, page)
         context["note_form"] = NoteForm(formdata=None)
+    elif tab == "sales":
+        context["sales"] = sales_service.sales_page(db.session, customer.id, page)
+        context["sale_actions"] = sales_service.available_actions
+        context["sale_status"] = sales_service.status_label
+    elif tab == "activities":
+        now = utcnow()
+        activities = activities_service.activities_page(db.session, customer.id, page, now)
+        context["activities"] = activities
+        context["overdue"] = activities_service.overdue_ids(activities.rows, now)
+        context["activity_kinds"] = activities_service.KIND_LABELS
+    elif tab == "tickets":
+        status = tickets_service.status_filter(request.args.get("status"))
+        context["ticket_status"] = status
+        context["tickets"] = tickets_service.tickets_page(db.session, customer.id, status, page)
+        context["ticket_status_labels"] = tickets_service.STATUS_LABELS
     return context
 
 
@@ -188,7 +219,7 @@ def render_customer_tab(customer: Customer, tab: str, status: int = 200, **extra
     context = {**_tab_context(customer, tab), **extra}
     return render_page(
         "customers/show.html",
-        blocks=("customer_tab", "customer", "note_form"),
+        blocks=("customer_tab", "customer", "note_form", "tag_form"),
         status=status,
         customer=customer,
         tab=tab,
@@ -211,7 +242,7 @@ def edit(customer_id: int):
             customer_service.update_customer(db.session, customer, form.customer_fields())
         except customer_service.CustomerError as refusal:
             db.session.rollback()
-            form.currency.errors = [str(refusal)]
+            getattr(form, refusal.field or "currency").errors = [str(refusal)]
         else:
             message = f"Changes to {customer.customer_id} saved."
             return _saved(customer, message, "customerUpdated", duplicates)

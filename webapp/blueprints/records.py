@@ -14,12 +14,23 @@ from types import ModuleType
 
 from flask import Blueprint, abort
 from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
 from webapp.blueprints import customer_changed, customer_or_404
 from webapp.extensions import db
-from webapp.forms import ConfirmForm, ContactForm, RecordForm
+from webapp.forms import (
+    ActivityForm,
+    AddressForm,
+    AliasForm,
+    ConfirmForm,
+    ContactForm,
+    RecordForm,
+    SaleForm,
+    TicketForm,
+)
 from webapp.rendering import render_page
-from webapp.services import contacts
+from webapp.services import activities, addresses, aliases, contacts, sales, tickets
 from webapp.services.records import RecordError
 
 bp = Blueprint("records", __name__, url_prefix="/customers/<int:customer_id>")
@@ -32,6 +43,8 @@ class RecordKind:
     form: type[RecordForm]
     service: ModuleType
     delete_verb: str = "Delete"
+    # False for records that are kept for good (tickets): no delete page, no link.
+    deletable: bool = True
 
     @property
     def title(self) -> str:
@@ -41,6 +54,11 @@ class RecordKind:
 # URL segment -> kind.
 KINDS: dict[str, RecordKind] = {
     "contacts": RecordKind("contact", "contacts", ContactForm, contacts, delete_verb="Remove"),
+    "addresses": RecordKind("address", "addresses", AddressForm, addresses, delete_verb="Remove"),
+    "activities": RecordKind("activity", "activities", ActivityForm, activities),
+    "tickets": RecordKind("ticket", "tickets", TicketForm, tickets, deletable=False),
+    "sales": RecordKind("sale", "sales", SaleForm, sales),
+    "aliases": RecordKind("external ID", "profile", AliasForm, aliases, delete_verb="Remove"),
 }
 
 
@@ -55,6 +73,21 @@ def _record_or_404(record_kind: RecordKind, customer_id: int, record_id: int):
     if record is None:
         abort(404)
     return record
+
+
+# Another request removed the record, or moved a one-per-customer mark (primary
+# contact, billing address), between this request reading it and writing.
+CONCURRENT_CHANGE = (StaleDataError, ObjectDeletedError, IntegrityError)
+
+
+def _changed_meanwhile(record_kind: RecordKind, customer_id: int):
+    """Nothing was saved: say so and show the tab as it is now, never a 500."""
+    db.session.rollback()
+    message = (
+        f"This {record_kind.noun} was changed or removed by someone else at the same "
+        "moment; nothing was saved. Check it and try again."
+    )
+    return customer_changed(customer_id, message, record_kind.tab, ok=False)
 
 
 def _refused(form: RecordForm, refusal: RecordError) -> str | None:
@@ -111,6 +144,8 @@ def edit(customer_id: int, kind: str, record_id: int):
             record_kind.service.change(db.session, customer, record, form.record_fields())
         except RecordError as refusal:
             error = _refused(form, refusal)
+        except CONCURRENT_CHANGE:
+            return _changed_meanwhile(record_kind, customer_id)
         else:
             return customer_changed(customer_id, f"{record_kind.title} saved.", record_kind.tab)
     return _render_form(record_kind, kind, customer, form, record, error)
@@ -120,6 +155,8 @@ def edit(customer_id: int, kind: str, record_id: int):
 def delete(customer_id: int, kind: str, record_id: int):
     """Delete (or remove) a record after a server-side confirmation: Cancel / Confirm."""
     record_kind = _kind_or_404(kind)
+    if not record_kind.deletable:
+        abort(404)
     customer = customer_or_404(customer_id)
     record = _record_or_404(record_kind, customer.id, record_id)
     form = ConfirmForm()
@@ -130,6 +167,8 @@ def delete(customer_id: int, kind: str, record_id: int):
         except RecordError as refusal:
             db.session.rollback()
             error = str(refusal)
+        except CONCURRENT_CHANGE:
+            return _changed_meanwhile(record_kind, customer_id)
         else:
             verb = "removed" if record_kind.delete_verb == "Remove" else "deleted"
             return customer_changed(customer_id, f"{record_kind.title} {verb}.", record_kind.tab)

@@ -87,9 +87,7 @@ class Customer(db.Model):
 
     tax_class = relationship("TaxClass")
     legal_entity = relationship("LegalEntity")
-    tags = relationship(
-        "Tag", secondary="customer_tags", order_by="Tag.key", lazy="selectin", viewonly=True
-    )
+    tags = relationship("Tag", secondary="customer_tags", order_by="Tag.key", viewonly=True)
 
     __table_args__ = (
         Index("ix_customers_tax_class", "tax_class_id"),

@@ -10,10 +10,10 @@ reverses the charge; voiding an open one reverses the charge.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -99,9 +99,15 @@ def capture_one_time_charge(
     key: str | None,
     today: date | None = None,
     allow_repeat: bool = True,
+    on_written: Callable[[LedgerEntry], None] | None = None,
 ) -> OneTimeCharge:
     """Invoice a positive amount or credit a negative one, exactly once per key. With
-    ``allow_repeat=False`` the same charge made moments ago must be confirmed first."""
+    ``allow_repeat=False`` the same charge made moments ago must be confirmed first.
+
+    ``on_written(entry)`` runs in the same transaction, under the customer's lock, right
+    after the document and its entry are written (not on a replay): whatever it changes
+    is committed with them, and a ``LedgerError`` it raises undoes them (e.g. a sale is
+    marked invoiced together with its invoice, never apart)."""
     if amount_minor == 0:
         raise LedgerError("The amount cannot be zero.")
 
@@ -122,6 +128,8 @@ def capture_one_time_charge(
             entry = _credit_note(
                 session, customer, -amount_minor, currency, description, actor_id, key, issued
             )
+        if on_written is not None:
+            on_written(entry)
         queue_document_email(session, customer, entry)
         return entry
 
@@ -151,13 +159,18 @@ def queue_document_email(session: Session, customer: Customer, entry: LedgerEntr
 def _queue_document_email(
     session: Session, customer: Customer, entry: LedgerEntry, recipient: str
 ) -> None:
+    # The seller is the legal entity that issued the document.
+    document = entry.invoice if entry.invoice is not None else entry.credit_note
+    entity = document.legal_entity if document is not None else customer.legal_entity
+    seller = entity.name
     common = {
         "customer_id": customer.id,
         "recipient": recipient,
         "customer": customer,
-        "seller_address": current_app.config["SELLER_ADDRESS"],
+        "seller_name": seller,
+        "seller_address": entity.address,
+        "seller_tax_id": entity.tax_id,
     }
-    seller = current_app.config["SELLER_NAME"]
     if entry.invoice is not None:
         invoice = entry.invoice
         queue_email(

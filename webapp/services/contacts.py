@@ -34,6 +34,12 @@ def contacts_of(session: Session, customer_id: int) -> list[Contact]:
     )
 
 
+def primary_contact(session: Session, customer_id: int) -> Contact | None:
+    return session.scalar(
+        select(Contact).where(Contact.customer_id == customer_id, Contact.is_primary.is_(True))
+    )
+
+
 def get(session: Session, customer_id: int, contact_id: int) -> Contact | None:
     contact = session.get(Contact, contact_id)
     return contact if contact is not None and contact.customer_id == customer_id else None

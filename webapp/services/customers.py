@@ -11,12 +11,18 @@ from sqlalchemy.orm import Session
 
 from webapp.models.customer import Customer, CustomerStatus, format_customer_id
 from webapp.models.settings import TaxClass
-from webapp.services import reference, settings
+from webapp.services import addresses, reference, settings
+from webapp.services.records import RecordError
 from webapp.services.search import build_search_text
 
 
 class CustomerError(Exception):
-    """A rule refused the change; the message is shown to the user."""
+    """A rule refused the change; the message is shown to the user, beside ``field``
+    when one is named."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 # Fields a staff member may set through the customer form.
@@ -71,6 +77,7 @@ def create_customer(session: Session, fields: Mapping[str, Any]) -> Customer:
     _apply(customer, fields)
     settings.assign_defaults(session, customer)
     session.add(customer)
+    _store_address(session, customer, fields)
     session.commit()
     return customer
 
@@ -87,9 +94,25 @@ def update_customer(session: Session, customer: Customer, fields: Mapping[str, A
             raise CustomerError(CURRENCY_LOCKED)
     _apply(customer, fields)
     if "tax_class_id" in fields:
-        customer.tax_rate_bp = session.get(TaxClass, customer.tax_class_id).rate_bp
+        tax_class = session.get(TaxClass, customer.tax_class_id)
+        if tax_class is None:  # deleted while the form was open
+            session.rollback()
+            raise CustomerError("This tax class no longer exists: choose another.", "tax_class_id")
+        customer.tax_rate_bp = tax_class.rate_bp
+    _store_address(session, customer, fields)
     session.commit()
     return customer
+
+
+def _store_address(session: Session, customer: Customer, fields: Mapping[str, Any]) -> None:
+    """The form's address fields are the billing address: keep its Address row in step."""
+    if not any(column in fields for column in addresses.MIRRORED.values()):
+        return
+    try:
+        addresses.store_profile_address(session, customer)
+    except RecordError as refusal:
+        session.rollback()
+        raise CustomerError(str(refusal), refusal.field) from None
 
 
 CURRENCY_LOCKED = (

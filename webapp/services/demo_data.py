@@ -41,6 +41,8 @@ LOCALES = [
     ("de_CH", "CH", 2),
     ("da_DK", "DK", 2),
 ]
+# Tax rates in hundredths of a percent; 0 twice as often as the others.
+TAX_RATES = (0, 0, 700, 1900, 2000, 2100)
 POOL_SIZE = 400
 BATCH_SIZE = 5000
 COLUMNS = [column.name for column in Customer.__table__.columns if column.name != "id"]
@@ -124,7 +126,7 @@ def generate_customers(count: int, seed: int | None = None) -> Iterator[dict]:
             "region": "",
             "postal_code": rng.choice(pool.postcodes),
             "tax_id": "",
-            "tax_rate_bp": rng.choice((0, 0, 700, 1900, 2000, 2100)),
+            "tax_rate_bp": rng.choice(TAX_RATES),
             "payment_terms_days": rng.choice((0, 14, 30, 30, 30, 60)),
             "invoicing_flow": InvoicingFlow.AUTOMATIC.value,
             "auto_pay": rng.random() < 0.3,
@@ -158,14 +160,13 @@ def insert_demo_customers(
 ) -> None:
     """Insert ``count`` demo customers, committing in batches, each in the tax class
     of its rate and billed by the default legal entity, with its billing address."""
+    # Looked up before the rows stream: during COPY the connection can run nothing else.
     entity_id = settings.default_legal_entity(session).id
-    class_ids: dict[int, int] = {}
+    class_ids = {rate: settings.tax_class_for_rate(session, rate).id for rate in set(TAX_RATES)}
+    session.commit()
 
     def placed(row: dict) -> dict:
-        rate = row["tax_rate_bp"]
-        if rate not in class_ids:
-            class_ids[rate] = settings.tax_class_for_rate(session, rate).id
-        row["tax_class_id"] = class_ids[rate]
+        row["tax_class_id"] = class_ids[row["tax_rate_bp"]]
         row["legal_entity_id"] = entity_id
         return row
 

@@ -62,8 +62,10 @@ def queue_email(
     **context: Any,
 ) -> Email:
     """Render ``emails/<template>.html`` and ``.txt`` now and record the message in the
-    caller's transaction; it is sent after the commit."""
-    context.update(subject=subject, seller_name=current_app.config["SELLER_NAME"])
+    caller's transaction; it is sent after the commit. The seller is ``SELLER_NAME``
+    unless the caller names one (an invoice's legal entity)."""
+    context["subject"] = subject
+    context.setdefault("seller_name", current_app.config["SELLER_NAME"])
     email = Email(
         kind=kind,
         name=name,

@@ -10,15 +10,19 @@ and nothing counts the whole table.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode
 
 from sqlalchemy import Select, and_, exists, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session, selectinload
 
+from webapp.models.contacts import Alias
+from webapp.models.crm import Tag, customer_tags
 from webapp.models.customer import CUSTOMER_ID_PREFIX, Customer, CustomerStatus
 from webapp.services.reference import country_codes, currency_codes, fold_text
+from webapp.services.tags import NAME_MAX as TAG_KEY_MAX
+from webapp.services.tags import tag_id_for_key, tag_key
 
 PAGE_SIZE = 50
 MAX_PAGE = 100_000
@@ -52,8 +56,13 @@ _PHONE_LIKE = re.compile(r"^\+?[\d()./-]+$")
 _PHONE_QUERY = re.compile(r"^\+?[\d\s()./-]+$")
 
 
-def build_search_text(customer: Customer) -> str:
-    """Everything a person may type to find this customer, folded for matching."""
+def build_search_text(customer: Customer, aliases: Iterable[str] | None = None) -> str:
+    """Everything a person may type to find this customer, folded for matching: the
+    profile's names, email, tax ID and phone numbers, and the values of its external
+    IDs. Without ``aliases``, a customer already in the database has them read from its
+    session, so an edit of the profile keeps them searchable."""
+    if aliases is None:
+        aliases = _stored_alias_values(customer)
     words = [
         customer.name,
         customer.company,
@@ -63,7 +72,21 @@ def build_search_text(customer: Customer) -> str:
         customer.tax_id,
     ]
     phones = [re.sub(r"\D", "", number or "") for number in (customer.phone, customer.mobile)]
-    return " ".join(fold_text(part) for part in [*words, *phones] if part)
+    ids = []
+    for value in aliases:
+        ids.append(" ".join(value.split()))
+        # An ID typed like a phone number ("123-456-789") is searched as its digits.
+        if _PHONE_QUERY.match(value) and len(re.sub(r"\D", "", value)) >= 6:
+            ids.append(re.sub(r"\D", "", value))
+    return " ".join(fold_text(part) for part in [*words, *phones, *ids] if part)
+
+
+def _stored_alias_values(customer: Customer) -> list[str]:
+    session = object_session(customer)
+    if session is None or customer.id is None:
+        return []
+    with session.no_autoflush:
+        return list(session.scalars(select(Alias.value).where(Alias.customer_id == customer.id)))
 
 
 def _search_terms(q: str) -> list[str]:
@@ -103,6 +126,7 @@ class CustomerQuery:
     currency: str = ""
     country: str = ""
     balance: str = ""
+    tag: str = ""  # a tag's key (its folded name); list_customers drops an unknown one
     sort: str = DEFAULT_SORT[0]
     direction: str = DEFAULT_SORT[1]
     page: int = 1
@@ -114,6 +138,7 @@ class CustomerQuery:
         currency = args.get("currency", "").upper()
         country = args.get("country", "").upper()
         balance = args.get("balance", "")
+        tag = tag_key(args.get("tag", ""))
         sort = args.get("sort", DEFAULT_SORT[0])
         direction = args.get("dir", "")
         try:
@@ -130,6 +155,7 @@ class CustomerQuery:
             currency=currency if currency in currency_codes() else "",
             country=country if country in country_codes() else "",
             balance=balance if balance in BALANCE_FILTERS else "",
+            tag=tag if len(tag) <= TAG_KEY_MAX else "",
             sort=sort,
             direction=direction,
             page=min(max(page, 1), MAX_PAGE),
@@ -144,6 +170,7 @@ class CustomerQuery:
             "currency": view.currency,
             "country": view.country,
             "balance": view.balance,
+            "tag": view.tag,
         }
         if (view.sort, view.direction) != DEFAULT_SORT:
             args["sort"], args["dir"] = view.sort, view.direction
@@ -164,7 +191,9 @@ class CustomerQuery:
 
     @property
     def is_filtered(self) -> bool:
-        return bool(self.q or self.status or self.currency or self.country or self.balance)
+        return bool(
+            self.q or self.status or self.currency or self.country or self.balance or self.tag
+        )
 
 
 @dataclass
@@ -182,8 +211,11 @@ class CustomerPage:
         return self.first_number + len(self.customers) - 1
 
 
-def narrow_to_view(query: CustomerQuery, statement: Select) -> Select:
-    """``statement`` narrowed to the view's status, currency, country and search."""
+def narrow_to_view(query: CustomerQuery, statement: Select, tag_id: int | None = None) -> Select:
+    """``statement`` narrowed to the view's status, currency, country, balance, tag and
+    search. ``tag_id`` is the id of ``query.tag`` when the caller has looked it up: a
+    literal id lets PostgreSQL plan with that tag's own frequency (walk the newest
+    customers for a common tag, start from the tag's few customers for a rare one)."""
     if query.status == "":
         statement = statement.where(Customer.status != CustomerStatus.ARCHIVED)
     elif query.status != "all":
@@ -194,6 +226,15 @@ def narrow_to_view(query: CustomerQuery, statement: Select) -> Select:
         statement = statement.where(Customer.country == query.country)
     if query.balance:
         statement = statement.where(BALANCE_FILTERS[query.balance])
+    if query.tag:
+        if tag_id is None:
+            tag_id = select(Tag.id).where(Tag.key == query.tag).scalar_subquery()
+        # (tag_id, customer_id) index: from the tag to its customers, or one probe per row.
+        statement = statement.where(
+            exists().where(
+                customer_tags.c.tag_id == tag_id, customer_tags.c.customer_id == Customer.id
+            )
+        )
     terms = _search_terms(query.q)
     if terms:
         statement = statement.where(and_(*(_term_condition(term) for term in terms)))
@@ -205,8 +246,12 @@ def list_customers(session: Session, query: CustomerQuery) -> CustomerPage:
 
     A deferred join: the inner query finds the page's ids from the indexes alone
     (skipping ``offset`` index entries is cheap, skipping full rows is not), the
-    outer one loads just those rows.
+    outer one loads just those rows. A tag filter naming no tag is left out of the
+    view (an old bookmark): the page's ``query`` is the view as shown.
     """
+    tag_id = tag_id_for_key(session, query.tag)
+    if query.tag and tag_id is None:
+        query = replace(query, tag="")  # no such tag: ignored, like an unknown currency
     column = SORT_COLUMNS[query.sort]
     if query.direction == "desc":
         order = (column.desc(), Customer.id.desc())
@@ -215,12 +260,17 @@ def list_customers(session: Session, query: CustomerQuery) -> CustomerPage:
     if column is Customer.id:
         order = order[1:]
     page_ids = (
-        narrow_to_view(query, select(Customer.id))
+        narrow_to_view(query, select(Customer.id), tag_id)
         .order_by(*order)
         .offset((query.page - 1) * PAGE_SIZE)
         .limit(PAGE_SIZE + 1)
     )
-    statement = select(Customer).where(Customer.id.in_(page_ids)).order_by(*order)
+    statement = (
+        select(Customer)
+        .where(Customer.id.in_(page_ids))
+        .order_by(*order)
+        .options(selectinload(Customer.tags))  # one query for the page's tags
+    )
     rows = list(session.scalars(statement))
     return CustomerPage(query=query, customers=rows[:PAGE_SIZE], has_next=len(rows) > PAGE_SIZE)
 

@@ -8,15 +8,25 @@ entity named after ``SELLER_NAME`` are made, so the panel works out of the box.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from webapp.models.billing import CreditNote, Invoice
 from webapp.models.customer import Customer
 from webapp.models.settings import LegalEntity, TaxClass
+from webapp.services import reference
 from webapp.services.reference import format_tax_rate
 
 DEFAULT_CURRENCY = "EUR"
+NUMBER_PREFIX = re.compile(r"[A-Z0-9]{0,10}")
+TAX_CLASS_NAME_MAX = 100
+ENTITY_NAME_MAX = 200
+ENTITY_ADDRESS_MAX = 1000
 
 
 def tax_classes(session: Session) -> list[TaxClass]:
@@ -74,7 +84,9 @@ def set_class_rate(session: Session, tax_class: TaxClass, rate_bp: int) -> int:
         update(Customer)
         .where(Customer.tax_class_id == tax_class.id, Customer.tax_rate_bp != rate_bp)
         .values(tax_rate_bp=rate_bp)
-        .execution_options(synchronize_session="fetch")
+        # Not "fetch": that would bring every matched id back into Python. Customers
+        # already loaded are refreshed by the caller's commit (expire_on_commit).
+        .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
 
@@ -95,3 +107,244 @@ def document_number(series: str, entity: LegalEntity, number: int) -> str:
         ]
     )
     return "-".join(parts)
+
+
+# -- managing them on the settings pages ---------------------------------------------
+
+
+class SettingsError(Exception):
+    """A rule refused the change; the message is shown to the user, beside ``field``
+    when one is named."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def customer_choices(session: Session) -> tuple[list[TaxClass], list[LegalEntity]]:
+    """The tax classes and legal entities a customer can be put in. On a new database
+    the defaults ("No tax" and the SELLER_NAME entity) are made and committed first, so
+    the customer form never offers an empty list."""
+    classes, entities = tax_classes(session), legal_entities(session)
+    if classes and entities:
+        return classes, entities
+    if not classes:
+        tax_class_for_rate(session, 0)
+    if not entities:
+        default_legal_entity(session)
+    session.commit()
+    return tax_classes(session), legal_entities(session)
+
+
+def customers_in_class(session: Session, tax_class_id: int) -> int:
+    return session.scalar(
+        select(func.count()).select_from(Customer).where(Customer.tax_class_id == tax_class_id)
+    )
+
+
+def customers_of_entity(session: Session, entity_id: int) -> int:
+    return session.scalar(
+        select(func.count()).select_from(Customer).where(Customer.legal_entity_id == entity_id)
+    )
+
+
+def documents_of_entity(session: Session, entity_id: int) -> tuple[int, int]:
+    """How many invoices and credit notes the entity has issued."""
+    invoices = session.scalar(
+        select(func.count()).select_from(Invoice).where(Invoice.legal_entity_id == entity_id)
+    )
+    credit_notes = session.scalar(
+        select(func.count()).select_from(CreditNote).where(CreditNote.legal_entity_id == entity_id)
+    )
+    return invoices, credit_notes
+
+
+def _counted(count: int, one: str, many: str) -> str:
+    return f"{count:,} {one if count == 1 else many}"
+
+
+def _checked_name(
+    session: Session, model, name: str, longest: int, thing: str, exclude_id: int | None
+) -> str:
+    """The name without surrounding spaces: required, not too long, and unique
+    (ignoring case, so "Standard" and "standard" are not two classes)."""
+    name = (name or "").strip()
+    if not name:
+        raise SettingsError(f"Enter the name of the {thing}.", "name")
+    if len(name) > longest:
+        raise SettingsError(f"A name can be at most {longest} characters.", "name")
+    same = select(model.id).where(func.lower(model.name) == name.lower())
+    if exclude_id is not None:
+        same = same.where(model.id != exclude_id)
+    if session.scalar(same.limit(1)) is not None:
+        raise SettingsError(f"Another {thing} is already called {name}.", "name")
+    return name
+
+
+def _checked_rate(rate_bp: int) -> int:
+    if not isinstance(rate_bp, int) or not 0 <= rate_bp <= 10000:
+        raise SettingsError("The tax rate must be between 0 and 100 %.", "rate")
+    return rate_bp
+
+
+def _commit(session: Session, message: str, field: str | None) -> None:
+    """Commit; a row another request saved meanwhile (same name, a new user of what is
+    being deleted) comes back as a refusal instead of a database error."""
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise SettingsError(message, field) from None
+
+
+def create_tax_class(session: Session, name: str, rate_bp: int) -> TaxClass:
+    """Add a tax class and commit."""
+    name = _checked_name(session, TaxClass, name, TAX_CLASS_NAME_MAX, "tax class", None)
+    tax_class = TaxClass(name=name, rate_bp=_checked_rate(rate_bp))
+    session.add(tax_class)
+    _commit(session, f"Another tax class is already called {name}.", "name")
+    return tax_class
+
+
+def update_tax_class(session: Session, tax_class: TaxClass, name: str, rate_bp: int) -> int:
+    """Rename a class and change its rate, and commit. Customers in the class follow the
+    new rate (returns how many changed); issued invoices keep the rate they were issued
+    at."""
+    name = _checked_name(session, TaxClass, name, TAX_CLASS_NAME_MAX, "tax class", tax_class.id)
+    _checked_rate(rate_bp)
+    tax_class.name = name
+    moved = set_class_rate(session, tax_class, rate_bp) if rate_bp != tax_class.rate_bp else 0
+    _commit(session, f"Another tax class is already called {name}.", "name")
+    return moved
+
+
+def tax_class_delete_refusal(session: Session, tax_class: TaxClass) -> str | None:
+    """Why the class cannot be deleted (customers are in it), or None if it can."""
+    used = customers_in_class(session, tax_class.id)
+    if not used:
+        return None
+    return (
+        f"{tax_class.name} is the tax class of {_counted(used, 'customer', 'customers')}. "
+        "Move them to another tax class (Edit customer) before deleting it."
+    )
+
+
+def delete_tax_class(session: Session, tax_class: TaxClass) -> None:
+    """Delete a tax class no customer is in, and commit."""
+    refusal = tax_class_delete_refusal(session, tax_class)
+    if refusal:
+        raise SettingsError(refusal)
+    session.delete(tax_class)
+    _commit(session, f"{tax_class.name} was just given to a customer; it is kept.", None)
+
+
+def normalise_number_prefix(value: str) -> str:
+    """What starts an entity's document numbers: up to 10 letters A–Z and digits, in
+    capitals ("acme" is ACME); empty for none."""
+    prefix = (value or "").strip().upper()
+    if not NUMBER_PREFIX.fullmatch(prefix):
+        raise ValueError("A number prefix is up to 10 letters (A–Z) and digits, e.g. ACME.")
+    return prefix
+
+
+def _entity_values(
+    session: Session, fields: Mapping[str, str], exclude_id: int | None
+) -> dict[str, str]:
+    """The checked values of a legal entity; the first broken rule is raised."""
+    name = _checked_name(
+        session, LegalEntity, fields.get("name", ""), ENTITY_NAME_MAX, "legal entity", exclude_id
+    )
+    address = (fields.get("address") or "").strip().replace("\r\n", "\n")
+    if len(address) > ENTITY_ADDRESS_MAX:
+        raise SettingsError(
+            f"An address can be at most {ENTITY_ADDRESS_MAX:,} characters.", "address"
+        )
+    country = (fields.get("country") or "").strip().upper()
+    if country and country not in reference.country_codes():
+        raise SettingsError("Choose a country from the list.", "country")
+    try:
+        tax_id = reference.normalise_tax_id(fields.get("tax_id") or "", country or None)
+    except ValueError as error:
+        raise SettingsError(str(error), "tax_id") from None
+    currency = (fields.get("default_currency") or "").strip().upper()
+    if currency not in reference.currency_codes():
+        raise SettingsError("Choose a currency from the list.", "default_currency")
+    try:
+        prefix = normalise_number_prefix(fields.get("number_prefix") or "")
+    except ValueError as error:
+        raise SettingsError(str(error), "number_prefix") from None
+    same_prefix = select(LegalEntity).where(LegalEntity.number_prefix == prefix)
+    if exclude_id is not None:
+        same_prefix = same_prefix.where(LegalEntity.id != exclude_id)
+    other = session.scalar(same_prefix.limit(1))
+    if other is not None:
+        raise SettingsError(
+            f"{other.name} already numbers its documents with the prefix {prefix}: "
+            "choose another, so numbers stay apart."
+            if prefix
+            else f"{other.name} already numbers its documents without a prefix: give this "
+            "one a prefix (e.g. ACME), so numbers stay apart.",
+            "number_prefix",
+        )
+    return {
+        "name": name,
+        "address": address,
+        "country": country,
+        "tax_id": tax_id,
+        "default_currency": currency,
+        "number_prefix": prefix,
+    }
+
+
+def create_legal_entity(session: Session, fields: Mapping[str, str]) -> LegalEntity:
+    """Add a legal entity from its fields (name, address, country, tax_id,
+    default_currency, number_prefix) and commit."""
+    entity = LegalEntity(**_entity_values(session, fields, None))
+    session.add(entity)
+    _commit(session, "Another legal entity has this name or number prefix.", "name")
+    return entity
+
+
+def update_legal_entity(
+    session: Session, entity: LegalEntity, fields: Mapping[str, str]
+) -> LegalEntity:
+    """Change a legal entity and commit. Issued invoices keep their numbers; a new
+    prefix applies to the next document, whose number continues the series."""
+    for name, value in _entity_values(session, fields, entity.id).items():
+        setattr(entity, name, value)
+    _commit(session, "Another legal entity has this name or number prefix.", "name")
+    return entity
+
+
+def legal_entity_delete_refusal(session: Session, entity: LegalEntity) -> str | None:
+    """Why the entity cannot be deleted (it bills customers, or has issued invoices or
+    credit notes), or None if it can."""
+    used = customers_of_entity(session, entity.id)
+    if used:
+        return (
+            f"{entity.name} bills {_counted(used, 'customer', 'customers')}. Move them to "
+            "another legal entity (Edit customer) before deleting it."
+        )
+    invoices, credit_notes = documents_of_entity(session, entity.id)
+    if not invoices and not credit_notes:
+        return None
+    issued = " and ".join(
+        text
+        for count, text in (
+            (invoices, _counted(invoices, "invoice", "invoices")),
+            (credit_notes, _counted(credit_notes, "credit note", "credit notes")),
+        )
+        if count
+    )
+    return (
+        f"{entity.name} is the seller on {issued}; it is kept so they still show who issued them."
+    )
+
+
+def delete_legal_entity(session: Session, entity: LegalEntity) -> None:
+    """Delete a legal entity that bills no customer and has issued nothing, and commit."""
+    refusal = legal_entity_delete_refusal(session, entity)
+    if refusal:
+        raise SettingsError(refusal)
+    session.delete(entity)
+    _commit(session, f"{entity.name} was just given to a customer; it is kept.", None)

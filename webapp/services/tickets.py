@@ -1,0 +1,119 @@
+"""Tickets: questions, notes or problems a customer raised. A ticket starts as New and
+moves between New, In progress, Solved and Cancelled; it is never deleted, because it
+is the record of what the customer asked (Cancelled is how one is set aside)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from webapp.models.crm import Ticket, TicketStatus
+from webapp.models.customer import Customer
+from webapp.services.paging import Page, page_of
+from webapp.services.records import RecordError
+
+STATUS_LABELS = {
+    TicketStatus.NEW.value: "New",
+    TicketStatus.IN_PROGRESS.value: "In progress",
+    TicketStatus.SOLVED.value: "Solved",
+    TicketStatus.CANCELLED.value: "Cancelled",
+}
+SUBJECT_MAX = 200
+DESCRIPTION_MAX = 5000
+CHOOSE_STATUS = "Choose new, in progress, solved or cancelled."
+KEPT = "Tickets are kept as a record of what the customer raised: set it to Cancelled instead."
+
+
+def get(session: Session, customer_id: int, ticket_id: int) -> Ticket | None:
+    """The customer's ticket, or None (also when it belongs to another customer)."""
+    ticket = session.get(Ticket, ticket_id)
+    return ticket if ticket is not None and ticket.customer_id == customer_id else None
+
+
+def _checked_status(status: Any) -> str:
+    if status not in STATUS_LABELS:
+        raise RecordError(CHOOSE_STATUS, "status")
+    return status
+
+
+def _checked(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Subject and description as stored, or a RecordError beside the field at fault."""
+    subject = str(fields.get("subject") or "").strip()
+    if not subject:
+        raise RecordError("Enter a subject.", "subject")
+    if len(subject) > SUBJECT_MAX:
+        raise RecordError(f"A subject can be at most {SUBJECT_MAX} characters.", "subject")
+    # A plain form sends line breaks as CRLF, htmx as LF: store one form.
+    description = str(fields.get("description") or "").replace("\r\n", "\n").replace("\r", "\n")
+    description = description.strip()
+    if len(description) > DESCRIPTION_MAX:
+        raise RecordError(
+            f"A description can be at most {DESCRIPTION_MAX:,} characters.", "description"
+        )
+    return {"subject": subject, "description": description}
+
+
+def add(
+    session: Session, customer: Customer, staff_id: int | None, fields: Mapping[str, Any]
+) -> Ticket:
+    """+ New ticket, recorded by ``staff_id``. Every ticket starts as New."""
+    ticket = Ticket(
+        customer_id=customer.id,
+        staff_id=staff_id,
+        status=TicketStatus.NEW.value,
+        **_checked(fields),
+    )
+    session.add(ticket)
+    session.commit()
+    return ticket
+
+
+def change(
+    session: Session, customer: Customer, ticket: Ticket, fields: Mapping[str, Any]
+) -> Ticket:
+    """Save changes to subject and description, and the status when the form has one."""
+    values = _checked(fields)
+    if "status" in fields:
+        values["status"] = _checked_status(fields["status"])
+    for name, value in values.items():
+        setattr(ticket, name, value)
+    session.commit()
+    return ticket
+
+
+def change_status(session: Session, customer: Customer, ticket: Ticket, status: Any) -> Ticket:
+    """Move a ticket to another status (the quick Change on each row)."""
+    ticket.status = _checked_status(status)
+    session.commit()
+    return ticket
+
+
+def remove(session: Session, customer: Customer, ticket: Ticket) -> None:
+    """Refused: tickets are kept (the records routes do not offer it either)."""
+    raise RecordError(KEPT)
+
+
+def describe(ticket: Ticket) -> str:
+    """One line naming the ticket: "Invoice address wrong (In progress)"."""
+    return f"{ticket.subject} ({status_label(ticket.status)})"
+
+
+def status_label(status: str) -> str:
+    """The label people read: "In progress" for in_progress, and so on."""
+    return STATUS_LABELS.get(status, status)
+
+
+def status_filter(value: str | None) -> str:
+    """The status a ?status= asks for, or "" (all tickets) for anything else."""
+    return value if value in STATUS_LABELS else ""
+
+
+def tickets_page(session: Session, customer_id: int, status: str = "", number: int = 1) -> Page:
+    """A customer's tickets, newest first; only those in ``status`` when it is given."""
+    statement = select(Ticket).where(Ticket.customer_id == customer_id)
+    if status:
+        statement = statement.where(Ticket.status == _checked_status(status))
+    return page_of(session, statement.order_by(Ticket.id.desc()), number)
