@@ -6,44 +6,19 @@ from flask import Blueprint, abort, flash, redirect, request, url_for
 from jinja2_fragments.flask import render_block
 
 from webapp.blueprints import customer_or_404
+from webapp.blueprints.customer_tabs import TABS, tab_context
 from webapp.extensions import db
-from webapp.forms import CustomerForm, NoteForm, StatusForm, TagForm
-from webapp.models.base import utcnow
+from webapp.forms import CustomerForm, StatusForm
 from webapp.models.customer import Customer, CustomerStatus
 from webapp.rendering import htmx_done, is_htmx_partial, render_page
-from webapp.services import activities as activities_service
-from webapp.services import addresses as addresses_service
-from webapp.services import aliases as aliases_service
-from webapp.services import billing as billing_service
-from webapp.services import contacts as contacts_service
 from webapp.services import customers as customer_service
-from webapp.services import ledger, mailer, payment_links
-from webapp.services import notes as notes_service
-from webapp.services import sales as sales_service
 from webapp.services import tags as tags_service
-from webapp.services import tickets as tickets_service
 from webapp.services.search import CustomerQuery, any_customers, list_customers
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
 FORM_TEMPLATE = "customers/form.html"
 FORM_BLOCKS = ("modal", "form", "currency_field", "duplicates")
-
-# Tab slug -> label. A new tab is one entry here, one block in customers/show.html and,
-# if it shows more than the customer, a loader in _tab_context.
-TABS = {
-    "profile": "Profile",
-    "billing": "Billing",
-    "invoices": "Invoices",
-    "credit-notes": "Credit notes",
-    "emails": "Emails",
-    "contacts": "Contacts",
-    "addresses": "Addresses",
-    "notes": "Notes",
-    "activities": "Activities",
-    "tickets": "Tickets",
-    "sales": "Sales",
-}
 
 
 def _duplicates(form: CustomerForm, exclude_id: int | None = None):
@@ -161,62 +136,10 @@ def tab(customer_id: int, tab: str):
     return render_customer_tab(customer_or_404(customer_id), tab)
 
 
-def _tab_context(customer: Customer, tab: str) -> dict:
-    """What a tab shows besides the customer, read from the query string."""
-    context: dict = {"balances": ledger.balances(db.session, customer)}
-    page = request.args.get("page", 1, type=int) or 1
-    if tab == "profile":
-        context["primary_contact"] = contacts_service.primary_contact(db.session, customer.id)
-        context["billing_address"] = addresses_service.billing_address_of(db.session, customer.id)
-        context["aliases"] = aliases_service.aliases_of(db.session, customer.id)
-        context["all_tags"] = tags_service.all_tags(db.session)
-        context["tag_form"] = TagForm(formdata=None)
-    elif tab == "billing":
-        context["entries"] = billing_service.entries_page(db.session, customer.id, page)
-        link = payment_links.current_link(db.session, customer.id)
-        context["payment_link"] = link
-        context["payment_link_url"] = payment_links.link_url(link) if link else ""
-        context["link_events"] = payment_links.history(db.session, customer.id, "payment_link")
-        context["expiry_choices"] = payment_links.EXPIRY_CHOICES
-        context["default_expiry"] = payment_links.DEFAULT_EXPIRY
-    elif tab == "invoices":
-        status = request.args.get("status", "")
-        status = status if status in billing_service.INVOICE_STATUSES else ""
-        context["invoice_status"] = status
-        context["invoices"] = billing_service.invoices_page(db.session, customer.id, status, page)
-    elif tab == "credit-notes":
-        context["credit_notes"] = billing_service.credit_notes_page(db.session, customer.id, page)
-    elif tab == "emails":
-        context["emails"] = mailer.emails_page(db.session, customer.id, page)
-    elif tab == "contacts":
-        context["contacts"] = contacts_service.contacts_of(db.session, customer.id)
-    elif tab == "addresses":
-        context["addresses"] = addresses_service.addresses_of(db.session, customer.id)
-    elif tab == "notes":
-        context["notes"] = notes_service.notes_page(db.session, customer.id, page)
-        context["note_form"] = NoteForm(formdata=None)
-    elif tab == "sales":
-        context["sales"] = sales_service.sales_page(db.session, customer.id, page)
-        context["sale_actions"] = sales_service.available_actions
-        context["sale_status"] = sales_service.status_label
-    elif tab == "activities":
-        now = utcnow()
-        activities = activities_service.activities_page(db.session, customer.id, page, now)
-        context["activities"] = activities
-        context["overdue"] = activities_service.overdue_ids(activities.rows, now)
-        context["activity_kinds"] = activities_service.KIND_LABELS
-    elif tab == "tickets":
-        status = tickets_service.status_filter(request.args.get("status"))
-        context["ticket_status"] = status
-        context["tickets"] = tickets_service.tickets_page(db.session, customer.id, status, page)
-        context["ticket_status_labels"] = tickets_service.STATUS_LABELS
-    return context
-
-
 def render_customer_tab(customer: Customer, tab: str, status: int = 200, **extra):
     """The customer page with ``tab`` open (or, for htmx, the tab or one of its
     blocks); ``extra`` overrides what the tab shows, e.g. a form with its errors."""
-    context = {**_tab_context(customer, tab), **extra}
+    context = {**tab_context(customer, tab), **extra}
     return render_page(
         "customers/show.html",
         blocks=("customer_tab", "customer", "note_form", "tag_form"),
