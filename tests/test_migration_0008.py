@@ -114,7 +114,9 @@ def test_existing_data_is_carried_into_0008(database_at_0007, monkeypatch):
             "SELECT c.id, t.rate_bp, c.legal_entity_id FROM customers c"
             " JOIN tax_classes t ON t.id = c.tax_class_id ORDER BY c.id"
         ) == [(1, 1900, 1), (2, 0, 1), (3, 1900, 1)]
-        assert rows("SELECT number, legal_entity_id FROM invoices") == [("INV-000001", 1)]
+        assert rows("SELECT number, legal_entity_id, seller_name FROM invoices") == [
+            ("INV-000001", 1, "Configured Seller GmbH")
+        ]
         assert rows("SELECT series, last_number FROM document_counters") == [("INV:1", 1)]
         # Only the customer with an address has one, and it is the billing address.
         assert rows(

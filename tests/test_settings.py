@@ -687,3 +687,28 @@ def test_a_credit_note_names_its_entity_as_the_seller(staff_client, db, make_cus
     assert email.subject == "Credit note ACME-CN-000001 from Acme Europe GmbH"
     assert "Acme Europe GmbH has credited" in email.text_body
     assert "Hauptstraße 1" in email.text_body and "Tax ID: X1" in email.text_body
+
+
+def test_editing_an_entity_does_not_rewrite_issued_documents(staff_client, db, make_customer):
+    acme = add_entity(db, "Acme Europe GmbH", "ACME", address="Hauptstraße 1", tax_id="X1")
+    customer = make_customer(currency="EUR", legal_entity_id=acme.id)
+    invoice = capture(db, customer.id, 10_000).invoice
+    credit_note = capture(db, customer.id, -2500).credit_note
+    response = staff_client.post(
+        f"/settings/legal-entities/{acme.id}/edit",
+        {**ENTITY_FORM, "name": "Acme Holding AG", "number_prefix": "ACME", "address": "Ring 9"},
+    )
+    assert response.status_code == 303
+
+    def seller_on(url: str) -> str:
+        page = staff_client.get(url).get_data(as_text=True)
+        return re.search(r'<div class="seller">(.*?)</div>', page, re.S).group(1)
+
+    for url in (f"/invoices/{invoice.id}", f"/credit-notes/{credit_note.id}"):
+        issued = seller_on(url)
+        assert "<strong>Acme Europe GmbH</strong>" in issued and "Hauptstraße 1" in issued
+        assert "Acme Holding AG" not in issued
+    later = capture(db, customer.id, 500).invoice
+    assert later.number == "ACME-INV-000002"
+    now = seller_on(f"/invoices/{later.id}")
+    assert "<strong>Acme Holding AG</strong>" in now and "Ring 9" in now

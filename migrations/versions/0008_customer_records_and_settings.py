@@ -170,7 +170,22 @@ def upgrade():
             batch_op.add_column(sa.Column("legal_entity_id", sa.Integer(), nullable=True))
             if table == "customers":
                 batch_op.add_column(sa.Column("tax_class_id", sa.Integer(), nullable=True))
+            else:
+                # The seller as issued; filled from the entity below, then as documents
+                # are issued (the empty default only serves the existing rows' add).
+                for name, type_ in (
+                    ("seller_name", sa.String(length=200)),
+                    ("seller_address", sa.Text()),
+                    ("seller_tax_id", sa.String(length=50)),
+                ):
+                    batch_op.add_column(
+                        sa.Column(name, type_, nullable=False, server_default="")
+                    )
     _backfill()
+    for table in ("invoices", "credit_notes"):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            for name in ("seller_name", "seller_address", "seller_tax_id"):
+                batch_op.alter_column(name, server_default=None)
 
     for table in ("credit_notes", "invoices"):
         with op.batch_alter_table(table, schema=None) as batch_op:
@@ -223,6 +238,8 @@ def _backfill():
     if not has_rows:
         return  # a new database: the services create the defaults on first use
     now = datetime.utcnow()
+    seller_name = os.environ.get("SELLER_NAME", "").strip() or "Tally"
+    seller_address = os.environ.get("SELLER_ADDRESS", "").strip()
     currency = bind.execute(
         sa.text(
             "SELECT currency FROM customers GROUP BY currency ORDER BY count(*) DESC LIMIT 1"
@@ -234,8 +251,8 @@ def _backfill():
             " number_prefix, created_at) VALUES (:name, :address, '', '', :currency, '', :now)"
         ),
         {
-            "name": os.environ.get("SELLER_NAME", "").strip() or "Tally",
-            "address": os.environ.get("SELLER_ADDRESS", "").strip(),
+            "name": seller_name,
+            "address": seller_address,
             "currency": currency or "EUR",
             "now": now,
         },
@@ -258,7 +275,13 @@ def _backfill():
         {"entity": entity},
     )
     for table in ("invoices", "credit_notes"):
-        bind.execute(sa.text(f"UPDATE {table} SET legal_entity_id = :entity"), {"entity": entity})
+        bind.execute(
+            sa.text(
+                f"UPDATE {table} SET legal_entity_id = :entity, seller_name = :name,"
+                " seller_address = :address"
+            ),
+            {"entity": entity, "name": seller_name, "address": seller_address},
+        )
     bind.execute(
         sa.text(
             "UPDATE document_counters SET series = series || ':' || :entity"
@@ -283,6 +306,10 @@ def _backfill():
 
 
 def downgrade():
+    for table in ("invoices", "credit_notes"):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            for name in ("seller_tax_id", "seller_address", "seller_name"):
+                batch_op.drop_column(name)
     op.execute(
         "UPDATE document_counters SET series = substr(series, 1, strpos(series, ':') - 1)"
         " WHERE series LIKE '%:%'"

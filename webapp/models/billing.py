@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -13,12 +14,23 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.models.base import utcnow
+
+
+@dataclass(frozen=True)
+class Seller:
+    """Who issued a document, as printed on it."""
+
+    name: str
+    address: str
+    tax_id: str
+
 
 # BIGINT on PostgreSQL; SQLite needs INTEGER for an auto-incrementing key.
 BigId = BigInteger().with_variant(Integer, "sqlite")
@@ -109,6 +121,11 @@ class Invoice(db.Model):
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     status_changed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # The seller as it was when the document was issued: editing the legal entity
+    # later does not rewrite issued invoices and credit notes.
+    seller_name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    seller_address: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    seller_tax_id: Mapped[str] = mapped_column(String(50), nullable=False, default="")
 
     lines = relationship(
         "InvoiceLine", back_populates="invoice", order_by="InvoiceLine.id", lazy="selectin"
@@ -116,6 +133,10 @@ class Invoice(db.Model):
     entries = relationship("LedgerEntry", back_populates="invoice", order_by="LedgerEntry.id")
     customer = relationship("Customer")
     legal_entity = relationship("LegalEntity")
+
+    @property
+    def seller(self) -> Seller:
+        return Seller(self.seller_name, self.seller_address, self.seller_tax_id)
 
     __table_args__ = (
         UniqueConstraint("legal_entity_id", "number", name="uq_invoices_number"),
@@ -149,10 +170,19 @@ class CreditNote(db.Model):
     total_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    # The seller as it was when the document was issued: editing the legal entity
+    # later does not rewrite issued invoices and credit notes.
+    seller_name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    seller_address: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    seller_tax_id: Mapped[str] = mapped_column(String(50), nullable=False, default="")
 
     entries = relationship("LedgerEntry", back_populates="credit_note", order_by="LedgerEntry.id")
     customer = relationship("Customer")
     legal_entity = relationship("LegalEntity")
+
+    @property
+    def seller(self) -> Seller:
+        return Seller(self.seller_name, self.seller_address, self.seller_tax_id)
 
     __table_args__ = (
         UniqueConstraint("legal_entity_id", "number", name="uq_credit_notes_number"),

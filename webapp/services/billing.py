@@ -161,15 +161,15 @@ def _queue_document_email(
 ) -> None:
     # The seller is the legal entity that issued the document.
     document = entry.invoice if entry.invoice is not None else entry.credit_note
-    entity = document.legal_entity if document is not None else customer.legal_entity
-    seller = entity.name
+    issuer = document.seller
+    seller = issuer.name
     common = {
         "customer_id": customer.id,
         "recipient": recipient,
         "customer": customer,
         "seller_name": seller,
-        "seller_address": entity.address,
-        "seller_tax_id": entity.tax_id,
+        "seller_address": issuer.address,
+        "seller_tax_id": issuer.tax_id,
     }
     if entry.invoice is not None:
         invoice = entry.invoice
@@ -195,6 +195,16 @@ def _queue_document_email(
         )
 
 
+def _seller_of(customer: Customer) -> dict:
+    """The customer's legal entity as the seller printed on a document issued now."""
+    entity = customer.legal_entity
+    return {
+        "seller_name": entity.name,
+        "seller_address": entity.address,
+        "seller_tax_id": entity.tax_id,
+    }
+
+
 def invoice_total(net_minor: int, rate_bp: int) -> tuple[int, int]:
     """(tax, total) of a one-line invoice: tax at the rate, rounded half up."""
     tax_minor = tax_for(net_minor, rate_bp)
@@ -208,6 +218,7 @@ def _invoice(
     invoice = Invoice(
         number=next_number(session, INVOICE_SERIES, customer.legal_entity),
         legal_entity_id=customer.legal_entity_id,
+        **_seller_of(customer),
         customer_id=customer.id,
         currency=currency,
         issue_date=issued,
@@ -248,6 +259,7 @@ def _credit_note(
     credit_note = CreditNote(
         number=next_number(session, CREDIT_NOTE_SERIES, customer.legal_entity),
         legal_entity_id=customer.legal_entity_id,
+        **_seller_of(customer),
         customer_id=customer.id,
         currency=currency,
         issue_date=issued,
