@@ -16,7 +16,7 @@ from webapp.models.base import utcnow
 from webapp.models.crm import Activity, ActivityKind
 from webapp.models.customer import Customer
 from webapp.services.paging import Page, page_of
-from webapp.services.records import RecordError
+from webapp.services.records import RecordError, customer_record, plain_text
 
 KIND_LABELS = {
     ActivityKind.MEETING.value: "Meeting",
@@ -30,14 +30,7 @@ BAD_WHEN = "Enter a date and time, e.g. 2025-03-14 15:30 (UTC)."
 
 
 def get(session: Session, customer_id: int, activity_id: int) -> Activity | None:
-    """The customer's activity, or None (also when it belongs to another customer)."""
-    activity = session.get(Activity, activity_id)
-    return activity if activity is not None and activity.customer_id == customer_id else None
-
-
-def _plain_text(value: Any) -> str:
-    # A plain form sends line breaks as CRLF, htmx as LF: store one form.
-    return str(value or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    return customer_record(session, Activity, customer_id, activity_id)
 
 
 def _checked(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -53,7 +46,7 @@ def _checked(fields: Mapping[str, Any]) -> dict[str, Any]:
     due_at = fields.get("due_at")
     if not isinstance(due_at, datetime):
         raise RecordError(BAD_WHEN, "due_at")
-    notes = _plain_text(fields.get("notes"))
+    notes = plain_text(fields.get("notes"))
     if len(notes) > NOTES_MAX:
         raise RecordError(f"Notes can be at most {NOTES_MAX:,} characters.", "notes")
     return {

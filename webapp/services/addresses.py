@@ -16,7 +16,7 @@ from webapp.models.contacts import Address
 from webapp.models.customer import Customer
 from webapp.services import reference
 from webapp.services.ledger import lock_customer
-from webapp.services.records import RecordError
+from webapp.services.records import RecordError, customer_record
 from webapp.services.search import build_search_text
 
 FIELDS = ("label", "line1", "line2", "city", "region", "postal_code", "country")
@@ -63,9 +63,7 @@ def billing_address_of(session: Session, customer_id: int) -> Address | None:
 
 
 def get(session: Session, customer_id: int, address_id: int) -> Address | None:
-    """The address if it belongs to this customer (else None: the route answers 404)."""
-    address = session.get(Address, address_id)
-    return address if address is not None and address.customer_id == customer_id else None
+    return customer_record(session, Address, customer_id, address_id)
 
 
 def describe(address: Address) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from webapp.models.contacts import Alias
 from webapp.models.customer import Customer
 from webapp.services.ledger import LedgerError, lock_customer
-from webapp.services.records import RecordError
+from webapp.services.records import RecordError, customer_record
 from webapp.services.reference import fold_text
 from webapp.services.search import build_search_text
 
@@ -44,9 +44,7 @@ def aliases_of(session: Session, customer_id: int) -> list[Alias]:
 
 
 def get(session: Session, customer_id: int, alias_id: int) -> Alias | None:
-    """The customer's external ID with this id; another customer's is not found."""
-    alias = session.get(Alias, alias_id)
-    return alias if alias is not None and alias.customer_id == customer_id else None
+    return customer_record(session, Alias, customer_id, alias_id)
 
 
 def _clean(fields: Mapping) -> tuple[str, str, str]:

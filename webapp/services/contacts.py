@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from webapp.models.contacts import Contact
 from webapp.models.customer import Customer
 from webapp.services.ledger import lock_customer
-from webapp.services.records import RecordError
+from webapp.services.records import RecordError, customer_record
 
 FIELDS = ("name", "email", "phone", "position", "wants_billing", "wants_updates", "wants_legal")
 PREFERENCES = {"wants_billing": "Billing", "wants_updates": "Updates", "wants_legal": "Legal"}
@@ -41,8 +41,7 @@ def primary_contact(session: Session, customer_id: int) -> Contact | None:
 
 
 def get(session: Session, customer_id: int, contact_id: int) -> Contact | None:
-    contact = session.get(Contact, contact_id)
-    return contact if contact is not None and contact.customer_id == customer_id else None
+    return customer_record(session, Contact, customer_id, contact_id)
 
 
 def _check(fields: Mapping[str, Any]) -> None:

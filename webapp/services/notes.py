@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from webapp.models.notes import Note
 from webapp.services.paging import Page, page_of
+from webapp.services.records import customer_record, plain_text
 
 MAX_LENGTH = 5000
 
@@ -19,7 +20,7 @@ def add_note(session: Session, customer_id: int, staff_id: int | None, body: str
     """Send: a new note, kept exactly as typed (trimmed); shown escaped everywhere."""
     # Browsers send line breaks as CRLF from a plain form and LF through htmx: store
     # one form, and count the limit on it.
-    text = (body or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    text = plain_text(body)
     if not text:
         raise NoteError("Write the note first.")
     if len(text) > MAX_LENGTH:
@@ -31,8 +32,7 @@ def add_note(session: Session, customer_id: int, staff_id: int | None, body: str
 
 
 def customer_note(session: Session, customer_id: int, note_id: int) -> Note | None:
-    note = session.get(Note, note_id)
-    return note if note is not None and note.customer_id == customer_id else None
+    return customer_record(session, Note, customer_id, note_id)
 
 
 def delete_note(session: Session, customer_id: int, note_id: int) -> None:

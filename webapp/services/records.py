@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+
 
 class RecordError(Exception):
     """A rule refused the change. ``field`` names the form field the message belongs
@@ -10,3 +16,16 @@ class RecordError(Exception):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+def customer_record(session: Session, model: type[T], customer_id: int, record_id: int) -> T | None:
+    """The customer's record of ``model`` with this id, or None (also when it belongs to
+    another customer, so one customer's URL never reaches another's data)."""
+    record = session.get(model, record_id)
+    return record if record is not None and record.customer_id == customer_id else None
+
+
+def plain_text(value: Any) -> str:
+    """Typed text as stored: a plain form sends line breaks as CRLF and htmx as LF, so
+    keep one form (and count lengths on it), trimmed."""
+    return str(value or "").replace("\r\n", "\n").replace("\r", "\n").strip()

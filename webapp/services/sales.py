@@ -25,7 +25,7 @@ from webapp.services.contacts import billing_recipients
 from webapp.services.ledger import LedgerError, lock_customer
 from webapp.services.money import format_money
 from webapp.services.paging import Page, page_of
-from webapp.services.records import RecordError
+from webapp.services.records import RecordError, customer_record
 from webapp.services.reference import currency_codes
 
 # What staff may set on the form; Invoiced only comes from invoicing.
@@ -41,9 +41,7 @@ SALE_GONE = "This sale no longer exists."
 
 
 def get(session: Session, customer_id: int, sale_id: int) -> Sale | None:
-    """The customer's sale, or None (also for another customer's sale)."""
-    sale = session.get(Sale, sale_id)
-    return sale if sale is not None and sale.customer_id == customer_id else None
+    return customer_record(session, Sale, customer_id, sale_id)
 
 
 def sales_page(session: Session, customer_id: int, number: int = 1) -> Page:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from webapp.models.crm import Ticket, TicketStatus
 from webapp.models.customer import Customer
 from webapp.services.paging import Page, page_of
-from webapp.services.records import RecordError
+from webapp.services.records import RecordError, customer_record, plain_text
 
 STATUS_LABELS = {
     TicketStatus.NEW.value: "New",
@@ -28,9 +28,7 @@ KEPT = "Tickets are kept as a record of what the customer raised: set it to Canc
 
 
 def get(session: Session, customer_id: int, ticket_id: int) -> Ticket | None:
-    """The customer's ticket, or None (also when it belongs to another customer)."""
-    ticket = session.get(Ticket, ticket_id)
-    return ticket if ticket is not None and ticket.customer_id == customer_id else None
+    return customer_record(session, Ticket, customer_id, ticket_id)
 
 
 def _checked_status(status: Any) -> str:
@@ -47,8 +45,7 @@ def _checked(fields: Mapping[str, Any]) -> dict[str, Any]:
     if len(subject) > SUBJECT_MAX:
         raise RecordError(f"A subject can be at most {SUBJECT_MAX} characters.", "subject")
     # A plain form sends line breaks as CRLF, htmx as LF: store one form.
-    description = str(fields.get("description") or "").replace("\r\n", "\n").replace("\r", "\n")
-    description = description.strip()
+    description = plain_text(fields.get("description"))
     if len(description) > DESCRIPTION_MAX:
         raise RecordError(
             f"A description can be at most {DESCRIPTION_MAX:,} characters.", "description"
