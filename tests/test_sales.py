@@ -347,6 +347,13 @@ def test_an_invoiced_sale_cannot_be_edited_or_deleted(staff_client, db, customer
     delete = staff_client.post(sales_url(customer, sale_id, "delete"))
     assert delete.status_code == 422
     assert message in delete.get_data(as_text=True)
+    # Opened directly, the edit and delete pages say why, with nothing to submit.
+    edit_page = staff_client.get(sales_url(customer, sale_id, "edit"))
+    assert edit_page.status_code == 200
+    assert message in edit_page.get_data(as_text=True)
+    assert "Save changes" not in edit_page.get_data(as_text=True)
+    delete_page = staff_client.get(sales_url(customer, sale_id, "delete")).get_data(as_text=True)
+    assert message in delete_page and ">Confirm</button>" not in delete_page
 
     sale = stored(db, sale_id)
     assert (sale.description, sale.amount_minor, sale.status) == (

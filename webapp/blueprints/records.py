@@ -90,6 +90,13 @@ def _changed_meanwhile(record_kind: RecordKind, customer_id: int):
     return customer_changed(customer_id, message, record_kind.tab, ok=False)
 
 
+def _why_locked(record_kind: RecordKind, record) -> str | None:
+    """A kind's service may keep some records as they are (``why_locked``, e.g. an
+    invoiced sale): their edit and delete pages say why, with nothing to submit."""
+    why_locked = getattr(record_kind.service, "why_locked", None)
+    return why_locked(record) if why_locked is not None else None
+
+
 def _refused(form: RecordForm, refusal: RecordError) -> str | None:
     """Put a refusal beside its field; return it if it belongs above the form."""
     db.session.rollback()
@@ -100,11 +107,12 @@ def _refused(form: RecordForm, refusal: RecordError) -> str | None:
     return None
 
 
-def _render_form(record_kind, kind, customer, form, record=None, error=None):
+def _render_form(record_kind, kind, customer, form, record=None, error=None, locked=False):
     return render_page(
         "customers/record_form.html",
         blocks=("modal", "form"),
         status=422 if form.is_submitted() else 200,
+        locked=locked,
         customer=customer,
         form=form,
         record=record,
@@ -138,8 +146,8 @@ def edit(customer_id: int, kind: str, record_id: int):
     customer = customer_or_404(customer_id)
     record = _record_or_404(record_kind, customer.id, record_id)
     form = record_kind.form(customer=customer, record=record)
-    error = None
-    if form.validate_on_submit():
+    locked = error = _why_locked(record_kind, record)
+    if locked is None and form.validate_on_submit():
         try:
             record_kind.service.change(db.session, customer, record, form.record_fields())
         except RecordError as refusal:
@@ -148,7 +156,7 @@ def edit(customer_id: int, kind: str, record_id: int):
             return _changed_meanwhile(record_kind, customer_id)
         else:
             return customer_changed(customer_id, f"{record_kind.title} saved.", record_kind.tab)
-    return _render_form(record_kind, kind, customer, form, record, error)
+    return _render_form(record_kind, kind, customer, form, record, error, locked=bool(locked))
 
 
 @bp.route("/<kind>/<int:record_id>/delete", methods=["GET", "POST"])
@@ -160,8 +168,8 @@ def delete(customer_id: int, kind: str, record_id: int):
     customer = customer_or_404(customer_id)
     record = _record_or_404(record_kind, customer.id, record_id)
     form = ConfirmForm()
-    error = None
-    if form.validate_on_submit():
+    locked = error = _why_locked(record_kind, record)
+    if locked is None and form.validate_on_submit():
         try:
             record_kind.service.remove(db.session, customer, record)
         except RecordError as refusal:
@@ -183,4 +191,5 @@ def delete(customer_id: int, kind: str, record_id: int):
         record_kind=record_kind,
         description=record_kind.service.describe(record),
         error=error,
+        locked=bool(locked),
     )

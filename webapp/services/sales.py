@@ -60,6 +60,12 @@ def status_label(status: str) -> str:
     return STATUS_LABELS.get(status, status)
 
 
+def why_locked(sale: Sale) -> str | None:
+    """Why this sale can no longer be edited or deleted, or None if it can (the record
+    routes show it instead of a form that could only be refused)."""
+    return locked_message(sale) if sale.status == SaleStatus.INVOICED else None
+
+
 def locked_message(sale: Sale) -> str:
     number = sale.invoice.number if sale.invoice is not None else "an invoice"
     return (
