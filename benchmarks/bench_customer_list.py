@@ -2,7 +2,10 @@
 
 Fills a dedicated PostgreSQL database (1,000,000 customers by default) and a
 SQLite file (100,000) with ``webapp.services.demo_data`` (seeded, so every
-run sees the same rows), signs in through the Flask test client and measures
+run sees the same rows), then tags them by SQL: "common" on every 3rd
+customer, "one-percent" on every 100th, "rare" on 20 spread over the table (a
+tag that already exists is left alone, so a reused database is tagged once).
+It signs in through the Flask test client and measures
 the wall time of whole requests through the WSGI app (routing, queries,
 template rendering; no network), p50 and p95 over N requests per case.
 
@@ -51,6 +54,7 @@ from webapp.models.customer import Customer, CustomerStatus
 from webapp.services.demo_data import insert_demo_customers
 from webapp.services.search import PAGE_SIZE, CustomerQuery, narrow_to_view
 from webapp.services.staff import create_staff, find_staff_by_email
+from webapp.services.tags import tag_key
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -65,6 +69,10 @@ REPORT = RESULTS / "bench_customer_list.md"
 WARMUP = 5
 LIST_TARGET_MS = 50.0
 SEARCH_TARGET_MS = 100.0
+# Tags put on the demo customers: (name, every n-th customer id). "rare" is 0: 20 customers.
+BENCH_TAGS = (("common", 3), ("one-percent", 100), ("rare", 0))
+RARE_TAGGED = 20
+TAG_DEEP_PAGE = 200
 HTMX = {"HX-Request": "true", "HX-Target": "results", "HX-Current-URL": "http://localhost/"}
 
 
@@ -223,12 +231,61 @@ def fill(app, backend: str, count: int) -> Fill:
     return result
 
 
+def tag_customers(app, backend: str, count: int) -> None:
+    """Put the bench tags on the demo customers by SQL, each tag with its rows in one
+    transaction. A tag that already exists is skipped, so a reused database is tagged
+    once (and one tagged by an older run of this script keeps its rows)."""
+    added = []
+    with app.app_context():
+        for name, every in BENCH_TAGS:
+            key = tag_key(name)
+            if db.session.scalar(text("SELECT id FROM tags WHERE key = :key"), {"key": key}):
+                continue
+            if every:
+                step, rest = every, 0
+            else:  # RARE_TAGGED customers spread evenly over the ids 1..count
+                step = max(count // RARE_TAGGED, 1)
+                rest = step // 2
+            started = time.perf_counter()
+            db.session.execute(
+                text("INSERT INTO tags (name, key) VALUES (:name, :key)"),
+                {"name": name, "key": key},
+            )
+            tag_id = db.session.scalar(text("SELECT id FROM tags WHERE key = :key"), {"key": key})
+            rows = db.session.execute(
+                text(
+                    "INSERT INTO customer_tags (customer_id, tag_id) "
+                    "SELECT id, :tag_id FROM customers WHERE id % :step = :rest"
+                ),
+                {"tag_id": tag_id, "step": step, "rest": rest},
+            ).rowcount
+            db.session.commit()
+            added.append(name)
+            elapsed = time.perf_counter() - started
+            log(f"{backend}: tagged {rows:,} customers {name!r} in {elapsed:.1f} s")
+        if added:
+            # As after the fill: planner statistics, and on PostgreSQL a visibility map
+            # that allows index-only scans of customer_tags.
+            with db.engine.connect() as connection:
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+                if backend == "postgresql":
+                    connection.execute(text("VACUUM (ANALYZE) tags, customer_tags"))
+                else:
+                    connection.execute(text("ANALYZE tags"))
+                    connection.execute(text("ANALYZE customer_tags"))
+        else:
+            log(f"{backend}: reusing the tags {', '.join(name for name, _ in BENCH_TAGS)}")
+        db.session.remove()
+
+
 # --------------------------------------------------------------------------- search terms
 
 
-def match_count(term: str) -> int:
-    """Rows the list shows for this search (default view: archived hidden), all pages."""
-    statement = narrow_to_view(CustomerQuery(q=term), select(func.count()).select_from(Customer))
+def match_count(term: str, tag: str = "") -> int:
+    """Rows the list shows for this search and tag (default view: archived hidden),
+    all pages."""
+    query = CustomerQuery(q=term, tag=tag_key(tag))
+    statement = narrow_to_view(query, select(func.count()).select_from(Customer))
     return db.session.scalar(statement) or 0
 
 
@@ -237,6 +294,8 @@ class Terms:
     rare: list[tuple[str, int]] = field(default_factory=list)
     common: list[tuple[str, int]] = field(default_factory=list)
     full_name: list[tuple[str, int]] = field(default_factory=list)
+    tags: list[tuple[str, int]] = field(default_factory=list)  # (tag name, rows in the view)
+    tag_search: list[tuple[str, int]] = field(default_factory=list)  # common tag + surname
     visible: int = 0  # rows in the default view (archived hidden)
 
 
@@ -281,6 +340,8 @@ def pick_terms(app, count: int) -> Terms:
             .limit(5)
         ).all()
         terms.common = [(name, match_count(name)) for name, _ in frequent]
+        terms.tags = [(name, match_count("", name)) for name, _ in BENCH_TAGS]
+        terms.tag_search = [(name, match_count(name, "common")) for name, _ in frequent]
         db.session.remove()
     return terms
 
@@ -342,6 +403,24 @@ def cases(terms: Terms) -> list[Case]:
         urls = [search(term) for term, _ in found]
         result.append(Case(name, urls, SEARCH_TARGET_MS))
         result.append(Case(f"{name}, htmx", urls, SEARCH_TARGET_MS, htmx=True))
+
+    # The tag filter, newest first: a list request, so the list target, also with a search.
+    def tagged(name: str, **args) -> str:
+        return "/customers?" + urlencode({"tag": tag_key(name), **args})
+
+    for name, visible in terms.tags:
+        if visible:
+            result.append(Case(f"tag {name}", [tagged(name)], LIST_TARGET_MS))
+    common = dict(terms.tags).get("common", 0)
+    # Page 200 (rows 9,951–10,000 of the tag) at full scale; nearer the end on a small table.
+    deep_page = min(TAG_DEEP_PAGE, common // PAGE_SIZE - 5)
+    if deep_page > 1:
+        url = tagged("common", page=deep_page)
+        result.append(Case(f"tag common page {deep_page}", [url], LIST_TARGET_MS))
+    found = [(term, hits) for term, hits in terms.tag_search if hits]
+    if found:
+        urls = [tagged("common", q=term) for term, _ in found]
+        result.append(Case("tag common + search surname", urls, LIST_TARGET_MS))
     return result
 
 
@@ -396,10 +475,13 @@ def run_backend(backend: str, url: str, count: int, args) -> BackendRun:
         prepare_sqlite(args.sqlite_file, count, args.fresh)
     app = make_app(url)
     filled = fill(app, backend, count)
+    tag_customers(app, backend, count)
     terms = pick_terms(app, count)
     log(f"{backend}: rare terms: {describe(terms.rare)}")
     log(f"{backend}: common terms: {describe(terms.common)}")
     log(f"{backend}: first+last terms: {describe(terms.full_name)}")
+    log(f"{backend}: tags: {describe(terms.tags)}")
+    log(f"{backend}: common tag + surname: {describe(terms.tag_search)}")
     with app.app_context():
         if backend == "postgresql":
             version = db.session.scalar(text("SHOW server_version"))
@@ -431,7 +513,8 @@ def run_backend(backend: str, url: str, count: int, args) -> BackendRun:
     notes = (
         f"{backend} search terms (matches in the default view): "
         f"rare {describe(terms.rare)}; common {describe(terms.common)}; "
-        f"first+last {describe(terms.full_name)}."
+        f"first+last {describe(terms.full_name)}; tags {describe(terms.tags)}; "
+        f"tag common + surname {describe(terms.tag_search)}."
     )
     return BackendRun(results, filled, version, notes, (load_before, os.getloadavg()[0]))
 
