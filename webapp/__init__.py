@@ -69,6 +69,7 @@ def create_app(config: dict | None = None) -> Flask:
         records,
         sales,
         settings,
+        subscriptions,
         tags,
         tickets,
     )
@@ -82,6 +83,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(links.bp)
     app.register_blueprint(notes.bp)
     app.register_blueprint(records.bp)
+    app.register_blueprint(subscriptions.bp)
     app.register_blueprint(sales.bp)
     app.register_blueprint(settings.bp)
     app.register_blueprint(tags.bp)

@@ -23,7 +23,16 @@ from wtforms.validators import DataRequired, InputRequired, Length, ValidationEr
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.customer import Customer, InvoicingFlow
-from webapp.services import activities, addresses, aliases, reference, sales, settings, tickets
+from webapp.services import (
+    activities,
+    addresses,
+    aliases,
+    reference,
+    sales,
+    settings,
+    subscriptions,
+    tickets,
+)
 from webapp.services.customers import CURRENCY_LOCKED, EDITABLE_FIELDS
 from webapp.services.gateways import DEFAULT_GATEWAY, GATEWAYS
 from webapp.services.money import AmountError, format_plain, parse_amount
@@ -417,32 +426,10 @@ class PlainDateField(DateField):
             raise ValueError("Enter a real date, like 2025-03-14.") from None
 
 
-class SaleForm(RecordForm):
-    """+ New sale / Edit sale. The amount is typed money in the chosen currency; the
-    status is Open or Cancelled (Invoiced only comes from invoicing the sale)."""
-
-    sold_on = PlainDateField(
-        "Date",
-        validators=[InputRequired("Enter the date of the sale.")],
-        default=lambda: utcnow().date(),
-    )
-    description = StringField(
-        "Description",
-        validators=[DataRequired("Enter a description: it becomes the invoice line.")],
-        description="What was sold; the invoice line reads the same.",
-    )
-    amount = StringField(
-        "Amount",
-        validators=[InputRequired("Enter an amount.")],
-        description="Before tax, e.g. 1250.00.",
-    )
-    currency = SelectField("Currency", validate_choice=False)
-    status = RadioField(
-        "Status",
-        choices=list(sales.FORM_STATUSES.items()),
-        default="open",
-        validate_choice=False,  # the service says what to choose instead
-    )
+class _AmountRecordForm(RecordForm):
+    """A record form with ``amount`` (typed money, positive) and ``currency`` fields,
+    declared by the subclass where they belong in its order; the currency starts as
+    the customer's and the service gets ``amount_minor``."""
 
     def __init__(self, *args, customer: Customer, record=None, **kwargs):
         super().__init__(*args, customer=customer, record=record, **kwargs)
@@ -473,6 +460,59 @@ class SaleForm(RecordForm):
         fields["amount_minor"] = self.amount_minor
         del fields["amount"]
         return fields
+
+
+class SaleForm(_AmountRecordForm):
+    """+ New sale / Edit sale. The amount is typed money in the chosen currency; the
+    status is Open or Cancelled (Invoiced only comes from invoicing the sale)."""
+
+    sold_on = PlainDateField(
+        "Date",
+        validators=[InputRequired("Enter the date of the sale.")],
+        default=lambda: utcnow().date(),
+    )
+    description = StringField(
+        "Description",
+        validators=[DataRequired("Enter a description: it becomes the invoice line.")],
+        description="What was sold; the invoice line reads the same.",
+    )
+    amount = StringField(
+        "Amount",
+        validators=[InputRequired("Enter an amount.")],
+        description="Before tax, e.g. 1250.00.",
+    )
+    currency = SelectField("Currency", validate_choice=False)
+    status = RadioField(
+        "Status",
+        choices=list(sales.FORM_STATUSES.items()),
+        default="open",
+        validate_choice=False,  # the service says what to choose instead
+    )
+
+
+class SubscriptionForm(_AmountRecordForm):
+    """Add subscription: plan, amount per interval, currency, interval, start date."""
+
+    plan_name = StringField(
+        "Plan", validators=[DataRequired("Enter the plan's name."), Length(max=200)]
+    )
+    amount = StringField(
+        "Amount",
+        validators=[InputRequired("Enter an amount.")],
+        description="Per interval, e.g. 49.00.",
+    )
+    currency = SelectField("Currency", validate_choice=False)
+    interval = RadioField(
+        "Interval",
+        choices=list(subscriptions.INTERVAL_LABELS.items()),
+        default="monthly",
+        validate_choice=False,  # the service says what to choose instead
+    )
+    starts_on = PlainDateField(
+        "Start date",
+        validators=[InputRequired("Enter the start date.")],
+        default=lambda: utcnow().date(),
+    )
 
 
 class UtcDateTimeField(DateTimeLocalField):

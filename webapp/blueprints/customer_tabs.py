@@ -18,6 +18,7 @@ from webapp.services import contacts as contacts_service
 from webapp.services import ledger, mailer, payment_links
 from webapp.services import notes as notes_service
 from webapp.services import sales as sales_service
+from webapp.services import subscriptions as subscriptions_service
 from webapp.services import tags as tags_service
 from webapp.services import tickets as tickets_service
 
@@ -35,6 +36,7 @@ TABS = {
     "activities": "Activities",
     "tickets": "Tickets",
     "sales": "Sales",
+    "subscriptions": "Subscriptions",
 }
 
 
@@ -127,7 +129,15 @@ def _tickets(customer: Customer, page: int) -> dict:
     return shown
 
 
+def _subscriptions(customer: Customer, page: int) -> dict:
+    return {
+        "subscriptions": subscriptions_service.subscriptions_of(db.session, customer.id),
+        "subscription_intervals": subscriptions_service.INTERVAL_LABELS,
+    }
+
+
 LOADERS = {
+    "subscriptions": _subscriptions,
     "profile": _profile,
     "billing": _billing,
     "invoices": _invoices,

@@ -27,10 +27,19 @@ from webapp.forms import (
     ContactForm,
     RecordForm,
     SaleForm,
+    SubscriptionForm,
     TicketForm,
 )
 from webapp.rendering import render_page
-from webapp.services import activities, addresses, aliases, contacts, sales, tickets
+from webapp.services import (
+    activities,
+    addresses,
+    aliases,
+    contacts,
+    sales,
+    subscriptions,
+    tickets,
+)
 from webapp.services.records import RecordError
 
 bp = Blueprint("records", __name__, url_prefix="/customers/<int:customer_id>")
@@ -45,6 +54,8 @@ class RecordKind:
     delete_verb: str = "Delete"
     # False for records that are kept for good (tickets): no delete page, no link.
     deletable: bool = True
+    # False for records that are ended rather than edited (subscriptions): no edit page.
+    editable: bool = True
 
     @property
     def title(self) -> str:
@@ -59,6 +70,14 @@ KINDS: dict[str, RecordKind] = {
     "tickets": RecordKind("ticket", "tickets", TicketForm, tickets, deletable=False),
     "sales": RecordKind("sale", "sales", SaleForm, sales),
     "aliases": RecordKind("external ID", "profile", AliasForm, aliases, delete_verb="Remove"),
+    "subscriptions": RecordKind(
+        "subscription",
+        "subscriptions",
+        SubscriptionForm,
+        subscriptions,
+        deletable=False,
+        editable=False,
+    ),
 }
 
 
@@ -143,6 +162,8 @@ def new(customer_id: int, kind: str):
 def edit(customer_id: int, kind: str, record_id: int):
     """Edit a record: the same form, filled in; Save changes."""
     record_kind = _kind_or_404(kind)
+    if not record_kind.editable:
+        abort(404)
     customer = customer_or_404(customer_id)
     record = _record_or_404(record_kind, customer.id, record_id)
     form = record_kind.form(customer=customer, record=record)
