@@ -133,6 +133,7 @@ def _subscriptions(customer: Customer, page: int) -> dict:
     return {
         "subscriptions": subscriptions_service.subscriptions_of(db.session, customer.id),
         "subscription_intervals": subscriptions_service.INTERVAL_LABELS,
+        "can_cancel": lambda s: subscriptions_service.cancel_refusal(s) is None,
     }
 
 

@@ -22,10 +22,8 @@ def cancel(customer_id: int, subscription_id: int):
     if subscription is None:
         abort(404)
     form = ConfirmForm()
-    error = None
-    if subscription.status != "active":
-        error = subscriptions_service.ALREADY_CANCELLED
-    elif form.validate_on_submit():
+    error = subscriptions_service.cancel_refusal(subscription)
+    if error is None and form.validate_on_submit():
         try:
             subscriptions_service.cancel(db.session, customer, subscription.id)
         except RecordError as refusal:

@@ -16,7 +16,7 @@ from webapp.models.contacts import Address
 from webapp.models.customer import Customer
 from webapp.services import reference
 from webapp.services.ledger import lock_customer
-from webapp.services.records import RecordError, customer_record
+from webapp.services.records import RecordError, current_record, customer_record
 from webapp.services.search import build_search_text
 
 FIELDS = ("label", "line1", "line2", "city", "region", "postal_code", "country")
@@ -89,9 +89,7 @@ def _refuse(session: Session, message: str, field: str | None = None) -> RecordE
 def _reread(session: Session, address: Address) -> Address:
     """The address as it is now, read under the customer lock (another member of staff
     may have marked, changed or removed it since the form was opened)."""
-    current = session.scalar(
-        select(Address).where(Address.id == address.id).execution_options(populate_existing=True)
-    )
+    current = current_record(session, Address, address.customer_id, address.id)
     if current is None:
         raise _refuse(session, GONE)
     return current

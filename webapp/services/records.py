@@ -25,6 +25,14 @@ def customer_record(session: Session, model: type[T], customer_id: int, record_i
     return record if record is not None and record.customer_id == customer_id else None
 
 
+def current_record(session: Session, model: type[T], customer_id: int, record_id: int) -> T | None:
+    """``customer_record`` read again from the database, for use under the customer's
+    lock: the record as it is now (another member of staff may have changed or removed
+    it since this request first read it), not the copy already in the session."""
+    record = session.get(model, record_id, populate_existing=True)
+    return record if record is not None and record.customer_id == customer_id else None
+
+
 def plain_text(value: Any) -> str:
     """Typed text as stored: a plain form sends line breaks as CRLF and htmx as LF, so
     keep one form (and count lengths on it), trimmed."""

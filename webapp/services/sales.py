@@ -25,7 +25,7 @@ from webapp.services.contacts import billing_recipients
 from webapp.services.ledger import LedgerError, lock_customer
 from webapp.services.money import format_money
 from webapp.services.paging import Page, page_of
-from webapp.services.records import RecordError, customer_record
+from webapp.services.records import RecordError, current_record, customer_record
 from webapp.services.reference import currency_codes
 
 # What staff may set on the form; Invoiced only comes from invoicing.
@@ -122,14 +122,6 @@ def _apply(sale: Sale, fields: Mapping[str, Any]) -> None:
     sale.status = fields["status"]
 
 
-def _current(session: Session, sale_id: int) -> Sale | None:
-    """Re-read a sale after taking the customer's lock: as it is now, not as it was
-    read at the start of the request."""
-    return session.scalar(
-        select(Sale).where(Sale.id == sale_id).execution_options(populate_existing=True)
-    )
-
-
 def add(session: Session, customer: Customer, staff_id: int | None, fields: Mapping) -> Sale:
     """+ New sale: Open or Cancelled."""
     _check(fields)
@@ -147,7 +139,7 @@ def change(session: Session, customer: Customer, sale: Sale, fields: Mapping) ->
     between an invoice and its sale."""
     _check(fields)
     lock_customer(session, customer.id)
-    current = _current(session, sale.id)
+    current = current_record(session, Sale, customer.id, sale.id)
     if current is None:
         raise RecordError(SALE_GONE)
     if current.status == SaleStatus.INVOICED:
@@ -160,7 +152,7 @@ def change(session: Session, customer: Customer, sale: Sale, fields: Mapping) ->
 def remove(session: Session, customer: Customer, sale: Sale) -> None:
     """Delete an open or cancelled sale; an invoiced one is kept."""
     lock_customer(session, customer.id)
-    current = _current(session, sale.id)
+    current = current_record(session, Sale, customer.id, sale.id)
     if current is None:
         return  # already gone: deleting twice is not an error
     if current.status == SaleStatus.INVOICED:
@@ -253,7 +245,7 @@ def invoice_sale(
     def mark_invoiced(entry: LedgerEntry) -> None:
         # Under the customer's lock: the sale may have been edited, cancelled or deleted
         # since it was read above. Raising here undoes the invoice with it.
-        current = _current(session, sale_id)
+        current = current_record(session, Sale, customer_id, sale_id)
         if current is None:
             raise LedgerError(SALE_GONE)
         if current.status != SaleStatus.OPEN:

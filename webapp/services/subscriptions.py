@@ -16,7 +16,7 @@ from webapp.models.crm import Subscription, SubscriptionInterval, SubscriptionSt
 from webapp.models.customer import Customer
 from webapp.services.ledger import lock_customer
 from webapp.services.money import format_money
-from webapp.services.records import RecordError, customer_record
+from webapp.services.records import RecordError, current_record, customer_record
 from webapp.services.reference import currency_codes
 
 INTERVAL_LABELS = {
@@ -111,18 +111,22 @@ def remove(session: Session, customer: Customer, subscription: Subscription) -> 
     raise RecordError("Subscriptions are kept as a record: cancel it instead.")
 
 
+def cancel_refusal(subscription: Subscription) -> str | None:
+    """Why this subscription cannot be cancelled, or None if it can."""
+    if subscription.status != SubscriptionStatus.ACTIVE:
+        return ALREADY_CANCELLED
+    return None
+
+
 def cancel(session: Session, customer: Customer, subscription_id: int) -> Subscription:
     """Cancel subscription (after a confirmation): active -> cancelled, once."""
     lock_customer(session, customer.id)
-    current = session.scalar(
-        select(Subscription)
-        .where(Subscription.id == subscription_id, Subscription.customer_id == customer.id)
-        .execution_options(populate_existing=True)
-    )
+    current = current_record(session, Subscription, customer.id, subscription_id)
     if current is None:
         raise RecordError("This subscription no longer exists.")
-    if current.status != SubscriptionStatus.ACTIVE:
-        raise RecordError(ALREADY_CANCELLED)
+    refusal = cancel_refusal(current)
+    if refusal is not None:
+        raise RecordError(refusal)
     current.status = SubscriptionStatus.CANCELLED
     current.cancelled_at = utcnow()
     session.commit()
