@@ -117,6 +117,10 @@ class TallyWorker(Worker):
             raise StopRequested  # RQ's loops stop on it, waiting for Redis or not
 
 
+def _stop_before_work(signum, frame) -> None:
+    raise SystemExit(0)
+
+
 def run_worker(app: Flask, burst: bool = False, queues: tuple[str, ...] = QUEUE_NAMES) -> None:
     """Run jobs from ``queues`` (in priority order) until stopped; SIGTERM or Ctrl-C let
     the current job finish first."""
@@ -125,6 +129,9 @@ def run_worker(app: Flask, burst: bool = False, queues: tuple[str, ...] = QUEUE_
     connection = Redis.from_url(app.config["REDIS_URL"])
     wait = 1.0
     while True:
+        # Until RQ installs its own handlers (after it has registered with Redis), a
+        # SIGTERM finds no job to finish: leave cleanly instead of dying of the signal.
+        signal.signal(signal.SIGTERM, _stop_before_work)
         worker = TallyWorker(
             [Queue(name, connection=connection, job_class=AppJob) for name in queues],
             connection=connection,
