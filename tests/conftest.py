@@ -102,6 +102,8 @@ def empty_database(app) -> None:
             else:
                 for name in tables:
                     connection.execute(text(f'DELETE FROM "{name}"'))
+                # AUTOINCREMENT tables (customers) count on from here otherwise.
+                connection.execute(text("DELETE FROM sqlite_sequence"))
         _db.session.remove()
         engine.dispose()
 

@@ -21,7 +21,8 @@ from webapp.models.base import utcnow
 from webapp.models.billing import EntryKind
 from webapp.models.customer import Customer
 from webapp.models.email import Email, EmailStatus
-from webapp.models.links import CustomerEvent, PaymentLink
+from webapp.models.history import CustomerEvent
+from webapp.models.links import PaymentLink
 from webapp.services import mailer, payment_links, rate_limit
 from webapp.services.ledger import post_entry
 
@@ -117,6 +118,15 @@ def links(db) -> list[PaymentLink]:
 
 def count(db, model) -> int:
     return db.session.scalar(select(func.count()).select_from(model))
+
+
+def link_events(db) -> int:
+    """Lines in the customers' history about payment links."""
+    return db.session.scalar(
+        select(func.count())
+        .select_from(CustomerEvent)
+        .where(CustomerEvent.kind.startswith("payment_link"))
+    )
 
 
 def assert_public_headers(response) -> None:
@@ -232,7 +242,7 @@ def test_an_unknown_expiry_is_refused_and_nothing_is_written(staff_client, db, c
     assert fragment.status_code == 204
     message = json.loads(fragment.headers["HX-Trigger"])["showMessage"]
     assert message["level"] == "error" and "Choose when the link expires" in message["text"]
-    assert count(db, PaymentLink) == 0 and count(db, CustomerEvent) == 0
+    assert count(db, PaymentLink) == 0 and link_events(db) == 0
 
 
 def test_generating_again_replaces_the_link(staff_client, db, customer):
@@ -286,7 +296,7 @@ def test_revoke_without_a_link_says_so(staff_client, db, customer):
     assert response.status_code == 303
     page = staff_client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Euro Customer has no payment link to revoke." in page
-    assert count(db, CustomerEvent) == 0
+    assert link_events(db) == 0
 
 
 # -- Email link to customer -----------------------------------------------------------------
@@ -677,10 +687,10 @@ STAFF_POSTS = ["/", "/email", "/revoke"]
 @pytest.mark.parametrize("path", STAFF_POSTS)
 def test_staff_actions_need_a_csrf_token(staff_client, db, customer, path):
     payment_links.generate(db.session, customer, None, "90")
-    before = (count(db, PaymentLink), count(db, Email), count(db, CustomerEvent))
+    before = (count(db, PaymentLink), count(db, Email), link_events(db))
     url = f"/customers/{customer.id}/payment-link{path}"
     assert staff_client.post(url, {"expiry": "30"}, csrf=False).status_code == 400
-    assert (count(db, PaymentLink), count(db, Email), count(db, CustomerEvent)) == before
+    assert (count(db, PaymentLink), count(db, Email), link_events(db)) == before
     assert links(db)[0].revoked_at is None
 
 
@@ -722,7 +732,11 @@ def test_history_records_who_did_what_and_shows_it(app, staff_client, db, custom
     second.post(f"/customers/{customer.id}/payment-link/revoke", data={"csrf_token": token})
 
     db.session.expire_all()
-    events = db.session.scalars(select(CustomerEvent).order_by(CustomerEvent.id)).all()
+    events = db.session.scalars(
+        select(CustomerEvent)
+        .where(CustomerEvent.kind.startswith("payment_link"))
+        .order_by(CustomerEvent.id)
+    ).all()
     assert [(e.kind, e.staff_id) for e in events] == [
         ("payment_link.generated", staff_client.staff.id),
         ("payment_link.emailed", staff_client.staff.id),
@@ -731,7 +745,8 @@ def test_history_records_who_did_what_and_shows_it(app, staff_client, db, custom
     ]
     assert all(e.customer_id == customer.id and e.created_at for e in events)
     assert events[0].summary == "Generated a payment link (never expires)."
-    assert events[1].summary == "Emailed the payment link to euro@example.com."
+    assert events[1].summary == "Emailed the payment link."
+    assert (events[1].new_value, events[1].personal) == ("euro@example.com", True)
     assert events[2].summary.endswith("; the previous link stopped working.")
 
     html = billing_tab(staff_client, customer.id)
@@ -740,6 +755,6 @@ def test_history_records_who_did_what_and_shows_it(app, staff_client, db, custom
         line = f"{event.created_at:%Y-%m-%d}"
         assert line in history
     assert history.index("Sam Second: Revoked the payment link.") < history.index(
-        "Alex Agent: Emailed the payment link to euro@example.com."
+        "Alex Agent: Emailed the payment link. · euro@example.com"
     )
     assert "Alex Agent: Generated a payment link (never expires)." in history

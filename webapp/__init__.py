@@ -56,19 +56,27 @@ def create_app(config: dict | None = None) -> Flask:
     _init_login(app)
     _register_sqlite_pragmas(app)
 
+    from webapp.services import history
+
+    history.install()
+
     from webapp import models  # noqa: F401  (registers tables with the metadata)
     from webapp.blueprints import (
+        audit,
         auth,
         billing,
         customers,
+        deletion,
         emails,
         exports,
         links,
         notes,
+        personal_data,
         public,
         records,
         sales,
         settings,
+        staff,
         subscriptions,
         tags,
         tickets,
@@ -88,6 +96,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(settings.bp)
     app.register_blueprint(tags.bp)
     app.register_blueprint(tickets.bp)
+    app.register_blueprint(deletion.bp)
+    app.register_blueprint(personal_data.bp)
+    app.register_blueprint(staff.bp)
+    app.register_blueprint(audit.bp)
     app.register_blueprint(public.bp)
     PUBLIC_BLUEPRINTS.add("public")
     register_template_helpers(app)
@@ -131,6 +143,17 @@ def create_app(config: dict | None = None) -> Flask:
             title="Form expired",
             message="This form has expired or was not sent from Tally. "
             "Reload the page and try again.",
+        )
+
+    @app.errorhandler(403)
+    def forbidden(error):
+        from webapp.rendering import render_page
+
+        return render_page(
+            "errors/error.html",
+            status=403,
+            title="Admins only",
+            message="Only an admin can do this. Ask an admin if it needs doing.",
         )
 
     @app.errorhandler(404)

@@ -1,6 +1,9 @@
 """Thin HTTP layer: parse the request, call a service, render a page or a block."""
 
+from functools import wraps
+
 from flask import abort, flash, redirect, url_for
+from flask_login import current_user
 
 from webapp.extensions import db
 from webapp.models.customer import Customer
@@ -34,3 +37,21 @@ def customer_tab_url(customer_id: int, tab: str, **query) -> str:
     if tab == "profile":
         return url_for("customers.show", customer_id=customer_id, **query)
     return url_for("customers.tab", customer_id=customer_id, tab=tab, **query)
+
+
+def require_admin() -> None:
+    """403 unless the signed-in staff member is an admin (a blueprint's before_request,
+    or called first thing in a route)."""
+    if not getattr(current_user, "is_admin", False):
+        abort(403)
+
+
+def admin_only(view):
+    """A route only admins may use; agents get 403 (and never see a link to it)."""
+
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        require_admin()
+        return view(*args, **kwargs)
+
+    return guarded

@@ -15,7 +15,7 @@ from webapp.services import addresses as addresses_service
 from webapp.services import aliases as aliases_service
 from webapp.services import billing as billing_service
 from webapp.services import contacts as contacts_service
-from webapp.services import ledger, mailer, payment_links
+from webapp.services import history, ledger, mailer, payment_links
 from webapp.services import notes as notes_service
 from webapp.services import sales as sales_service
 from webapp.services import subscriptions as subscriptions_service
@@ -37,6 +37,7 @@ TABS = {
     "tickets": "Tickets",
     "sales": "Sales",
     "subscriptions": "Subscriptions",
+    "history": "History",
 }
 
 
@@ -56,7 +57,7 @@ def _billing(customer: Customer, page: int) -> dict:
     link = payment_links.current_link(db.session, customer.id)
     shown["payment_link"] = link
     shown["payment_link_url"] = payment_links.link_url(link) if link else ""
-    shown["link_events"] = payment_links.history(db.session, customer.id, "payment_link")
+    shown["link_events"] = history.events_of(db.session, customer.id, "payment_link")
     shown["expiry_choices"] = payment_links.EXPIRY_CHOICES
     shown["default_expiry"] = payment_links.DEFAULT_EXPIRY
     return shown
@@ -137,7 +138,18 @@ def _subscriptions(customer: Customer, page: int) -> dict:
     }
 
 
+def _history(customer: Customer, page: int) -> dict:
+    group = request.args.get("kind", "")
+    group = group if group in history.GROUPS else ""
+    return {
+        "history_kind": group,
+        "history_groups": history.GROUPS,
+        "events": history.events_page(db.session, customer.id, group, page),
+    }
+
+
 LOADERS = {
+    "history": _history,
     "subscriptions": _subscriptions,
     "profile": _profile,
     "billing": _billing,

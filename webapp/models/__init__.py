@@ -27,13 +27,15 @@ from webapp.models.crm import (
 from webapp.models.customer import Customer, CustomerStatus
 from webapp.models.email import Email, EmailStatus
 from webapp.models.export import Export, ExportStatus
-from webapp.models.links import CustomerEvent, PaymentLink
+from webapp.models.history import AuditEvent, CustomerEvent
+from webapp.models.links import PaymentLink
 from webapp.models.notes import Note
 from webapp.models.settings import LegalEntity, TaxClass
 from webapp.models.staff import SignInThrottle, Staff, StaffRole
 
 __all__ = [
     "Activity",
+    "AuditEvent",
     "ActivityKind",
     "Address",
     "Alias",

@@ -80,6 +80,8 @@ class Customer(db.Model):
     balance_minor: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     # Lower-cased, accent-folded text of every searchable field (see services.search).
     search_text: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    # Set by Clear personal data: the profile is blanked and can no longer be edited.
+    personal_data_cleared_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime, nullable=False, default=utcnow, onupdate=utcnow
@@ -134,6 +136,9 @@ class Customer(db.Model):
             postgresql_using="gin",
             postgresql_ops={"search_text": "gin_trgm_ops"},
         ).ddl_if(dialect="postgresql"),
+        # A deleted customer's ID is never handed out again (PostgreSQL's sequence
+        # already never reuses one; SQLite would reuse the highest without this).
+        {"sqlite_autoincrement": True},
     )
 
     @property

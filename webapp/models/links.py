@@ -1,15 +1,14 @@
-"""Payment links (a customer's own balance page) and the customer's history."""
+"""Payment links: a customer's own balance page."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.models.base import utcnow
-from webapp.models.billing import BigId
 
 
 class PaymentLink(db.Model):
@@ -36,20 +35,3 @@ class PaymentLink(db.Model):
     created_by = relationship("Staff")
 
     __table_args__ = (Index("ix_payment_links_customer", "customer_id", "id"),)
-
-
-class CustomerEvent(db.Model):
-    """One line of a customer's history: who did what, when."""
-
-    __tablename__ = "customer_events"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), nullable=False)
-    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), nullable=True)
-    kind: Mapped[str] = mapped_column(String(40), nullable=False)
-    summary: Mapped[str] = mapped_column(Text, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
-
-    staff = relationship("Staff", lazy="joined")
-
-    __table_args__ = (Index("ix_customer_events_customer", "customer_id", "id"),)

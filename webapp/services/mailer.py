@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from webapp.extensions import jobs
 from webapp.models.base import utcnow
 from webapp.models.email import Email, EmailStatus
+from webapp.services import history
 from webapp.services.paging import Page, page_of
 from webapp.services.sweeping import lease_due, times
 
@@ -103,14 +104,29 @@ def deliver(session: Session, email_id: int) -> str | None:
     session.commit()
     if not claimed:
         return None
-    outcome = _attempt(session, session.get(Email, email_id))
+    email = session.get(Email, email_id)
+    if email is None:  # its customer was deleted between the claim and now
+        session.rollback()
+        return None
+    outcome = _attempt(session, email)
     # Only this claim's outcome is written: should the sweeper have taken a very slow
     # send for lost and handed the email to another job, that job's result stands.
-    session.execute(
+    written = session.execute(
         update(Email)
         .where(Email.id == email_id, Email.status == EmailStatus.SENDING, Email.claimed_at == now)
         .values(**outcome)
-    )
+    ).rowcount
+    if written and outcome["status"] == EmailStatus.SENT and email.customer_id is not None:
+        history.record(
+            session,
+            email.customer_id,
+            "email.sent",
+            f"Email sent: {email.name}",
+            staff_id=email.staff_id,
+            field="recipient",
+            new=email.recipient,
+            personal=True,
+        )
     session.commit()
     return outcome["status"]
 

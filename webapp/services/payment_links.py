@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 from webapp.models.base import utcnow
 from webapp.models.billing import LedgerEntry
 from webapp.models.customer import Customer
-from webapp.models.links import CustomerEvent, PaymentLink
+from webapp.models.links import PaymentLink
+from webapp.services import history
 from webapp.services.ledger import balances, lock_customer
 from webapp.services.mailer import queue_email
 from webapp.urls import external_url
@@ -64,15 +65,6 @@ def _is_live(link: PaymentLink | None, now: datetime) -> bool:
 def link_url(link: PaymentLink) -> str:
     """The absolute URL of a link, on PUBLIC_BASE_URL."""
     return external_url("public.pay", token=_token_for(link.nonce))
-
-
-def record_event(
-    session: Session, customer_id: int, staff_id: int | None, kind: str, summary: str
-) -> CustomerEvent:
-    """Add a line to the customer's history (in the caller's transaction)."""
-    event = CustomerEvent(customer_id=customer_id, staff_id=staff_id, kind=kind, summary=summary)
-    session.add(event)
-    return event
 
 
 def current_link(session: Session, customer_id: int, now: datetime | None = None):
@@ -114,13 +106,13 @@ def generate(
     )
     session.add(link)
     expires = f"expires {link.expires_at:%Y-%m-%d}" if days else "never expires"
-    record_event(
+    history.record(
         session,
         customer.id,
-        staff_id,
         "payment_link.generated",
         f"Generated a payment link ({expires})"
         + ("; the previous link stopped working." if replaced else "."),
+        staff_id=staff_id,
     )
     session.commit()
     return link
@@ -136,8 +128,8 @@ def revoke(session: Session, customer: Customer, staff_id: int | None) -> None:
     if not revoked:
         session.rollback()
         raise PaymentLinkError(f"{customer.name} has no payment link to revoke.")
-    record_event(
-        session, customer.id, staff_id, "payment_link.revoked", "Revoked the payment link."
+    history.record(
+        session, customer.id, "payment_link.revoked", "Revoked the payment link.", staff_id=staff_id
     )
     session.commit()
 
@@ -163,12 +155,15 @@ def email_link(session: Session, customer: Customer, staff_id: int | None):
         link_url=LINK_PLACEHOLDER,
     )
     email.payment_link_id = link.id
-    record_event(
+    history.record(
         session,
         customer.id,
-        staff_id,
         "payment_link.emailed",
-        f"Emailed the payment link to {customer.email}.",
+        "Emailed the payment link.",
+        staff_id=staff_id,
+        field="recipient",
+        new=customer.email,
+        personal=True,
     )
     session.commit()
     return email
@@ -245,11 +240,3 @@ def open_link(session: Session, token: str, now: datetime | None = None) -> Publ
     )
     session.commit()
     return view
-
-
-def history(session: Session, customer_id: int, kind_prefix: str = "", limit: int = 10):
-    """The customer's latest history lines, newest first (optionally of one kind)."""
-    statement = select(CustomerEvent).where(CustomerEvent.customer_id == customer_id)
-    if kind_prefix:
-        statement = statement.where(CustomerEvent.kind.startswith(kind_prefix))
-    return session.scalars(statement.order_by(CustomerEvent.id.desc()).limit(limit)).all()

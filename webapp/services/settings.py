@@ -12,14 +12,16 @@ import re
 from collections.abc import Mapping
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import Integer, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from webapp.models.base import utcnow
 from webapp.models.billing import CreditNote, Invoice
 from webapp.models.customer import Customer
+from webapp.models.history import CustomerEvent
 from webapp.models.settings import LegalEntity, TaxClass
-from webapp.services import reference
+from webapp.services import history, reference
 from webapp.services.reference import format_tax_rate
 
 DEFAULT_CURRENCY = "EUR"
@@ -78,11 +80,40 @@ def assign_defaults(session: Session, customer: Customer) -> None:
 
 def set_class_rate(session: Session, tax_class: TaxClass, rate_bp: int) -> int:
     """Change a class's rate and every customer's mirrored rate with it; returns how
-    many customers changed. Issued invoices keep the rate they were issued at."""
+    many customers changed, each with a line in its history. Issued invoices keep the
+    rate they were issued at."""
+    old_percent = tax_class.rate_percent
     tax_class.rate_bp = rate_bp
+    moved = Customer.tax_class_id == tax_class.id, Customer.tax_rate_bp != rate_bp
+    session.execute(
+        insert(CustomerEvent).from_select(
+            [
+                "customer_id",
+                "staff_id",
+                "kind",
+                "summary",
+                "field",
+                "old_value",
+                "new_value",
+                "personal",
+                "created_at",
+            ],
+            select(
+                Customer.id,
+                literal(history.acting_staff_id(), Integer),
+                literal("edited"),
+                literal(f"Tax rate changed with tax class {tax_class.name}"),
+                literal("tax_rate_bp"),
+                literal(f"{old_percent} %"),
+                literal(f"{tax_class.rate_percent} %"),
+                literal(False),
+                literal(utcnow()),
+            ).where(*moved),
+        )
+    )
     result = session.execute(
         update(Customer)
-        .where(Customer.tax_class_id == tax_class.id, Customer.tax_rate_bp != rate_bp)
+        .where(*moved)
         .values(tax_rate_bp=rate_bp)
         # Not "fetch": that would bring every matched id back into Python. Customers
         # already loaded are refreshed by the caller's commit (expire_on_commit).

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from webapp.models.crm import Tag, customer_tags
 from webapp.models.customer import Customer
+from webapp.services import history
 from webapp.services.reference import fold_text
 
 NAME_MAX = 50
@@ -87,6 +88,7 @@ def add_tag(session: Session, customer: Customer, name: str) -> Tag:
             .values(customer_id=customer.id, tag_id=tag.id)
             .on_conflict_do_nothing(index_elements=["customer_id", "tag_id"])
         )
+        history.record(session, customer.id, "record.tag.added", "Tag added", new=tag.name)
         session.commit()
     except IntegrityError:  # only the customer's foreign key is left to fail
         session.rollback()
@@ -104,6 +106,7 @@ def remove_tag(session: Session, customer: Customer, tag: Tag) -> None:
     if removed.rowcount == 0:
         session.rollback()
         raise TagError(f"{customer.name} does not have the tag {tag.name}.")
+    history.record(session, customer.id, "record.tag.removed", "Tag removed", old=tag.name)
     session.commit()
 
 
