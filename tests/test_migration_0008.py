@@ -5,16 +5,13 @@ numbers and the series carries on under that entity."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime
 
-import psycopg
 import pytest
 from flask_migrate import upgrade
 from sqlalchemy import text
 
-from tests import conftest
-from tests.conftest import _admin_url, make_app
+from tests.migrating import database_at
 from webapp.extensions import db
 from webapp.services.billing import capture_one_time_charge
 
@@ -32,30 +29,10 @@ CUSTOMER = (
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_at_0007(request, tmp_path, instance_dir):
     """A new database migrated only to 0007, with the app that uses it."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'before-0008.db'}"
-        drop = None
-    else:
-        base = request.getfixturevalue("postgres_url")
-        name = f"tally_m8_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(_admin_url(base), autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
-        url = base.rsplit("/", 1)[0] + f"/{name}"
-
-        def drop():
-            with psycopg.connect(_admin_url(base), autocommit=True) as connection:
-                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    conftest._migrated.add(url)  # make_app must not migrate it to the head
-    app = make_app(url, instance_dir, SELLER_NAME="Configured Seller GmbH")
-    with app.app_context():
-        upgrade(revision="0007")
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    if drop:
-        drop()
+    with database_at(
+        request, request.param, "0007", tmp_path, instance_dir, SELLER_NAME="Configured Seller GmbH"
+    ) as app:
+        yield app
 
 
 def rows(sql: str, **params) -> list[tuple]:
