@@ -181,9 +181,16 @@ def _init_login(app: Flask) -> None:
     login_manager.login_message_category = "info"
 
     @login_manager.user_loader
-    def load_staff(staff_id: str):
-        staff = db.session.get(Staff, int(staff_id)) if staff_id.isdigit() else None
-        return staff if staff is not None and staff.active else None
+    def load_staff(session_id: str):
+        """The signed-in staff member, or None (signed out) when the account is gone,
+        deactivated, or its sessions were ended after this one began."""
+        staff_id, _, version = session_id.partition(".")
+        if not staff_id.isdigit() or not (version or "0").isdigit():
+            return None
+        staff = db.session.get(Staff, int(staff_id))
+        if staff is None or not staff.active or staff.session_version != int(version or 0):
+            return None
+        return staff
 
     @login_manager.unauthorized_handler
     def unauthorized():

@@ -51,6 +51,10 @@ def upgrade():
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_events")),
     )
     op.create_index("ix_audit_events_kind", "audit_events", ["kind", "id"], unique=False)
+    with op.batch_alter_table("staff", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("session_version", sa.Integer(), server_default="0", nullable=False)
+        )
 
     # On SQLite the table is rebuilt with AUTOINCREMENT, so the ID of a deleted customer
     # is never handed out again (a PostgreSQL sequence never reuses one anyway).
@@ -67,6 +71,8 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.drop_column("personal_data_cleared_at")
+    with op.batch_alter_table("staff", schema=None) as batch_op:
+        batch_op.drop_column("session_version")
     op.drop_index("ix_audit_events_kind", table_name="audit_events")
     op.drop_table("audit_events")
     with op.batch_alter_table("customer_events", schema=None) as batch_op:

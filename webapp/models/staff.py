@@ -29,7 +29,15 @@ class Staff(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(16), nullable=False, default=StaffRole.AGENT)
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    # Part of the id a session stores: raising it ends every session signed in before.
+    session_version: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default="0"
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+    def get_id(self) -> str:
+        """What the session remembers: the id, and the session version after a change."""
+        return f"{self.id}.{self.session_version}" if self.session_version else str(self.id)
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
