@@ -36,6 +36,7 @@ from webapp.services import (
 from webapp.services.customers import CURRENCY_LOCKED, EDITABLE_FIELDS
 from webapp.services.gateways import DEFAULT_GATEWAY, GATEWAYS
 from webapp.services.money import AmountError, format_plain, parse_amount
+from webapp.services.staff import MIN_PASSWORD_LENGTH, ROLE_LABELS
 
 
 class SignInForm(FlaskForm):
@@ -712,3 +713,48 @@ class LegalEntityForm(FlaskForm):
         """The validated values, ready for services.settings."""
         names = ("name", "address", "country", "tax_id", "default_currency", "number_prefix")
         return {name: (getattr(self, name).data or "").strip() for name in names}
+
+
+class StaffForm(FlaskForm):
+    """Add staff (the Staff page): services.staff checks the rest (length of the
+    password, a duplicate email) and its message goes beside the field."""
+
+    name = StringField(
+        "Name", validators=[DataRequired("Enter the person's name."), Length(max=200)]
+    )
+    email = EmailField(
+        "Email",
+        validators=[DataRequired("Enter the email they sign in with."), Length(max=254)],
+        description="They sign in with it.",
+    )
+    role = RadioField(
+        "Role",
+        choices=list(ROLE_LABELS.items()),
+        default="agent",
+        validate_choice=False,  # the service says what to choose instead
+    )
+    password = PasswordField(
+        "Password",
+        validators=[InputRequired("Enter a first password.")],
+        description=f"At least {MIN_PASSWORD_LENGTH} characters. Pass it on to them safely.",
+    )
+
+    def validate_email(self, field):
+        _normalised(field, reference.normalise_email)
+
+
+class StaffRoleForm(FlaskForm):
+    """Change on a staff member's row: the new role (the service checks it)."""
+
+    role = SelectField("Role", choices=list(ROLE_LABELS.items()), validate_choice=False)
+
+
+class DeleteCustomerForm(FlaskForm):
+    """Delete customer: the customer's ID, typed to confirm (services.deletion checks it)."""
+
+    typed_id = StringField("Type the customer ID to confirm")
+
+    def __init__(self, *args, visible_id: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        if visible_id:
+            self.typed_id.label.text = f"Type {visible_id} to confirm"

@@ -3,9 +3,14 @@ customer's ID, checked again on the server."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort
+from flask import Blueprint, flash, make_response, redirect, url_for
 
-from webapp.blueprints import admin_only
+from webapp.blueprints import admin_only, customer_or_404
+from webapp.extensions import db
+from webapp.forms import DeleteCustomerForm
+from webapp.rendering import is_htmx_partial, render_page
+from webapp.services import deletion
+from webapp.services import subscriptions as subscriptions_service
 
 bp = Blueprint("deletion", __name__, url_prefix="/customers/<int:customer_id>")
 
@@ -13,4 +18,46 @@ bp = Blueprint("deletion", __name__, url_prefix="/customers/<int:customer_id>")
 @bp.route("/delete", methods=["GET", "POST"])
 @admin_only
 def confirm(customer_id: int):
-    abort(404)  # being built
+    """Delete customer: GET shows what will be removed and asks for the customer's ID
+    (a modal with htmx, a page without); POST deletes, refused with 422 (nothing
+    deleted) for a wrong ID or while a subscription is active."""
+    customer = customer_or_404(customer_id)
+    visible_id = customer.customer_id
+    form = DeleteCustomerForm(visible_id=visible_id)
+    error = None
+    if form.validate_on_submit():
+        try:
+            deletion.delete_customer(db.session, customer.id, form.typed_id.data)
+        except deletion.CustomerGone:
+            return _back_to_the_list(f"Customer {visible_id} was already deleted.")
+        except deletion.DeletionError as refusal:
+            if refusal.field == deletion.CONFIRM_FIELD:
+                form.typed_id.errors = [str(refusal)]
+            else:
+                error = str(refusal)
+        else:
+            return _back_to_the_list(f"Customer {visible_id} deleted.")
+    return render_page(
+        "customers/delete.html",
+        blocks=("modal", "form"),
+        status=422 if form.is_submitted() else 200,
+        customer=customer,
+        visible_id=visible_id,
+        what_goes=deletion.what_goes(db.session, customer.id),
+        blocked=subscriptions_service.has_active(db.session, customer.id),
+        pattern=deletion.confirm_pattern(visible_id),
+        form=form,
+        error=error,
+    )
+
+
+def _back_to_the_list(message: str):
+    """The customer page is gone: to the customer list with the message, as a full page
+    load with htmx too (HX-Redirect), so the list and its flash are shown whole."""
+    flash(message, "success")
+    target = url_for("customers.index")
+    if is_htmx_partial():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, code=303)

@@ -85,6 +85,27 @@
     }
   });
 
+  // A confirmation that asks for something to be typed (Delete customer: the customer's
+  // ID) keeps its submit button disabled until the field matches. Without JS the field's
+  // pattern makes the browser refuse the form instead, and the server checks it anyway.
+  function syncConfirmMatch(input) {
+    if (!input.form) return;
+    var matches = input.value === input.getAttribute("data-confirm-match");
+    input.form.querySelectorAll("button[type=submit]").forEach(function (button) {
+      button.disabled = !matches;
+    });
+  }
+  function syncConfirmMatches(root) {
+    (root || document).querySelectorAll("[data-confirm-match]").forEach(syncConfirmMatch);
+  }
+  document.addEventListener("DOMContentLoaded", function () { syncConfirmMatches(); });
+  document.addEventListener("htmx:load", function (event) { syncConfirmMatches(event.target); });
+  document.addEventListener("input", function (event) {
+    if (event.target.matches && event.target.matches("[data-confirm-match]")) {
+      syncConfirmMatch(event.target);
+    }
+  });
+
   document.addEventListener("change", function (event) {
     var target = event.target;
     if (target.name === "currency" && target.form && target.form.currency_chosen) {

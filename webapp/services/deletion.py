@@ -1,0 +1,248 @@
+"""Delete customer: every row kept on a customer goes in one transaction, and one audit
+line stays (who, when, the customer ID and how much went; nothing personal).
+
+Each table is emptied with one DELETE statement (not row by row through the unit of
+work, so the history listener records nothing for rows that are going anyway),
+children before parents (the foreign keys are enforced on both databases). Which
+tables hold a customer's rows is checked against the models' metadata before anything
+is deleted, so a table added later that this module does not know about stops the
+deletion loudly instead of leaving its rows behind (``uncovered_tables``; a test checks it too).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, MetaData, Table, delete, func, select
+from sqlalchemy.orm import Session
+
+import webapp.models  # noqa: F401 - every model registered, so the metadata is complete
+from webapp.extensions import db
+from webapp.services import audit, subscriptions
+from webapp.services.ledger import LedgerError, in_transaction, lock_customer
+
+# The tables that hold a customer's rows, in the order they are emptied: a table comes
+# before every table it references.
+CUSTOMER_TABLES = (
+    "ledger_entries",  # references invoices and credit notes
+    "sales",  # references invoices
+    "invoice_lines",  # references invoices
+    "emails",  # references payment links
+    "payment_links",
+    "invoices",
+    "credit_notes",
+    "customer_events",
+    "notes",
+    "contacts",
+    "addresses",
+    "customer_aliases",
+    "customer_tags",
+    "activities",
+    "tickets",
+    "subscriptions",
+    "customer_balances",
+)
+# Tables without a customer_id column, whose rows are the customer's through a parent:
+# table -> (its column, the parent table that has the customer_id).
+THROUGH_PARENT = {"invoice_lines": ("invoice_id", "invoices")}
+# Tables that reference a table above but hold no customer's data: an export's email
+# goes to a member of staff and has no customer.
+NOT_A_CUSTOMERS = {"exports": "staff exports; the email of an export has no customer"}
+
+# What the confirmation and the audit line count as "other records".
+OTHER_TABLES = (
+    "contacts",
+    "addresses",
+    "customer_aliases",
+    "customer_tags",
+    "activities",
+    "tickets",
+    "sales",
+    "payment_links",
+    "customer_events",
+)
+
+CONFIRM_FIELD = "typed_id"
+
+
+class DeletionError(Exception):
+    """Delete customer was refused and nothing was deleted. ``field`` names the form
+    field the message belongs beside; without one it is shown above the form."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class CustomerGone(DeletionError):
+    """The customer was deleted meanwhile (another tab, another admin)."""
+
+
+@dataclass(frozen=True)
+class WhatGoes:
+    """How many of a customer's rows Delete customer removes, as the confirmation and
+    the audit line tell it."""
+
+    invoices: int
+    credit_notes: int
+    entries: int
+    emails: int
+    notes: int
+    subscriptions: int
+    other: int  # contacts, addresses, external IDs, tags, activities, tickets, sales …
+
+    def lines(self) -> list[str]:
+        """One phrase per kind: "3 invoices", "1 credit note" … "12 other records"."""
+        return [
+            _counted(self.invoices, "invoice", "invoices"),
+            _counted(self.credit_notes, "credit note", "credit notes"),
+            _counted(self.entries, "entry", "entries"),
+            _counted(self.emails, "email", "emails"),
+            _counted(self.notes, "note", "notes"),
+            _counted(self.subscriptions, "subscription", "subscriptions"),
+            _counted(self.other, "other record", "other records"),
+        ]
+
+    def summary(self) -> str:
+        """As the audit line says it: 3 invoices, 1 credit note, … and 12 other records."""
+        *first, last = self.lines()
+        return f"{', '.join(first)} and {last}"
+
+
+def _counted(number: int, singular: str, plural: str) -> str:
+    return f"{number} {singular if number == 1 else plural}"
+
+
+def _table(name: str) -> Table:
+    return db.metadata.tables[name]
+
+
+def _delete_rows(session: Session, table: Table, where: ColumnElement[bool]) -> None:
+    """DELETE the rows; for a mapped table through the ORM, so copies of them already in
+    the session are marked deleted (a caller can still read ``customer.id`` after)."""
+    model = next((m.class_ for m in db.Model.registry.mappers if m.local_table is table), None)
+    if model is None:
+        session.execute(delete(table).where(where))
+    else:
+        statement = delete(model).where(where)
+        session.execute(statement.execution_options(synchronize_session="fetch"))
+
+
+def _rows_of(table: Table, customer_id: int) -> ColumnElement[bool]:
+    """The condition that picks the customer's rows of ``table``."""
+    if "customer_id" in table.c:
+        return table.c.customer_id == customer_id
+    column, parent_name = THROUGH_PARENT[table.name]
+    parent = _table(parent_name)
+    return table.c[column].in_(select(parent.c.id).where(parent.c.customer_id == customer_id))
+
+
+def _count(session: Session, name: str, customer_id: int) -> int:
+    table = _table(name)
+    statement = select(func.count()).select_from(table).where(_rows_of(table, customer_id))
+    return session.scalar(statement) or 0
+
+
+def what_goes(session: Session, customer_id: int) -> WhatGoes:
+    """What Delete customer would remove now, for the confirmation (and the audit line)."""
+
+    def count(name: str) -> int:
+        return _count(session, name, customer_id)
+
+    return WhatGoes(
+        invoices=count("invoices"),
+        credit_notes=count("credit_notes"),
+        entries=count("ledger_entries"),
+        emails=count("emails"),
+        notes=count("notes"),
+        subscriptions=count("subscriptions"),
+        other=sum(count(name) for name in OTHER_TABLES),
+    )
+
+
+def tables_with_customer_rows(metadata: MetaData) -> set[str]:
+    """Every table whose rows can belong to a customer: it has a customer_id column, or
+    a foreign key to customers or (transitively) to such a table."""
+    found = {"customers"}
+    grew = True
+    while grew:
+        grew = False
+        for table in metadata.tables.values():
+            if table.name in found or table.name in NOT_A_CUSTOMERS:
+                continue
+            references = {key.column.table.name for key in table.foreign_keys}
+            if "customer_id" in table.c or references & found:
+                found.add(table.name)
+                grew = True
+    return found - {"customers"}
+
+
+def uncovered_tables(metadata: MetaData | None = None) -> set[str]:
+    """Tables that can hold a customer's rows but that Delete customer would not empty
+    (should be empty: a new table must be added to CUSTOMER_TABLES or NOT_A_CUSTOMERS)."""
+    metadata = metadata if metadata is not None else db.metadata
+    known = set(CUSTOMER_TABLES)
+    unreachable = {
+        name
+        for name in known
+        if name in metadata.tables
+        and "customer_id" not in metadata.tables[name].c
+        and name not in THROUGH_PARENT
+    }
+    return (tables_with_customer_rows(metadata) - known) | unreachable
+
+
+def active_subscription_message(visible_id: str) -> str:
+    return (
+        f"{visible_id} has an active subscription. Cancel it on the Subscriptions tab "
+        "first; nothing was deleted."
+    )
+
+
+def confirm_pattern(visible_id: str) -> str:
+    """The customer ID as an HTML ``pattern`` (a regular expression matching only it)."""
+    return re.sub(r"([\\^$.*+?()\[\]{}|/])", r"\\\1", visible_id)
+
+
+def delete_customer(session: Session, customer_id: int, typed_id: str | None) -> WhatGoes:
+    """Delete customer: remove every row of the customer, once the staff member typed
+    its ID (e.g. C-000042; spaces around it and letter case do not matter) and no
+    subscription of it is active. Runs under the customer's lock, so a charge from
+    another tab waits and then finds the customer gone; writes one audit line (kind,
+    customer ID, counts; the acting staff member and the time) and commits once.
+    Returns what was removed; raises ``DeletionError`` (nothing deleted) when refused."""
+    missing = uncovered_tables()
+    if missing:
+        raise RuntimeError(
+            "Delete customer does not know these tables: " + ", ".join(sorted(missing))
+        )
+
+    def work() -> WhatGoes:
+        try:
+            customer = lock_customer(session, customer_id)
+        except LedgerError as gone:
+            raise CustomerGone("This customer was already deleted.") from gone
+        visible_id = customer.customer_id
+        if (typed_id or "").strip().casefold() != visible_id.casefold():
+            raise DeletionError(
+                f"Type {visible_id} exactly to confirm. Nothing was deleted.", CONFIRM_FIELD
+            )
+        if subscriptions.has_active(session, customer.id):
+            raise DeletionError(active_subscription_message(visible_id))
+        counts = what_goes(session, customer.id)
+        for name in CUSTOMER_TABLES:
+            table = _table(name)
+            _delete_rows(session, table, _rows_of(table, customer.id))
+        customers = _table("customers")
+        _delete_rows(session, customers, customers.c.id == customer.id)
+        audit.record(
+            session,
+            "customer.deleted",
+            visible_id,
+            f"Deleted {visible_id}: {counts.summary()}.",
+        )
+        return counts
+
+    # Retries a deadlock (e.g. with an email job recording a send) or a busy SQLite file.
+    return in_transaction(session, work)
