@@ -11,18 +11,25 @@ actions, tax-class rate changes and clearing personal data.
 A summary never holds personal data. A personal value (a name, an email address, a
 note) is kept only in ``old_value``/``new_value`` with ``personal`` set, so Clear
 personal data blanks exactly those and the rest of the history stays readable.
+
+Who made a change: for a row added with a staff column of its own (an entry, an
+invoice, a note …) the member of staff it names, the one the service was told acted;
+for everything else the signed-in member of staff; nobody ("System") in a job or on
+the command line.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from flask import has_request_context
-from sqlalchemy import event, or_, select, update
+from sqlalchemy import event, inspect, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.base import NO_VALUE
 
 from webapp.models.billing import CreditNote, Invoice, LedgerEntry
 from webapp.models.contacts import Address, Alias, Contact
@@ -31,8 +38,10 @@ from webapp.models.customer import Customer
 from webapp.models.history import CustomerEvent
 from webapp.models.notes import Note
 from webapp.models.settings import LegalEntity, TaxClass
+from webapp.services.gateways import gateway_for
 from webapp.services.money import format_money
 from webapp.services.paging import Page, page_of
+from webapp.services.reference import country_name
 
 # Kind groups, as the History tab's filter offers them. A kind is "group" or
 # "group.detail" (entry.charge, record.contact.added, payment_link.revoked …).
@@ -91,6 +100,9 @@ PERSONAL_CUSTOMER_FIELDS = frozenset(
     }
 )
 
+# How an invoice's new status reads: "Invoice INV-000001 marked as paid".
+INVOICE_STATUS_VERBS = {"paid": "marked as paid", "refunded": "refunded", "void": "voided"}
+
 _UNSET: Any = object()
 
 
@@ -118,7 +130,8 @@ def record(
 ) -> CustomerEvent:
     """Add a line to a customer's history in the caller's transaction. ``staff_id``
     defaults to the signed-in staff member; pass ``customer`` instead of its id for a
-    customer that is not flushed yet."""
+    customer that is not flushed yet. ``summary`` must hold nothing personal: a
+    personal value goes in ``old``/``new`` with ``personal=True``."""
     entry = CustomerEvent(
         customer_id=customer_id,
         staff_id=acting_staff_id() if staff_id is _UNSET else staff_id,
@@ -135,13 +148,19 @@ def record(
     return entry
 
 
+def _of_group(group: str):
+    # autoescape: "_" in credit_note and payment_link is a LIKE wildcard otherwise.
+    return or_(
+        CustomerEvent.kind == group, CustomerEvent.kind.startswith(group + ".", autoescape=True)
+    )
+
+
 def events_page(session: Session, customer_id: int, group: str = "", number: int = 1) -> Page:
-    """A page of the History tab, newest first; ``group`` is one of GROUPS or ''."""
+    """A page of the History tab, newest first; ``group`` is one of GROUPS or ''
+    (anything else shows every kind)."""
     statement = select(CustomerEvent).where(CustomerEvent.customer_id == customer_id)
     if group in GROUPS:
-        statement = statement.where(
-            or_(CustomerEvent.kind == group, CustomerEvent.kind.startswith(group + "."))
-        )
+        statement = statement.where(_of_group(group))
     return page_of(session, statement.order_by(CustomerEvent.id.desc()), number)
 
 
@@ -149,12 +168,13 @@ def events_of(session: Session, customer_id: int, prefix: str = "", limit: int =
     """The newest events whose kind starts with ``prefix`` (the Billing tab's link log)."""
     statement = select(CustomerEvent).where(CustomerEvent.customer_id == customer_id)
     if prefix:
-        statement = statement.where(CustomerEvent.kind.startswith(prefix))
+        statement = statement.where(CustomerEvent.kind.startswith(prefix, autoescape=True))
     return session.scalars(statement.order_by(CustomerEvent.id.desc()).limit(limit)).all()
 
 
 def clear_personal_values(session: Session, customer_id: int) -> int:
-    """Blank every personal value in a customer's history (Clear personal data)."""
+    """Blank every personal value in a customer's history (Clear personal data); the
+    History tab then reads "cleared with personal data" on those lines."""
     return session.execute(
         update(CustomerEvent)
         .where(CustomerEvent.customer_id == customer_id, CustomerEvent.personal.is_(True))
@@ -171,41 +191,95 @@ def _plain(value: Any) -> str:
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
+        return value.strftime("%Y-%m-%d %H:%M") + " UTC"
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
 
 
-def _customer_value(session: Session, field: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if field == "tax_class_id":
-        tax_class = session.get(TaxClass, value)
-        return tax_class.label if tax_class else str(value)
-    if field == "legal_entity_id":
-        entity = session.get(LegalEntity, value)
-        return entity.name if entity else str(value)
-    if field == "auto_pay":
-        return "On" if value else "Off"
-    if field in {"status", "invoicing_flow"}:
-        return _plain(value).capitalize()
-    return _plain(value)
+def _word(value: Any) -> str:
+    """A stored code as people read it: in_progress is "In progress"."""
+    return _plain(value).replace("_", " ").capitalize()
 
 
-def _changes(obj: Any, fields: Iterable[str]) -> list[tuple[str, Any, Any]]:
+# How a value is shown: (the session, the record, the value) -> text.
+Shown = Callable[[Session, Any, Any], str]
+
+
+def _as_word(_session: Session, _obj: Any, value: Any) -> str:
+    return _word(value)
+
+
+def _as_country(_session: Session, _obj: Any, value: Any) -> str:
+    return country_name(value) if value else ""
+
+
+def _as_money(_session: Session, obj: Any, value: Any) -> str:
+    return format_money(value, obj.currency) if value is not None else ""
+
+
+def _as_tax_class(session: Session, _obj: Any, value: Any) -> str:
+    tax_class = session.get(TaxClass, value) if value is not None else None
+    return tax_class.label if tax_class else _plain(value)
+
+
+def _as_legal_entity(session: Session, _obj: Any, value: Any) -> str:
+    entity = session.get(LegalEntity, value) if value is not None else None
+    return entity.name if entity else _plain(value)
+
+
+def _as_gateway(_session: Session, _obj: Any, value: Any) -> str:
+    return gateway_for(value).name if value else ""
+
+
+def _as_on_off(_session: Session, _obj: Any, value: Any) -> str:
+    return "On" if value else "Off"
+
+
+CUSTOMER_SHOWN: dict[str, Shown] = {
+    "status": _as_word,
+    "invoicing_flow": _as_word,
+    "country": _as_country,
+    "tax_class_id": _as_tax_class,
+    "legal_entity_id": _as_legal_entity,
+    "payment_gateway": _as_gateway,
+    "auto_pay": _as_on_off,
+}
+
+
+def _stored_value(session: Session, obj: Any, name: str) -> Any:
+    """The value a column holds in the database now (for an attribute that was set
+    without being loaded first, so the session does not know what it replaces)."""
+    model = type(obj)
+    key = inspect(obj).identity
+    primary = inspect(model).primary_key
+    statement = select(getattr(model, name)).where(
+        *(column == value for column, value in zip(primary, key, strict=True))
+    )
+    return session.execute(statement).scalar()
+
+
+def _same(old: Any, new: Any) -> bool:
+    # Text columns are '' rather than NULL, but an older row may hold NULL.
+    return old == new or (old in (None, "") and new in (None, ""))
+
+
+def _changes(session: Session, obj: Any, fields: Iterable[str]) -> list[tuple[str, Any, Any]]:
     """(field, old, new) for each field whose value really changed in this flush."""
-    from sqlalchemy import inspect
-
     state = inspect(obj)
     found = []
     for name in fields:
         history = state.attrs[name].history
         if not history.has_changes():
             continue
-        old = history.deleted[0] if history.deleted else None
         new = history.added[0] if history.added else None
-        if old != new:
+        if history.deleted:
+            old = history.deleted[0]
+        elif state.committed_state.get(name, NO_VALUE) is NO_VALUE and state.key is not None:
+            old = _stored_value(session, obj, name)  # set while expired (after a commit)
+        else:
+            old = None  # it was NULL
+        if not _same(old, new):
             found.append((name, old, new))
     return found
 
@@ -223,6 +297,7 @@ class Watched:
     personal: frozenset[str]  # of those fields, the personal ones
     label: Callable[[Any], str]  # how the record is named when added or removed
     label_is_personal: bool = True
+    shown: dict[str, Shown] = field(default_factory=dict)  # how a field's values read
 
 
 WATCHED: dict[type, Watched] = {
@@ -259,6 +334,7 @@ WATCHED: dict[type, Watched] = {
         lambda address: ", ".join(
             part for part in (address.line1, address.postal_code, address.city) if part
         ),
+        shown={"country": _as_country},
     ),
     Alias: Watched(
         "External ID",
@@ -268,6 +344,8 @@ WATCHED: dict[type, Watched] = {
         lambda alias: f"{alias.label}: {alias.value}",
     ),
     Note: Watched("Note", "note", {}, frozenset(), lambda note: note.body),
+    # Clear personal data keeps activity titles and ticket subjects (and empties the
+    # notes and descriptions), so only those are personal here.
     Activity: Watched(
         "Activity",
         "activity",
@@ -275,6 +353,7 @@ WATCHED: dict[type, Watched] = {
         frozenset({"notes"}),
         lambda activity: activity.title,
         label_is_personal=False,
+        shown={"kind": _as_word},
     ),
     Ticket: Watched(
         "Ticket",
@@ -283,6 +362,7 @@ WATCHED: dict[type, Watched] = {
         frozenset({"description"}),
         lambda ticket: ticket.subject,
         label_is_personal=False,
+        shown={"status": _as_word},
     ),
     Sale: Watched(
         "Sale",
@@ -297,14 +377,16 @@ WATCHED: dict[type, Watched] = {
         frozenset(),
         lambda sale: f"{sale.description} ({format_money(sale.amount_minor, sale.currency)})",
         label_is_personal=False,
+        shown={"amount_minor": _as_money, "status": _as_word},
     ),
 }
 
 
 def _actor(obj: Any) -> int | None:
-    """Who made a change: the record's own staff column when it has one, else the
-    signed-in staff member."""
-    return getattr(obj, "staff_id", None) or acting_staff_id()
+    """Who added a record: its own staff column when it has one, else the signed-in
+    staff member."""
+    staff_id = getattr(obj, "staff_id", None)
+    return staff_id if staff_id is not None else acting_staff_id()
 
 
 def _customer_created(session: Session, customer: Customer) -> None:
@@ -313,7 +395,6 @@ def _customer_created(session: Session, customer: Customer) -> None:
         None,
         "created",
         "Customer created",
-        staff_id=acting_staff_id(),
         field="name",
         new=customer.name,
         personal=True,
@@ -322,27 +403,48 @@ def _customer_created(session: Session, customer: Customer) -> None:
 
 
 def _customer_changed(session: Session, customer: Customer) -> None:
-    for name, old, new in _changes(customer, [*CUSTOMER_FIELDS, "status"]):
+    for name, old, new in _changes(session, customer, [*CUSTOMER_FIELDS, "status"]):
         is_status = name == "status"
+        shown = CUSTOMER_SHOWN.get(name)
+        old_text, new_text = (
+            (shown(session, customer, old), shown(session, customer, new))
+            if shown
+            else (_plain(old), _plain(new))
+        )
         record(
             session,
             customer.id,
             "status" if is_status else "edited",
             "Status changed" if is_status else f"Changed {CUSTOMER_FIELDS[name]}",
             field=name,
-            old=_customer_value(session, name, old),
-            new=_customer_value(session, name, new),
+            old=old_text,
+            new=new_text,
             personal=name in PERSONAL_CUSTOMER_FIELDS,
         )
 
 
+def _document_of(session: Session, entry: LedgerEntry) -> str:
+    """The document an entry belongs to, as the summary names it ("invoice INV-000001")."""
+    if entry.invoice_id is not None:
+        invoice = session.get(Invoice, entry.invoice_id)
+        return f"invoice {invoice.number}" if invoice else ""
+    if entry.credit_note_id is not None:
+        note = session.get(CreditNote, entry.credit_note_id)
+        return f"credit note {note.number}" if note else ""
+    return ""
+
+
 def _entry_added(session: Session, entry: LedgerEntry) -> None:
-    amount = format_money(entry.amount_minor, entry.currency)
+    # A charge or refund is negative and a credit or payment positive by its kind, so
+    # the summary names the amount without a sign; an adjustment goes either way.
+    amount = entry.amount_minor if entry.kind == "adjustment" else abs(entry.amount_minor)
+    summary = f"{_word(entry.kind)} of {format_money(amount, entry.currency)}"
+    document = _document_of(session, entry)
     record(
         session,
         entry.customer_id,
         f"entry.{entry.kind}",
-        f"{entry.kind.capitalize()} of {amount}",
+        summary + (f" ({document})" if document else ""),
         staff_id=_actor(entry),
         new=entry.description,
     )
@@ -360,15 +462,16 @@ def _invoice_added(session: Session, invoice: Invoice) -> None:
 
 
 def _invoice_changed(session: Session, invoice: Invoice) -> None:
-    for _name, old, new in _changes(invoice, ["status"]):
+    for _name, old, new in _changes(session, invoice, ["status"]):
+        verb = INVOICE_STATUS_VERBS.get(new, f"changed to {_word(new).lower()}")
         record(
             session,
             invoice.customer_id,
-            "invoice.status",
-            f"Invoice {invoice.number} status changed",
+            f"invoice.{new}",
+            f"Invoice {invoice.number} {verb}",
             field="status",
-            old=_plain(old).capitalize(),
-            new=_plain(new).capitalize(),
+            old=_word(old),
+            new=_word(new),
         )
 
 
@@ -389,21 +492,22 @@ def _subscription_added(session: Session, subscription: Subscription) -> None:
         session,
         subscription.customer_id,
         "subscription.added",
-        f"Subscription {subscription.plan_name} added ({amount} {subscription.interval})",
+        f"Subscription {subscription.plan_name} added ({amount} {subscription.interval}, "
+        f"from {_plain(subscription.starts_on)})",
         staff_id=_actor(subscription),
     )
 
 
 def _subscription_changed(session: Session, subscription: Subscription) -> None:
-    for _name, old, new in _changes(subscription, ["status"]):
+    for _name, old, new in _changes(session, subscription, ["status"]):
         record(
             session,
             subscription.customer_id,
             f"subscription.{new}",
             f"Subscription {subscription.plan_name} {new}",
             field="status",
-            old=_plain(old).capitalize(),
-            new=_plain(new).capitalize(),
+            old=_word(old),
+            new=_word(new),
         )
 
 
@@ -413,24 +517,28 @@ def _record_added(session: Session, obj: Any, watched: Watched) -> None:
         obj.customer_id,
         f"record.{watched.slug}.added",
         f"{watched.noun} added",
-        staff_id=acting_staff_id() or getattr(obj, "staff_id", None),
+        staff_id=_actor(obj),
         new=watched.label(obj),
         personal=watched.label_is_personal,
     )
 
 
 def _record_changed(session: Session, obj: Any, watched: Watched) -> None:
-    for name, old, new in _changes(obj, watched.fields):
-        if name in {"amount_minor"}:
-            old, new = (format_money(v, obj.currency) if v is not None else "" for v in (old, new))
+    for name, old, new in _changes(session, obj, watched.fields):
+        shown = watched.shown.get(name)
+        old_text, new_text = (
+            (shown(session, obj, old), shown(session, obj, new))
+            if shown
+            else (_plain(old), _plain(new))
+        )
         record(
             session,
             obj.customer_id,
             f"record.{watched.slug}.changed",
             f"{watched.noun} changed: {watched.fields[name]}",
             field=name,
-            old=_plain(old),
-            new=_plain(new),
+            old=old_text,
+            new=new_text,
             personal=name in watched.personal,
         )
 
@@ -464,7 +572,9 @@ _NEW_IN_TRANSACTION = "history.new"
 
 def _before_flush(session: Session, _context, _instances) -> None:
     """Record what this flush is about to write (see the module's docstring)."""
-    created = session.info.setdefault(_NEW_IN_TRANSACTION, set())
+    # The rows added in this transaction; weak, so a row the session let go of cannot
+    # be mistaken for another one that later takes its place in memory.
+    created = session.info.setdefault(_NEW_IN_TRANSACTION, weakref.WeakSet())
     with session.no_autoflush:
         for obj in list(session.new):
             kind = type(obj)
@@ -474,19 +584,21 @@ def _before_flush(session: Session, _context, _instances) -> None:
                 _record_added(session, obj, WATCHED[kind])
             else:
                 continue
-            created.add(id(obj))
+            created.add(obj)
         for obj in list(session.dirty):
             kind = type(obj)
+            if kind not in CHANGED and kind not in WATCHED:
+                continue
             # A row added earlier in this transaction was recorded as added, as it is
             # at the commit; the steps that finished it are not separate changes.
-            if id(obj) in created or not session.is_modified(obj):
+            if obj in created or not session.is_modified(obj):
                 continue
             if kind in CHANGED:
                 CHANGED[kind](session, obj)
-            elif kind in WATCHED:
+            else:
                 _record_changed(session, obj, WATCHED[kind])
         for obj in list(session.deleted):
-            if type(obj) in WATCHED and id(obj) not in created:
+            if type(obj) in WATCHED and obj not in created:
                 _record_removed(session, obj, WATCHED[type(obj)])
 
 

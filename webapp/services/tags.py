@@ -83,12 +83,15 @@ def add_tag(session: Session, customer: Customer, name: str) -> Tag:
         tag = session.scalar(select(Tag).where(Tag.key == key))
     # A double click that got here twice adds the tag once.
     try:
-        session.execute(
+        added = session.execute(
             _insert(session, customer_tags)
             .values(customer_id=customer.id, tag_id=tag.id)
             .on_conflict_do_nothing(index_elements=["customer_id", "tag_id"])
-        )
-        history.record(session, customer.id, "record.tag.added", "Tag added", new=tag.name)
+            # Without this an INSERT's rowcount may read -1 (psycopg).
+            .execution_options(preserve_rowcount=True)
+        ).rowcount
+        if added:  # the second of a double click adds nothing and records nothing
+            history.record(session, customer.id, "record.tag.added", "Tag added", new=tag.name)
         session.commit()
     except IntegrityError:  # only the customer's foreign key is left to fail
         session.rollback()
