@@ -7,6 +7,7 @@ from jinja2_fragments.flask import render_block
 
 from webapp.blueprints import customer_or_404
 from webapp.blueprints.customer_tabs import TABS, tab_context
+from webapp.blueprints.personal_data import refused_if_cleared
 from webapp.extensions import db
 from webapp.forms import CustomerForm, StatusForm
 from webapp.models.customer import Customer, CustomerStatus
@@ -153,8 +154,12 @@ def render_customer_tab(customer: Customer, tab: str, status: int = 200, **extra
 
 @bp.route("/<int:customer_id>/edit", methods=["GET", "POST"])
 def edit(customer_id: int):
-    """Edit customer: the Add customer form, filled in; Save changes."""
+    """Edit customer: the Add customer form, filled in; Save changes. Refused (409)
+    once the customer's personal data was cleared."""
     customer = customer_or_404(customer_id)
+    refused = refused_if_cleared(customer, "profile")
+    if refused is not None:
+        return refused
     form = CustomerForm.for_customer(customer)
     if customer_service.currency_is_locked(db.session, customer):
         form.locked_currency = customer.currency

@@ -6,6 +6,7 @@ from flask import Blueprint, request
 from flask_login import current_user
 
 from webapp.blueprints import customer_changed, customer_or_404
+from webapp.blueprints.personal_data import refused_if_cleared
 from webapp.extensions import db
 from webapp.forms import ConfirmForm
 from webapp.rendering import render_page
@@ -20,8 +21,12 @@ def _answer(customer_id: int, message: str, ok: bool = True):
 
 @bp.post("/")
 def generate(customer_id: int):
-    """Generate link (with an expiry); a previous link stops working."""
+    """Generate link (with an expiry); a previous link stops working. Refused (409) once
+    the customer's personal data was cleared."""
     customer = customer_or_404(customer_id)
+    refused = refused_if_cleared(customer, "billing")
+    if refused is not None:
+        return refused
     try:
         payment_links.generate(
             db.session, customer, current_user.id, request.form.get("expiry", "")
@@ -35,6 +40,9 @@ def generate(customer_id: int):
 def email(customer_id: int):
     """Email link to customer, as a recorded email (it shows in the Emails tab)."""
     customer = customer_or_404(customer_id)
+    refused = refused_if_cleared(customer, "billing")
+    if refused is not None:
+        return refused
     try:
         sent = payment_links.email_link(db.session, customer, current_user.id)
     except payment_links.PaymentLinkError as refusal:

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from webapp.blueprints import customer_changed, customer_or_404
 from webapp.blueprints.customers import render_customer_tab
+from webapp.blueprints.personal_data import refused_if_cleared
 from webapp.extensions import db
 from webapp.forms import ConfirmForm, NoteForm
 from webapp.rendering import render_page
@@ -23,6 +24,9 @@ def _done(customer_id: int, message: str):
 def create(customer_id: int):
     """Send: add the note; an empty or overlong one comes back with the message (422)."""
     customer = customer_or_404(customer_id)
+    refused = refused_if_cleared(customer, "notes")
+    if refused is not None:
+        return refused
     form = NoteForm()
     if form.validate_on_submit():
         try:

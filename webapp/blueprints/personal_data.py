@@ -1,10 +1,16 @@
-"""Clear personal data (admins): a preview, field by field, then a confirmation."""
+"""Clear personal data (admins): a preview, field by field, then a confirmation; and
+the refusal every change on a cleared customer gets."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort
+from flask import Blueprint, flash
 
-from webapp.blueprints import admin_only
+from webapp.blueprints import admin_only, customer_changed, customer_or_404
+from webapp.extensions import db
+from webapp.forms import ConfirmForm
+from webapp.models.customer import Customer
+from webapp.rendering import htmx_done, is_htmx_partial, render_page
+from webapp.services import personal_data as personal_data_service
 
 bp = Blueprint("personal_data", __name__, url_prefix="/customers/<int:customer_id>")
 
@@ -12,4 +18,47 @@ bp = Blueprint("personal_data", __name__, url_prefix="/customers/<int:customer_i
 @bp.route("/clear-personal-data", methods=["GET", "POST"])
 @admin_only
 def confirm(customer_id: int):
-    abort(404)  # being built
+    """Clear personal data: the preview with Cancel / Confirm (a modal with htmx, a page
+    without JS). Refused (422, nothing cleared) when already cleared or while a
+    subscription is active; the preview then says why and offers no Confirm."""
+    customer = customer_or_404(customer_id)
+    form = ConfirmForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            personal_data_service.clear_personal_data(db.session, customer.id)
+        except personal_data_service.PersonalDataError as refusal:
+            error = str(refusal)
+        else:
+            message = f"Personal data of {customer.customer_id} cleared."
+            return customer_changed(customer_id, message, "profile")
+    preview = personal_data_service.preview(db.session, customer)
+    return render_page(
+        "customers/clear_personal_data.html",
+        blocks=("modal", "form"),
+        status=422 if form.is_submitted() else 200,
+        customer=customer,
+        preview=preview,
+        form=form,
+        # A refusal met on submit is shown once, not twice beside the preview's own.
+        error=error if error != preview.refusal else None,
+    )
+
+
+def refused_if_cleared(customer: Customer, tab: str):
+    """The answer to a change on a customer whose personal data was cleared, or None
+    while the customer can still be changed. Nothing is written either way. htmx: 409
+    with the refusal as an error message (htmx fires HX-Trigger events whatever the
+    status), any modal closed and the customer region refreshed; a plain request: the
+    customer's ``tab`` with the refusal, also 409."""
+    refusal = personal_data_service.edit_refusal(customer)
+    if refusal is None:
+        return None
+    if is_htmx_partial():
+        shown = {"text": refusal, "level": "error"}
+        events = {"closeModal": True, "customerUpdated": customer.id, "showMessage": shown}
+        return htmx_done(events, status=409)
+    from webapp.blueprints.customers import render_customer_tab
+
+    flash(refusal, "error")
+    return render_customer_tab(customer, tab, status=409)

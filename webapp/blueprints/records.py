@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
 from webapp.blueprints import customer_changed, customer_or_404
+from webapp.blueprints.personal_data import refused_if_cleared
 from webapp.extensions import db
 from webapp.forms import (
     ActivityForm,
@@ -146,6 +147,9 @@ def new(customer_id: int, kind: str):
     """Add a record: the form (a modal with htmx), then back to the customer's tab."""
     record_kind = _kind_or_404(kind)
     customer = customer_or_404(customer_id)
+    refused = refused_if_cleared(customer, record_kind.tab)
+    if refused is not None:
+        return refused
     form = record_kind.form(customer=customer)
     error = None
     if form.validate_on_submit():
@@ -166,6 +170,9 @@ def edit(customer_id: int, kind: str, record_id: int):
         abort(404)
     customer = customer_or_404(customer_id)
     record = _record_or_404(record_kind, customer.id, record_id)
+    refused = refused_if_cleared(customer, record_kind.tab)
+    if refused is not None:
+        return refused
     form = record_kind.form(customer=customer, record=record)
     locked = error = _why_locked(record_kind, record)
     if locked is None and form.validate_on_submit():

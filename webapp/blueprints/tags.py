@@ -7,6 +7,7 @@ from flask import Blueprint, abort
 
 from webapp.blueprints import customer_changed, customer_or_404
 from webapp.blueprints.customers import render_customer_tab
+from webapp.blueprints.personal_data import refused_if_cleared
 from webapp.extensions import db
 from webapp.forms import TagForm
 from webapp.services import tags as tags_service
@@ -20,6 +21,9 @@ def create(customer_id: int):
     name comes back beside the field (422): with htmx just the form, without JS the
     customer page."""
     customer = customer_or_404(customer_id)
+    refused = refused_if_cleared(customer, "profile")
+    if refused is not None:
+        return refused
     form = TagForm()
     if form.validate_on_submit():
         try:

@@ -1,0 +1,381 @@
+"""Clear personal data: for a customer who asks to be forgotten while their invoices
+must be kept.
+
+The profile's personal fields are blanked (the name becomes a placeholder), the
+records that only describe the person (contacts, addresses, external IDs, notes) are
+deleted, activity notes, ticket descriptions and the bodies and recipients of recorded
+emails are emptied, payment links stop working and the personal values in the history
+are removed. The customer ID, country, currency, ledger, balances, invoices and credit
+notes (as issued: they never stored the buyer's details), sales, subscriptions, tags,
+activity titles and ticket subjects are kept, so reports and statistics do not change.
+
+Everything is written with Core statements in one transaction, so the history records
+one "Personal data cleared" line instead of one line per removed value. Afterwards the
+customer can no longer be edited (``edit_refusal``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from webapp.models.base import utcnow
+from webapp.models.billing import CreditNote, CustomerBalance, Invoice, LedgerEntry
+from webapp.models.contacts import Address, Alias, Contact
+from webapp.models.crm import Activity, Sale, Subscription, Ticket
+from webapp.models.customer import Customer, InvoicingFlow
+from webapp.models.email import Email, EmailStatus
+from webapp.models.history import CustomerEvent
+from webapp.models.links import PaymentLink
+from webapp.models.notes import Note
+from webapp.services import audit, history, ledger, subscriptions
+from webapp.services.gateways import gateway_for
+from webapp.services.mailer import NO_MAIL_SERVER
+from webapp.services.money import format_money
+from webapp.services.reference import country_name, display_phone
+from webapp.services.search import build_search_text
+
+# What the customer is called once cleared: the list, the header and the history show it.
+CLEARED_NAME = "Personal data cleared"
+# Why an email that was still waiting to go out never went.
+NOT_SENT_ERROR = "Not sent: the customer's personal data was cleared."
+# An email's failure reason may quote the recipient (a mail server's refusal does).
+REASON_CLEARED = "The reason was cleared with the customer's personal data."
+
+# The profile's personal columns, in the order the preview lists them; each becomes ''
+# (the name becomes CLEARED_NAME).
+PERSONAL_FIELDS = {
+    "name": "Name",
+    "company": "Company",
+    "first_name": "Contact first name",
+    "last_name": "Contact last name",
+    "email": "Email",
+    "phone": "Phone",
+    "mobile": "Mobile",
+    "fax": "Fax",
+    "position": "Position",
+    "website": "Website",
+    "address_line1": "Address line 1",
+    "address_line2": "Address line 2",
+    "city": "City",
+    "region": "Region",
+    "postal_code": "Postal code",
+    "tax_id": "Tax ID / VAT number",
+    "footnotes": "Footnotes",
+}
+_PHONES = frozenset({"phone", "mobile", "fax"})
+# Emails still waiting to go out: they must not, once their recipient is gone.
+_WAITING = (EmailStatus.QUEUED, EmailStatus.SENDING)
+
+
+class PersonalDataError(Exception):
+    """Clearing was refused; the message says why and that nothing was cleared."""
+
+
+def edit_refusal(customer: Customer) -> str | None:
+    """Why this customer can no longer be edited, or None while it can."""
+    cleared_at = customer.personal_data_cleared_at
+    if cleared_at is None:
+        return None
+    return (
+        f"Personal data was cleared on {cleared_at:%Y-%m-%d}: "
+        "this customer can no longer be edited."
+    )
+
+
+def clear_refusal(session: Session, customer: Customer) -> str | None:
+    """Why the personal data of this customer cannot be cleared now, or None."""
+    if customer.personal_data_cleared_at is not None:
+        return (
+            f"The personal data of {customer.customer_id} was already cleared on "
+            f"{customer.personal_data_cleared_at:%Y-%m-%d}."
+        )
+    if subscriptions.has_active(session, customer.id):
+        return (
+            f"{customer.customer_id} has an active subscription. Cancel it on the "
+            "Subscriptions tab first; nothing was cleared."
+        )
+    return None
+
+
+# -- the preview -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldRow:
+    """One line of the preview: a field, what it holds now, and whether it goes."""
+
+    label: str
+    value: str
+    cleared: bool
+
+    @property
+    def outcome(self) -> str:
+        return "Cleared" if self.cleared else "Kept"
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What Clear personal data would do to a customer, before it is confirmed."""
+
+    fields: list[FieldRow]
+    cleared: list[str]  # "2 contacts", "3 email bodies" … (only what is there)
+    kept: list[str]  # "4 ledger entries", "Balance: €-119.00" …
+    refusal: str | None  # set when it cannot be done now
+
+    @property
+    def allowed(self) -> bool:
+        return self.refusal is None
+
+
+def _count(session: Session, model, *conditions) -> int:
+    return session.scalar(select(func.count()).select_from(model).where(*conditions)) or 0
+
+
+def _counted(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
+
+
+def _field_value(customer: Customer, name: str) -> str:
+    value = getattr(customer, name) or ""
+    return display_phone(value) if name in _PHONES and value else value
+
+
+@dataclass(frozen=True)
+class ClearedCounts:
+    """How many of each kind of record Clear personal data empties or removes."""
+
+    contacts: int
+    addresses: int
+    aliases: int
+    notes: int
+    activity_notes: int
+    ticket_descriptions: int
+    emails: int
+    waiting_emails: int
+    payment_links: int
+    history_values: int
+
+    def phrases(self) -> list[str]:
+        """Each kind of record cleared, as a short phrase (those with none left out)."""
+        found = [
+            (self.contacts, "contact", "contacts"),
+            (self.addresses, "address", "addresses"),
+            (self.aliases, "external ID", "external IDs"),
+            (self.notes, "note", "notes"),
+            (self.activity_notes, "activity's notes", "activities' notes"),
+            (self.ticket_descriptions, "ticket description", "ticket descriptions"),
+            (self.emails, "email body and recipient", "email bodies and recipients"),
+            (
+                self.waiting_emails,
+                "email waiting to be sent (it will not go out)",
+                "emails waiting to be sent (they will not go out)",
+            ),
+            (self.payment_links, "live payment link", "live payment links"),
+            (self.history_values, "history value", "history values"),
+        ]
+        return [_counted(number, one, many) for number, one, many in found if number]
+
+
+def _counts(session: Session, customer_id: int, now: datetime) -> ClearedCounts:
+    mine = customer_id
+    return ClearedCounts(
+        contacts=_count(session, Contact, Contact.customer_id == mine),
+        addresses=_count(session, Address, Address.customer_id == mine),
+        aliases=_count(session, Alias, Alias.customer_id == mine),
+        notes=_count(session, Note, Note.customer_id == mine),
+        activity_notes=_count(
+            session, Activity, Activity.customer_id == mine, Activity.notes != ""
+        ),
+        ticket_descriptions=_count(
+            session, Ticket, Ticket.customer_id == mine, Ticket.description != ""
+        ),
+        emails=_count(session, Email, Email.customer_id == mine),
+        waiting_emails=_count(
+            session, Email, Email.customer_id == mine, Email.status.in_(_WAITING)
+        ),
+        payment_links=_count(
+            session,
+            PaymentLink,
+            PaymentLink.customer_id == mine,
+            PaymentLink.revoked_at.is_(None),
+            or_(PaymentLink.expires_at.is_(None), PaymentLink.expires_at > now),
+        ),
+        history_values=_count(
+            session,
+            CustomerEvent,
+            CustomerEvent.customer_id == mine,
+            CustomerEvent.personal.is_(True),
+            or_(CustomerEvent.old_value.is_not(None), CustomerEvent.new_value.is_not(None)),
+        ),
+    )
+
+
+def _totals(session: Session, model, customer_id: int) -> str:
+    rows = session.execute(
+        select(model.currency, func.sum(model.total_minor))
+        .where(model.customer_id == customer_id)
+        .group_by(model.currency)
+        .order_by(model.currency)
+    ).all()
+    return ", ".join(format_money(total, currency) for currency, total in rows)
+
+
+def _kept(session: Session, customer: Customer) -> list[str]:
+    mine = customer.id
+    invoices = _count(session, Invoice, Invoice.customer_id == mine)
+    credit_notes = _count(session, CreditNote, CreditNote.customer_id == mine)
+    kept = [
+        _counted(
+            _count(session, LedgerEntry, LedgerEntry.customer_id == mine),
+            "ledger entry",
+            "ledger entries",
+        ),
+        _counted(invoices, "invoice", "invoices")
+        + (f" (total {_totals(session, Invoice, mine)})" if invoices else "")
+        + ", as issued",
+        _counted(credit_notes, "credit note", "credit notes")
+        + (f" (total {_totals(session, CreditNote, mine)})" if credit_notes else "")
+        + ", as issued",
+    ]
+    balances = session.execute(
+        select(CustomerBalance.currency, CustomerBalance.balance_minor)
+        .where(CustomerBalance.customer_id == mine)
+        .order_by(CustomerBalance.currency != customer.currency, CustomerBalance.currency)
+    ).all()
+    shown = [format_money(amount, currency) for currency, amount in balances]
+    kept.append("Balance: " + (", ".join(shown) or format_money(0, customer.currency)))
+    kept.append(_counted(_count(session, Sale, Sale.customer_id == mine), "sale", "sales"))
+    kept.append(
+        _counted(
+            _count(session, Subscription, Subscription.customer_id == mine),
+            "subscription",
+            "subscriptions",
+        )
+    )
+    activities = _count(session, Activity, Activity.customer_id == mine)
+    tickets = _count(session, Ticket, Ticket.customer_id == mine)
+    kept.append(_counted(activities, "activity", "activities") + " (titles and dates)")
+    kept.append(_counted(tickets, "ticket", "tickets") + " (subjects and statuses)")
+    kept.append("The history, without its personal values")
+    return kept
+
+
+def _kept_fields(customer: Customer) -> list[FieldRow]:
+    tags = ", ".join(tag.name for tag in customer.tags)
+    flow = "Automatic" if customer.invoicing_flow == InvoicingFlow.AUTOMATIC else "Manual"
+    return [
+        FieldRow("Customer ID", customer.customer_id, False),
+        FieldRow("Country", country_name(customer.country), False),
+        FieldRow("Billing currency", customer.currency, False),
+        FieldRow("Tax class", customer.tax_class.label if customer.tax_class else "", False),
+        FieldRow(
+            "Legal entity", customer.legal_entity.name if customer.legal_entity else "", False
+        ),
+        FieldRow("Payment terms", f"Net {customer.payment_terms_days} days", False),
+        FieldRow("Invoicing flow", flow, False),
+        FieldRow("Payment gateway", gateway_for(customer.payment_gateway).name, False),
+        FieldRow("Status", customer.status.capitalize(), False),
+        FieldRow("Tags", tags, False),
+    ]
+
+
+def preview(session: Session, customer: Customer) -> Preview:
+    """Field by field, what would be cleared (with the value it holds now) and what
+    kept, the records that would go, and whether it can be done now."""
+    fields = [
+        FieldRow(label, _field_value(customer, name), True)
+        for name, label in PERSONAL_FIELDS.items()
+    ]
+    return Preview(
+        fields=fields + _kept_fields(customer),
+        cleared=_counts(session, customer.id, utcnow()).phrases(),
+        kept=_kept(session, customer),
+        refusal=clear_refusal(session, customer),
+    )
+
+
+# -- clearing --------------------------------------------------------------------------
+
+
+def clear_personal_data(session: Session, customer_id: int) -> ClearedCounts:
+    """Clear the customer's personal data (see the module's docstring) and commit;
+    refused with ``PersonalDataError`` (nothing written) when already cleared or while
+    a subscription is active. Returns what was cleared."""
+
+    def work() -> ClearedCounts:
+        # Under the lock postings, subscriptions and records take: nothing can be added
+        # between the checks and the commit.
+        try:
+            customer = ledger.lock_customer(session, customer_id)
+        except ledger.LedgerError as gone:
+            raise PersonalDataError(str(gone)) from None
+        refusal = clear_refusal(session, customer)
+        if refusal is not None:
+            raise PersonalDataError(refusal)
+        now = utcnow()
+        counts = _counts(session, customer.id, now)
+        _clear(session, customer, now)
+        history.record(session, customer.id, "personal_data.cleared", "Personal data cleared")
+        summary = f"Cleared the personal data of {customer.customer_id}"
+        phrases = counts.phrases()
+        audit.record(
+            session,
+            "customer.personal_data_cleared",
+            customer.customer_id,
+            summary + (": " + ", ".join(phrases) + "." if phrases else "."),
+        )
+        return counts
+
+    # The commit (or the rollback of a refusal) expires what the session holds, so the
+    # customer is read afresh after these Core statements.
+    return ledger.in_transaction(session, work)
+
+
+def _clear(session: Session, customer: Customer, now: datetime) -> None:
+    mine = customer.id
+    blank = {name: "" for name in PERSONAL_FIELDS}
+    blank["name"] = CLEARED_NAME
+    # The search text of the cleared profile (no external IDs: they are deleted).
+    search_text = build_search_text(Customer(**blank), aliases=[])
+    session.execute(
+        update(Customer)
+        .where(Customer.id == mine)
+        .values(**blank, search_text=search_text, personal_data_cleared_at=now, updated_at=now)
+    )
+    for model in (Contact, Address, Alias, Note):
+        session.execute(delete(model).where(model.customer_id == mine))
+    session.execute(
+        update(Activity).where(Activity.customer_id == mine, Activity.notes != "").values(notes="")
+    )
+    session.execute(
+        update(Ticket)
+        .where(Ticket.customer_id == mine, Ticket.description != "")
+        .values(description="")
+    )
+    # Waiting emails first, so none of them goes out to an address that is gone.
+    session.execute(
+        update(Email)
+        .where(Email.customer_id == mine, Email.status.in_(_WAITING))
+        .values(status=EmailStatus.FAILED, last_error=NOT_SENT_ERROR, retry_at=None)
+    )
+    session.execute(
+        update(Email)
+        .where(Email.customer_id == mine, Email.last_error.not_in(("", NO_MAIL_SERVER)))
+        .where(Email.last_error != NOT_SENT_ERROR)
+        .values(last_error=REASON_CLEARED)
+    )
+    session.execute(
+        update(Email)
+        .where(Email.customer_id == mine)
+        .values(recipient="", html_body="", text_body="")
+    )
+    session.execute(
+        update(PaymentLink)
+        .where(PaymentLink.customer_id == mine, PaymentLink.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    history.clear_personal_values(session, mine)
