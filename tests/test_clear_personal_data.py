@@ -706,3 +706,61 @@ def test_the_audit_summary_counts_without_personal_values(db, customer):
     )
     assert "Carla" not in audit.summary and "Acme" not in audit.summary
     assert utcnow() - reload(db, customer.id).personal_data_cleared_at < timedelta(minutes=1)
+
+
+def test_no_add_or_edit_is_offered_once_cleared(staff_client, db, customer):
+    tickets.add(db.session, customer, None, {"subject": "Question", "description": ""})
+    contacts.add(db.session, customer, None, {"name": "Carla Contact", "email": "c@example.com"})
+    base = f"/customers/{customer.id}"
+    before = staff_client.get(f"{base}/tickets").get_data(as_text=True)
+    assert f'href="{base}/tickets/new"' in before and "/edit" in before
+    assert 'id="tag_form"' in staff_client.get(base).get_data(as_text=True)
+
+    cleared(db, customer)
+    profile = staff_client.get(base).get_data(as_text=True)
+    assert 'id="tag_form"' not in profile and "+ Add external ID" not in profile
+    for tab in ("tickets", "contacts"):
+        html = staff_client.get(f"{base}/{tab}").get_data(as_text=True)
+        assert f'href="{base}/{tab}/new"' not in html and "/edit" not in html
+
+
+def test_a_cleared_email_cannot_be_resent(staff_client, db, customer):
+    capture_one_time_charge(
+        db.session,
+        customer.id,
+        amount_minor=1000,
+        currency=customer.currency,
+        description="Setup",
+        actor_id=None,
+        key=None,
+    )
+    email = db.session.scalar(select(Email))
+    assert email.status == EmailStatus.NOT_SENT  # no mail server: Resend would be offered
+    cleared(db, customer)
+    status = db.session.get(Email, email.id).status
+    response = staff_client.post(f"/customers/{customer.id}/emails/{email.id}/resend")
+    assert response.status_code == 303
+    page = staff_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "it has no recipient and cannot be sent again" in page
+    db.session.expire_all()
+    assert db.session.get(Email, email.id).status == status != EmailStatus.QUEUED
+
+
+def test_an_edit_in_flight_while_clearing_is_refused_under_the_lock(db, customer):
+    """The route refuses a cleared customer, but an edit that read the customer before
+    the clear committed must not write a personal value back: the service re-checks
+    under the customer's lock."""
+    from webapp.services import customers as customer_service
+
+    stale = db.session.get(Customer, customer.id)  # read before the clear …
+    assert stale.personal_data_cleared_at is None
+    with db.engine.connect() as other:  # … which another request commits meanwhile
+        other.execute(
+            update(Customer)
+            .where(Customer.id == customer.id)
+            .values(personal_data_cleared_at=utcnow(), name=personal_data.CLEARED_NAME)
+        )
+        other.commit()
+    with pytest.raises(customer_service.CustomerError, match="can no longer be edited"):
+        customer_service.update_customer(db.session, stale, {"name": "Written Back"})
+    assert reload(db, customer.id).name == personal_data.CLEARED_NAME

@@ -83,15 +83,22 @@ def create_customer(session: Session, fields: Mapping[str, Any]) -> Customer:
 
 
 def update_customer(session: Session, customer: Customer, fields: Mapping[str, Any]) -> Customer:
-    """Save validated edits to a customer and commit."""
-    if fields.get("currency", customer.currency) != customer.currency:
-        from webapp.services.ledger import lock_customer
+    """Save validated edits to a customer and commit. Under the lock that postings and
+    Clear personal data take: no charge slips in between the currency check and the
+    save, and an edit that was in flight while the personal data was cleared is refused
+    instead of writing a personal value back."""
+    from webapp.services.ledger import lock_customer
+    from webapp.services.personal_data import edit_refusal
 
-        # Under the lock postings take, so no charge can slip in between check and save.
-        lock_customer(session, customer.id)
-        if currency_is_locked(session, customer):
-            session.rollback()
-            raise CustomerError(CURRENCY_LOCKED)
+    currency = fields.get("currency", customer.currency)
+    lock_customer(session, customer.id)  # re-reads the customer
+    refusal = edit_refusal(customer)
+    if refusal is not None:
+        session.rollback()
+        raise CustomerError(refusal, "name")
+    if currency != customer.currency and currency_is_locked(session, customer):
+        session.rollback()
+        raise CustomerError(CURRENCY_LOCKED)
     _apply(customer, fields)
     if "tax_class_id" in fields:
         tax_class = session.get(TaxClass, customer.tax_class_id)

@@ -285,6 +285,11 @@ def resend(session: Session, customer_id: int, email_id: int) -> Email:
     email = customer_email(session, customer_id, email_id)
     if email is None:
         raise EmailError("There is no such email for this customer.")
+    if not email.recipient:
+        raise EmailError(
+            f"{email.name} was cleared with the customer's personal data: "
+            "it has no recipient and cannot be sent again."
+        )
     now = utcnow()
     changed = session.execute(
         update(Email)
