@@ -157,6 +157,9 @@ def new(customer_id: int, kind: str):
             record_kind.service.add(db.session, customer, current_user.id, form.record_fields())
         except RecordError as refusal:
             error = _refused(form, refusal)
+        except IntegrityError:  # its customer was deleted a moment ago: not found
+            db.session.rollback()
+            abort(404)
         else:
             return customer_changed(customer_id, f"{record_kind.title} added.", record_kind.tab)
     return _render_form(record_kind, kind, customer, form, error=error)
