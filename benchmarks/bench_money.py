@@ -29,9 +29,9 @@ included) is the one the migrations give at the time of the run.
 The entries are reused when the table holds the requested number (``--fresh``
 rebuilds them; the customers are never touched beyond their balance). The
 benchmark's own postings are the entries with an idempotency key (bulk entries
-have none): they, their invoices and the balances they moved are put back
-after the run, and at the start of the next one if a run was interrupted, so
-every run measures the same data. The table is printed and written to
+have none): they, their invoices, the history lines they wrote and the balances
+they moved are put back after the run, and at the start of the next one if a run
+was interrupted, so every run measures the same data. The table is printed and written to
 ``benchmarks/results/bench_money.md``; exit status 1 when a p95 misses its target.
 """
 
@@ -299,6 +299,14 @@ CLEANUP = [
        SELECT customer_id, currency, invoice_id, credit_note_id
        FROM ledger_entries WHERE idempotency_key IS NOT NULL""",
     "DELETE FROM ledger_entries WHERE idempotency_key IS NOT NULL",
+    # The history lines the postings wrote (entry.charge, invoice.issued …). The bulk
+    # entries went in with COPY and have none, so every entry, invoice or credit-note
+    # line of these customers is about a posting removed here.
+    """DELETE FROM customer_events e
+       USING (SELECT DISTINCT customer_id FROM bench_posted) p
+       WHERE e.customer_id = p.customer_id
+         AND (e.kind LIKE 'entry.%' OR e.kind LIKE 'invoice.%'
+              OR e.kind LIKE 'credit\\_note.%')""",
     "DELETE FROM invoice_lines WHERE invoice_id IN (SELECT invoice_id FROM bench_posted)",
     "DELETE FROM invoices WHERE id IN (SELECT invoice_id FROM bench_posted)",
     "DELETE FROM credit_notes WHERE id IN (SELECT credit_note_id FROM bench_posted)",
@@ -325,7 +333,8 @@ CLEANUP = [
 
 def undo_postings(url: str) -> str:
     """Delete the benchmark's own postings (entries with an idempotency key), their
-    invoices and credit notes, and recompute the balances they moved."""
+    invoices and credit notes and the history lines about them, and recompute the
+    balances they moved."""
     with psycopg.connect(libpq_url(url)) as connection:
         posted = connection.execute(
             "SELECT count(*), count(DISTINCT customer_id) FROM ledger_entries "

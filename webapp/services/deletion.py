@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import ColumnElement, MetaData, Table, delete, func, select
 from sqlalchemy.orm import Session
 
 import webapp.models  # noqa: F401 - every model registered, so the metadata is complete
 from webapp.extensions import db
-from webapp.services import audit, subscriptions
+from webapp.services import audit, exports, subscriptions
 from webapp.services.ledger import LedgerError, in_transaction, lock_customer
 
 # The tables that hold a customer's rows, in the order they are emptied: a table comes
@@ -91,6 +92,9 @@ class WhatGoes:
     notes: int
     subscriptions: int
     other: int  # contacts, addresses, external IDs, tags, activities, tickets, sales …
+    # Finished customer exports whose files are deleted too (they hold every customer);
+    # not the customer's rows, so not in ``lines`` or the audit line.
+    export_files: int = 0
 
     def lines(self) -> list[str]:
         """One phrase per kind: "3 invoices", "1 credit note" … "12 other records"."""
@@ -158,6 +162,7 @@ def what_goes(session: Session, customer_id: int) -> WhatGoes:
         notes=count("notes"),
         subscriptions=count("subscriptions"),
         other=sum(count(name) for name in OTHER_TABLES),
+        export_files=exports.finished_files(session),
     )
 
 
@@ -211,6 +216,8 @@ def delete_customer(session: Session, customer_id: int, typed_id: str | None) ->
     subscription of it is active. Runs under the customer's lock, so a charge from
     another tab waits and then finds the customer gone; writes one audit line (kind,
     customer ID, counts; the acting staff member and the time) and commits once.
+    The files of finished customer exports hold the customer too: they are withdrawn in
+    the same transaction and deleted after the commit (``exports.withdraw_exports``).
     Returns what was removed; raises ``DeletionError`` (nothing deleted) when refused."""
     missing = uncovered_tables()
     if missing:
@@ -218,7 +225,7 @@ def delete_customer(session: Session, customer_id: int, typed_id: str | None) ->
             "Delete customer does not know these tables: " + ", ".join(sorted(missing))
         )
 
-    def work() -> WhatGoes:
+    def work() -> tuple[WhatGoes, list[Path]]:
         try:
             customer = lock_customer(session, customer_id)
         except LedgerError as gone:
@@ -242,7 +249,9 @@ def delete_customer(session: Session, customer_id: int, typed_id: str | None) ->
             visible_id,
             f"Deleted {visible_id}: {counts.summary()}.",
         )
-        return counts
+        return counts, exports.withdraw_exports(session, "a customer in it was deleted")
 
     # Retries a deadlock (e.g. with an email job recording a send) or a busy SQLite file.
-    return in_transaction(session, work)
+    counts, export_files = in_transaction(session, work)
+    exports.delete_files(export_files)
+    return counts

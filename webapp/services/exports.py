@@ -7,7 +7,9 @@ row, streams the customers in batches of ``EXPORT_BATCH_SIZE`` by primary key
 renames it when complete, and emails the requester a download link. Progress and
 a heartbeat are committed after every batch; a heartbeat that goes stale means
 the job died (worker killed, machine lost), and the sweeper runs it again or,
-after ``EXPORT_MAX_ATTEMPTS``, marks it failed.
+after ``EXPORT_MAX_ATTEMPTS``, marks it failed. The files are deleted after
+``EXPORT_KEEP_DAYS`` (``remove_expired_files``), or at once when a customer is deleted
+or their personal data cleared (``withdraw_exports``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from webapp.extensions import jobs
@@ -445,24 +447,99 @@ def due_to_run(session: Session, now: datetime | None = None) -> list[int]:
 def remove_expired_files(session: Session, now: datetime | None = None) -> int:
     """Delete the files of exports past their expiry (and leftovers of failed ones)."""
     now = now or utcnow()
-    expired = session.scalars(
+    paths = _release_files(session, Export.expires_at <= now)
+    session.commit()
+    delete_files(paths)
+    return len(paths)
+
+
+def finished_files(session: Session) -> int:
+    """How many finished exports still keep their file: what ``withdraw_exports`` would
+    delete (the confirmations of Delete customer and Clear personal data say it)."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Export)
+            .where(Export.status == ExportStatus.DONE, Export.file_name != "")
+        )
+        or 0
+    )
+
+
+def withdraw_exports(session: Session, because: str) -> list[Path]:
+    """Take back every export file that may hold a customer's personal data, in the
+    caller's transaction, when a customer is deleted or their personal data cleared
+    (``because`` says which: "a customer in it was deleted"). Finished exports become
+    expired now, with the reason their page and download show; failed ones give up
+    their leftovers. Returns the paths for ``delete_files`` to delete after the commit
+    (before it, a rollback would leave exports whose file is gone).
+
+    An export under way may have written the customer already: a running one is queued
+    again (its job finds it taken at its next batch and deletes its part file) and
+    enqueued after the commit, so its file is written afresh without them. Queued and
+    running rows are locked first, so a job cannot claim or finish one meanwhile and
+    read the customer before this transaction commits."""
+    now = utcnow()
+    active = session.execute(
+        select(Export.id, Export.status)
+        .where(Export.status.in_((ExportStatus.QUEUED, ExportStatus.RUNNING)))
+        .order_by(Export.id)  # two deletions at once lock them in the same order
+        .with_for_update()
+    ).all()
+    running = [export_id for export_id, status in active if status == ExportStatus.RUNNING]
+    if running:
+        lease = timedelta(seconds=current_app.config["EXPORT_STALE_AFTER_SECONDS"])
+        session.execute(
+            update(Export)
+            .where(Export.id.in_(running), Export.status == ExportStatus.RUNNING)
+            .values(
+                status=ExportStatus.QUEUED,
+                next_attempt_at=now + lease,
+                last_error=f"The export starts again because {because} while it ran.",
+            )
+        )
+        for export_id in running:
+            jobs.enqueue_after_commit(session, RUN_EXPORT_JOB, export_id)
+    return _release_files(
+        session,
+        Export.file_name != "",
+        expires_at=now,
+        last_error=f"The file of this export was deleted on {now:%Y-%m-%d %H:%M} UTC "
+        f"because {because}. Start a new export.",
+    )
+
+
+def _release_files(
+    session: Session, done_goes: ColumnElement[bool], **on_expiry: object
+) -> list[Path]:
+    """Unlink in the database the files of the finished exports ``done_goes`` picks
+    (they become expired, with the ``on_expiry`` values) and the leftovers of failed
+    ones. The caller commits, then deletes the returned paths with ``delete_files``."""
+    exports = session.scalars(
         select(Export).where(
             or_(
-                and_(Export.status == ExportStatus.DONE, Export.expires_at <= now),
+                and_(Export.status == ExportStatus.DONE, done_goes),
                 and_(Export.status == ExportStatus.FAILED, Export.file_name != ""),
             )
         )
     ).all()
-    for export in expired:
-        path = export_path(export)
+    paths = []
+    for export in exports:
+        paths.append(export_path(export))
+        if export.status == ExportStatus.DONE:
+            export.status = ExportStatus.EXPIRED
+            for name, value in on_expiry.items():
+                setattr(export, name, value)
+        export.file_name = ""
+    return paths
+
+
+def delete_files(paths: Iterable[Path]) -> None:
+    """Delete export files and the part files of their attempts (missing ones are fine)."""
+    for path in paths:
         path.unlink(missing_ok=True)
         for leftover in path.parent.glob(f"{path.name}.part*"):
             leftover.unlink(missing_ok=True)
-        if export.status == ExportStatus.DONE:
-            export.status = ExportStatus.EXPIRED
-        export.file_name = ""
-    session.commit()
-    return len(expired)
 
 
 def can_download(export: Export, staff: Staff) -> bool:
@@ -478,6 +555,8 @@ def downloadable_file(export: Export, staff: Staff, now: datetime | None = None)
             403,
         )
     now = now or utcnow()
+    if export.status == ExportStatus.EXPIRED and export.last_error:  # see withdraw_exports
+        raise ExportError(export.last_error, 410)
     if export.status == ExportStatus.EXPIRED or (
         export.expires_at is not None and export.expires_at <= now
     ):

@@ -8,6 +8,7 @@ emails are emptied, payment links stop working and the personal values in the hi
 are removed. The customer ID, country, currency, ledger, balances, invoices and credit
 notes (as issued: they never stored the buyer's details), sales, subscriptions, tags,
 activity titles and ticket subjects are kept, so reports and statistics do not change.
+The files of finished customer exports are deleted (they list every customer).
 
 Everything is written with Core statements in one transaction, so the history records
 one "Personal data cleared" line instead of one line per removed value. Afterwards the
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -31,7 +33,7 @@ from webapp.models.email import Email, EmailStatus
 from webapp.models.history import CustomerEvent
 from webapp.models.links import PaymentLink
 from webapp.models.notes import Note
-from webapp.services import audit, history, ledger, subscriptions
+from webapp.services import audit, exports, history, ledger, subscriptions
 from webapp.services.gateways import gateway_for
 from webapp.services.mailer import NO_MAIL_SERVER
 from webapp.services.money import format_money
@@ -158,6 +160,8 @@ class ClearedCounts:
     waiting_emails: int
     payment_links: int
     history_values: int
+    # Finished customer exports hold every customer's data: their files are deleted.
+    export_files: int = 0
 
     def phrases(self) -> list[str]:
         """Each kind of record cleared, as a short phrase (those with none left out)."""
@@ -176,6 +180,11 @@ class ClearedCounts:
             ),
             (self.payment_links, "live payment link", "live payment links"),
             (self.history_values, "history value", "history values"),
+            (
+                self.export_files,
+                "finished customer export file (deleted: it lists every customer)",
+                "finished customer export files (deleted: they list every customer)",
+            ),
         ]
         return [_counted(number, one, many) for number, one, many in found if number]
 
@@ -211,6 +220,7 @@ def _counts(session: Session, customer_id: int, now: datetime) -> ClearedCounts:
             CustomerEvent.personal.is_(True),
             or_(CustomerEvent.old_value.is_not(None), CustomerEvent.new_value.is_not(None)),
         ),
+        export_files=exports.finished_files(session),
     )
 
 
@@ -304,9 +314,11 @@ def preview(session: Session, customer: Customer) -> Preview:
 def clear_personal_data(session: Session, customer_id: int) -> ClearedCounts:
     """Clear the customer's personal data (see the module's docstring) and commit;
     refused with ``PersonalDataError`` (nothing written) when already cleared or while
-    a subscription is active. Returns what was cleared."""
+    a subscription is active. The files of finished customer exports are withdrawn in
+    the same transaction and deleted after the commit (``exports.withdraw_exports``).
+    Returns what was cleared."""
 
-    def work() -> ClearedCounts:
+    def work() -> tuple[ClearedCounts, list[Path]]:
         # Under the lock postings, subscriptions and records take: nothing can be added
         # between the checks and the commit.
         try:
@@ -328,11 +340,14 @@ def clear_personal_data(session: Session, customer_id: int) -> ClearedCounts:
             customer.customer_id,
             summary + (": " + ", ".join(phrases) + "." if phrases else "."),
         )
-        return counts
+        because = "the personal data of a customer in it was cleared"
+        return counts, exports.withdraw_exports(session, because)
 
     # The commit (or the rollback of a refusal) expires what the session holds, so the
     # customer is read afresh after these Core statements.
-    return ledger.in_transaction(session, work)
+    counts, export_files = ledger.in_transaction(session, work)
+    exports.delete_files(export_files)
+    return counts
 
 
 def _clear(session: Session, customer: Customer, now: datetime) -> None:
