@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 from flask_login import current_user
 
-from webapp.blueprints import customer_changed, customer_or_404
+from webapp.blueprints import answer_if_customer_gone, customer_changed, customer_or_404
 from webapp.blueprints.personal_data import refused_if_cleared
 from webapp.extensions import db
 from webapp.forms import ConfirmForm
@@ -17,6 +17,13 @@ bp = Blueprint("links", __name__, url_prefix="/customers/<int:customer_id>/payme
 
 def _answer(customer_id: int, message: str, ok: bool = True):
     return customer_changed(customer_id, message, "billing", ok)
+
+
+def _refused(customer_id: int, refusal: payment_links.PaymentLinkError):
+    """A refusal on the Billing tab; the customer list when the customer was deleted
+    meanwhile (its Billing tab is gone)."""
+    gone = answer_if_customer_gone(customer_id)
+    return gone if gone is not None else _answer(customer_id, str(refusal), ok=False)
 
 
 @bp.post("/")
@@ -32,7 +39,7 @@ def generate(customer_id: int):
             db.session, customer, current_user.id, request.form.get("expiry", "")
         )
     except payment_links.PaymentLinkError as refusal:
-        return _answer(customer.id, str(refusal), ok=False)
+        return _refused(customer_id, refusal)
     return _answer(customer.id, "Payment link generated. Copy it or email it to the customer.")
 
 
@@ -46,7 +53,7 @@ def email(customer_id: int):
     try:
         sent = payment_links.email_link(db.session, customer, current_user.id)
     except payment_links.PaymentLinkError as refusal:
-        return _answer(customer.id, str(refusal), ok=False)
+        return _refused(customer_id, refusal)
     if not mailer.mail_configured():
         return _answer(
             customer.id,

@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from webapp.blueprints import customer_changed, customer_or_404
 from webapp.blueprints.customers import render_customer_tab
-from webapp.blueprints.personal_data import refused_if_cleared
+from webapp.blueprints.personal_data import refused_if_cleared, refused_if_gone_or_cleared
 from webapp.extensions import db
 from webapp.forms import ConfirmForm, NoteForm
 from webapp.rendering import render_page
@@ -32,6 +32,9 @@ def create(customer_id: int):
         try:
             notes_service.add_note(db.session, customer.id, current_user.id, form.body.data)
         except notes_service.NoteError as refusal:
+            answer = refused_if_gone_or_cleared(customer_id, "notes")
+            if answer is not None:
+                return answer
             form.body.errors.append(str(refusal))
         else:
             return _done(customer_id, "Note added.")

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from flask import Blueprint, flash
 
-from webapp.blueprints import admin_only, customer_changed, customer_or_404
+from webapp.blueprints import (
+    admin_only,
+    answer_if_customer_gone,
+    customer_changed,
+    customer_or_404,
+)
 from webapp.extensions import db
 from webapp.forms import ConfirmForm
 from webapp.models.customer import Customer
@@ -28,6 +33,9 @@ def confirm(customer_id: int):
         try:
             personal_data_service.clear_personal_data(db.session, customer.id)
         except personal_data_service.PersonalDataError as refusal:
+            gone = answer_if_customer_gone(customer_id)  # deleted meanwhile: no preview
+            if gone is not None:
+                return gone
             error = str(refusal)
         else:
             message = f"Personal data of {customer.customer_id} cleared."
@@ -62,3 +70,14 @@ def refused_if_cleared(customer: Customer, tab: str):
 
     flash(refusal, "error")
     return render_customer_tab(customer, tab, status=409)
+
+
+def refused_if_gone_or_cleared(customer_id: int, tab: str):
+    """After a service refused a change (and rolled back): the answer when, while this
+    request ran, the customer was deleted (the customer list, saying so) or its personal
+    data cleared (as ``refused_if_cleared``); None otherwise. The form is not shown
+    again in either case: the page no longer offers it, and its record may be gone."""
+    gone = answer_if_customer_gone(customer_id)
+    if gone is not None:
+        return gone
+    return refused_if_cleared(db.session.get(Customer, customer_id), tab)

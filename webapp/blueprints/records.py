@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
 from webapp.blueprints import customer_changed, customer_or_404
-from webapp.blueprints.personal_data import refused_if_cleared
+from webapp.blueprints.personal_data import refused_if_cleared, refused_if_gone_or_cleared
 from webapp.extensions import db
 from webapp.forms import (
     ActivityForm,
@@ -157,6 +157,9 @@ def new(customer_id: int, kind: str):
             record_kind.service.add(db.session, customer, current_user.id, form.record_fields())
         except RecordError as refusal:
             error = _refused(form, refusal)
+            answer = refused_if_gone_or_cleared(customer_id, record_kind.tab)
+            if answer is not None:
+                return answer
         except IntegrityError:  # its customer was deleted a moment ago: not found
             db.session.rollback()
             abort(404)
@@ -183,6 +186,9 @@ def edit(customer_id: int, kind: str, record_id: int):
             record_kind.service.change(db.session, customer, record, form.record_fields())
         except RecordError as refusal:
             error = _refused(form, refusal)
+            answer = refused_if_gone_or_cleared(customer_id, record_kind.tab)
+            if answer is not None:
+                return answer
         except CONCURRENT_CHANGE:
             return _changed_meanwhile(record_kind, customer_id)
         else:

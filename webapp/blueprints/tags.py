@@ -7,7 +7,7 @@ from flask import Blueprint, abort
 
 from webapp.blueprints import customer_changed, customer_or_404
 from webapp.blueprints.customers import render_customer_tab
-from webapp.blueprints.personal_data import refused_if_cleared
+from webapp.blueprints.personal_data import refused_if_cleared, refused_if_gone_or_cleared
 from webapp.extensions import db
 from webapp.forms import TagForm
 from webapp.services import tags as tags_service
@@ -30,6 +30,9 @@ def create(customer_id: int):
             tag = tags_service.add_tag(db.session, customer, form.tag.data or "")
         except tags_service.TagError as refusal:
             db.session.rollback()
+            answer = refused_if_gone_or_cleared(customer_id, "profile")
+            if answer is not None:
+                return answer
             form.tag.errors = [*form.tag.errors, str(refusal)]
         else:
             return customer_changed(customer_id, f"Tag {tag.name} added.", "profile")

@@ -16,7 +16,7 @@ from webapp.models.base import utcnow
 from webapp.models.crm import Activity, ActivityKind
 from webapp.models.customer import Customer
 from webapp.services.paging import Page, page_of
-from webapp.services.records import RecordError, customer_record, plain_text
+from webapp.services.records import RecordError, customer_record, lock_editable, plain_text
 
 KIND_LABELS = {
     ActivityKind.MEETING.value: "Meeting",
@@ -63,7 +63,9 @@ def add(
     session: Session, customer: Customer, staff_id: int | None, fields: Mapping[str, Any]
 ) -> Activity:
     """+ New activity, planned by ``staff_id``."""
-    activity = Activity(customer_id=customer.id, staff_id=staff_id, **_checked(fields))
+    values = _checked(fields)
+    lock_editable(session, customer.id)
+    activity = Activity(customer_id=customer.id, staff_id=staff_id, **values)
     session.add(activity)
     session.commit()
     return activity
@@ -73,7 +75,9 @@ def change(
     session: Session, customer: Customer, activity: Activity, fields: Mapping[str, Any]
 ) -> Activity:
     """Save changes (marking it done is one of them)."""
-    for name, value in _checked(fields).items():
+    values = _checked(fields)
+    lock_editable(session, customer.id)
+    for name, value in values.items():
         setattr(activity, name, value)
     session.commit()
     return activity

@@ -16,7 +16,7 @@ from webapp.models.contacts import Address
 from webapp.models.customer import Customer
 from webapp.services import reference
 from webapp.services.ledger import lock_customer
-from webapp.services.records import RecordError, current_record, customer_record
+from webapp.services.records import RecordError, current_record, customer_record, lock_editable
 from webapp.services.search import build_search_text
 
 FIELDS = ("label", "line1", "line2", "city", "region", "postal_code", "country")
@@ -118,7 +118,7 @@ def add(session: Session, customer: Customer, staff_id: int | None, fields: Mapp
     """+ New address. The first address is the billing address whatever the box says;
     ticking "Billing address" moves the mark from the old one."""
     _check(fields)
-    customer = lock_customer(session, customer.id)
+    customer = lock_editable(session, customer.id)
     address = Address(
         customer_id=customer.id,
         is_billing=False,
@@ -137,7 +137,7 @@ def change(session: Session, customer: Customer, address: Address, fields: Mappi
     """Save changes. Ticking "Billing address" moves the mark here; unticking it on the
     billing address is refused (mark another one instead)."""
     _check(fields)
-    customer = lock_customer(session, customer.id)
+    customer = lock_editable(session, customer.id)
     address = _reread(session, address)
     if address.is_billing and not fields.get("is_billing"):
         raise _refuse(session, BILLING_NEEDED, "is_billing")

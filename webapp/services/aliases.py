@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from webapp.models.contacts import Alias
 from webapp.models.customer import Customer
 from webapp.services.ledger import LedgerError, lock_customer
-from webapp.services.records import RecordError, customer_record
+from webapp.services.records import RecordError, customer_record, lock_editable
 from webapp.services.reference import fold_text
 from webapp.services.search import build_search_text
 
@@ -92,6 +92,7 @@ def _clash_message(session: Session, customer: Customer, key: str, own_id: int |
 def _refuse_clash(session: Session, customer: Customer, key: str, own_id: int | None) -> None:
     message = _clash_message(session, customer, key, own_id)
     if message:
+        session.rollback()  # let go of the customer's lock
         raise RecordError(message, "value")
 
 
@@ -129,6 +130,7 @@ def _commit(session: Session, customer: Customer, key: str, own_id: int | None) 
 def add(session: Session, customer: Customer, staff_id: int | None, fields: Mapping) -> Alias:
     """+ Add external ID, refused beside the value when any customer already has it."""
     label, value, key = _clean(fields)
+    lock_editable(session, customer.id)
     _refuse_clash(session, customer, key, None)
     alias = Alias(customer_id=customer.id, label=label, value=value, value_key=key)
     session.add(alias)
@@ -139,6 +141,7 @@ def add(session: Session, customer: Customer, staff_id: int | None, fields: Mapp
 def change(session: Session, customer: Customer, alias: Alias, fields: Mapping) -> Alias:
     """Save changes; keeping its own value (or changing only its case) is no clash."""
     label, value, key = _clean(fields)
+    lock_editable(session, customer.id)
     _refuse_clash(session, customer, key, alias.id)
     alias.label, alias.value, alias.value_key = label, value, key
     _commit(session, customer, key, alias.id)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from webapp.models.contacts import Contact
 from webapp.models.customer import Customer
 from webapp.services.ledger import lock_customer
-from webapp.services.records import RecordError, customer_record
+from webapp.services.records import RecordError, customer_record, lock_editable
 
 FIELDS = ("name", "email", "phone", "position", "wants_billing", "wants_updates", "wants_legal")
 PREFERENCES = {"wants_billing": "Billing", "wants_updates": "Updates", "wants_legal": "Legal"}
@@ -64,7 +64,7 @@ def _make_primary(session: Session, contact: Contact) -> None:
 def add(session: Session, customer: Customer, staff_id: int | None, fields: Mapping) -> Contact:
     """+ New contact. The first contact is the primary one whatever the box says."""
     _check(fields)
-    lock_customer(session, customer.id)
+    lock_editable(session, customer.id)
     contact = Contact(
         customer_id=customer.id,
         is_primary=False,
@@ -84,9 +84,10 @@ def add(session: Session, customer: Customer, staff_id: int | None, fields: Mapp
 def change(session: Session, customer: Customer, contact: Contact, fields: Mapping) -> Contact:
     """Save changes. Making a contact primary moves the mark from the old one."""
     _check(fields)
+    lock_editable(session, customer.id)
     if contact.is_primary and not fields.get("is_primary"):
+        session.rollback()  # let go of the lock
         raise RecordError(PRIMARY_NEEDED, "is_primary")
-    lock_customer(session, customer.id)
     for name in FIELDS:
         if name in fields:
             setattr(contact, name, fields[name])

@@ -27,8 +27,9 @@ from webapp.models.billing import LedgerEntry
 from webapp.models.customer import Customer
 from webapp.models.links import PaymentLink
 from webapp.services import history
-from webapp.services.ledger import balances, lock_customer
+from webapp.services.ledger import balances
 from webapp.services.mailer import queue_email
+from webapp.services.records import lock_editable
 from webapp.urls import external_url
 
 # Choices for "Expires": days, or None for never.
@@ -87,8 +88,9 @@ def generate(
         raise PaymentLinkError("Choose when the link expires: in 30 days, in 90 days or never.")
     now = utcnow()
     # Two Generate clicks at once must not leave two live links: take the customer's
-    # lock first (the same one postings take).
-    lock_customer(session, customer.id)
+    # lock first (the same one postings take); under it, a customer whose personal data
+    # was cleared meanwhile gets no live link.
+    lock_editable(session, customer.id, error=PaymentLinkError)
     replaced = session.execute(
         update(PaymentLink)
         .where(PaymentLink.customer_id == customer.id, PaymentLink.revoked_at.is_(None))
@@ -135,12 +137,18 @@ def revoke(session: Session, customer: Customer, staff_id: int | None) -> None:
 
 
 def email_link(session: Session, customer: Customer, staff_id: int | None):
-    """Email link to customer, through the recorded-email path."""
+    """Email link to customer, through the recorded-email path. Under the customer's
+    lock, which refreshes ``customer``: its address as it is now, never one cleared
+    meanwhile."""
+    lock_editable(session, customer.id, error=PaymentLinkError)
     link = current_link(session, customer.id)
     if link is None:
+        session.rollback()  # let go of the customer's lock
         raise PaymentLinkError("Generate a link first: there is no live payment link to send.")
     if not customer.email:
-        raise PaymentLinkError(f"{customer.name} has no email address.")
+        message = f"{customer.name} has no email address."
+        session.rollback()
+        raise PaymentLinkError(message)
     seller = current_app.config["SELLER_NAME"]
     email = queue_email(
         session,

@@ -25,7 +25,7 @@ from webapp.services.contacts import billing_recipients
 from webapp.services.ledger import LedgerError, lock_customer
 from webapp.services.money import format_money
 from webapp.services.paging import Page, page_of
-from webapp.services.records import RecordError, current_record, customer_record
+from webapp.services.records import RecordError, current_record, customer_record, lock_editable
 from webapp.services.reference import currency_codes
 
 # What staff may set on the form; Invoiced only comes from invoicing.
@@ -125,7 +125,7 @@ def _apply(sale: Sale, fields: Mapping[str, Any]) -> None:
 def add(session: Session, customer: Customer, staff_id: int | None, fields: Mapping) -> Sale:
     """+ New sale: Open or Cancelled."""
     _check(fields)
-    lock_customer(session, customer.id)
+    lock_editable(session, customer.id)
     sale = Sale(customer_id=customer.id, staff_id=staff_id)
     _apply(sale, fields)
     session.add(sale)
@@ -138,7 +138,7 @@ def change(session: Session, customer: Customer, sale: Sale, fields: Mapping) ->
     under the customer's lock, which invoicing holds too, so an edit cannot slip in
     between an invoice and its sale."""
     _check(fields)
-    lock_customer(session, customer.id)
+    lock_editable(session, customer.id)
     current = current_record(session, Sale, customer.id, sale.id)
     if current is None:
         raise RecordError(SALE_GONE)

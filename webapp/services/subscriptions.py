@@ -16,7 +16,7 @@ from webapp.models.crm import Subscription, SubscriptionInterval, SubscriptionSt
 from webapp.models.customer import Customer
 from webapp.services.ledger import lock_customer
 from webapp.services.money import format_money
-from webapp.services.records import RecordError, current_record, customer_record
+from webapp.services.records import RecordError, current_record, customer_record, lock_editable
 from webapp.services.reference import currency_codes
 
 INTERVAL_LABELS = {
@@ -85,7 +85,7 @@ def add(
 ) -> Subscription:
     """Add subscription: it starts active."""
     _check(fields)
-    lock_customer(session, customer.id)
+    lock_editable(session, customer.id)
     subscription = Subscription(
         customer_id=customer.id,
         plan_name=fields["plan_name"].strip(),

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from webapp.models.crm import Ticket, TicketStatus
 from webapp.models.customer import Customer
 from webapp.services.paging import Page, page_of
-from webapp.services.records import RecordError, customer_record, plain_text
+from webapp.services.records import RecordError, customer_record, lock_editable, plain_text
 
 STATUS_LABELS = {
     TicketStatus.NEW.value: "New",
@@ -57,11 +57,10 @@ def add(
     session: Session, customer: Customer, staff_id: int | None, fields: Mapping[str, Any]
 ) -> Ticket:
     """+ New ticket, recorded by ``staff_id``. Every ticket starts as New."""
+    values = _checked(fields)
+    lock_editable(session, customer.id)
     ticket = Ticket(
-        customer_id=customer.id,
-        staff_id=staff_id,
-        status=TicketStatus.NEW.value,
-        **_checked(fields),
+        customer_id=customer.id, staff_id=staff_id, status=TicketStatus.NEW.value, **values
     )
     session.add(ticket)
     session.commit()
@@ -75,6 +74,7 @@ def change(
     values = _checked(fields)
     if "status" in fields:
         values["status"] = _checked_status(fields["status"])
+    lock_editable(session, customer.id)
     for name, value in values.items():
         setattr(ticket, name, value)
     session.commit()
