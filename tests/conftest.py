@@ -210,6 +210,20 @@ def staff_client(client, make_staff) -> StaffClient:
     return StaffClient(client, staff)
 
 
+@pytest.fixture
+def admin(make_staff):
+    """An admin account (``staff_client`` is an agent)."""
+    return make_staff(email="admin@example.com", name="Ada Admin", role="admin")
+
+
+@pytest.fixture
+def admin_client(app, admin) -> StaffClient:
+    """A second test client, signed in as ``admin``."""
+    client = app.test_client()
+    assert sign_in(client, admin.email).status_code == 303
+    return StaffClient(client, admin)
+
+
 VALID_CUSTOMER = {
     "name": "Ada Lovelace",
     "company": "Analytical Engines Ltd",

@@ -6,27 +6,14 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
-from tests.conftest import StaffClient, sign_in
+from tests.conftest import sign_in
 from webapp.models.base import utcnow
 from webapp.models.history import AuditEvent
 from webapp.models.staff import Staff
 from webapp.services import audit
 from webapp.services.paging import PER_PAGE
-
-
-@pytest.fixture
-def admin(make_staff):
-    return make_staff(email="admin@example.com", name="Ada Admin", role="admin")
-
-
-@pytest.fixture
-def admin_client(app, admin) -> StaffClient:
-    client = app.test_client()
-    assert sign_in(client, admin.email).status_code == 303
-    return StaffClient(client, admin)
 
 
 def rows_of(html: str) -> list[list[str]]:

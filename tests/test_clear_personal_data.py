@@ -14,7 +14,6 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.conftest import StaffClient, sign_in
 from webapp.models.base import utcnow
 from webapp.models.billing import CreditNote, EntryKind, Invoice
 from webapp.models.contacts import Address, Alias, Contact
@@ -72,15 +71,6 @@ PERSONAL_TEXTS = [
     "Grimsditch",
 ]
 PERSONAL_DIGITS = ["2079460123", "7911123456", "1174960789", "2890180123", "2890180999"]
-
-
-@pytest.fixture
-def admin(app, make_staff) -> StaffClient:
-    """A second client, signed in as an admin (``staff_client`` is an agent)."""
-    member = make_staff(email="admin@example.com", name="Ada Admin", role="admin")
-    client = app.test_client()
-    assert sign_in(client, member.email).status_code == 303
-    return StaffClient(client, member)
 
 
 @pytest.fixture(autouse=True)
@@ -145,9 +135,9 @@ def test_an_agent_gets_403_and_nothing_changes(staff_client, db, customer):
     assert "Clear personal data" not in profile
 
 
-def test_without_csrf_it_is_400_and_nothing_changes(admin, db, customer):
+def test_without_csrf_it_is_400_and_nothing_changes(admin_client, db, customer):
     before = everything(db)
-    assert admin.post(url_of(customer.id), {}, csrf=False).status_code == 400
+    assert admin_client.post(url_of(customer.id), {}, csrf=False).status_code == 400
     assert everything(db) == before
     assert reload(db, customer.id).personal_data_cleared_at is None
 
@@ -157,14 +147,14 @@ def test_signed_out_it_asks_to_sign_in(app, db, customer):
     assert response.status_code == 302 and "/sign-in" in response.headers["Location"]
 
 
-def test_an_unknown_customer_is_404(admin):
-    assert admin.get(url_of(999999)).status_code == 404
-    assert admin.post(url_of(999999), {}).status_code == 404
+def test_an_unknown_customer_is_404(admin_client):
+    assert admin_client.get(url_of(999999)).status_code == 404
+    assert admin_client.post(url_of(999999), {}).status_code == 404
 
 
-def test_refused_while_a_subscription_is_active(admin, db, customer):
+def test_refused_while_a_subscription_is_active(admin_client, db, customer):
     add_subscription(db, customer)
-    page = admin.get(url_of(customer.id)).get_data(as_text=True)
+    page = admin_client.get(url_of(customer.id)).get_data(as_text=True)
     refusal = (
         f"{customer.customer_id} has an active subscription. Cancel it on the "
         "Subscriptions tab first; nothing was cleared."
@@ -173,9 +163,9 @@ def test_refused_while_a_subscription_is_active(admin, db, customer):
     assert f'href="/customers/{customer.id}/subscriptions"' in page
     assert ">Clear personal data</button>" not in page
     before = everything(db)
-    response = admin.post(url_of(customer.id), {})
+    response = admin_client.post(url_of(customer.id), {})
     assert response.status_code == 422 and refusal in response.get_data(as_text=True)
-    swapped = admin.post(url_of(customer.id), {}, htmx_target="form")
+    swapped = admin_client.post(url_of(customer.id), {}, htmx_target="form")
     assert swapped.status_code == 422
     assert swapped.get_data(as_text=True).lstrip().startswith('<form id="form"')
     assert everything(db) == before
@@ -184,30 +174,30 @@ def test_refused_while_a_subscription_is_active(admin, db, customer):
     assert everything(db) == before
 
 
-def test_a_cancelled_subscription_does_not_stand_in_the_way(admin, db, customer):
+def test_a_cancelled_subscription_does_not_stand_in_the_way(admin_client, db, customer):
     subscription = add_subscription(db, customer)
     subscriptions.cancel(db.session, customer, subscription.id)
-    assert admin.post(url_of(customer.id), {}).status_code == 303
+    assert admin_client.post(url_of(customer.id), {}).status_code == 303
     assert reload(db, customer.id).personal_data_cleared_at is not None
 
 
-def test_clearing_twice_is_refused(admin, db, customer):
-    assert admin.post(url_of(customer.id), {}).status_code == 303
+def test_clearing_twice_is_refused(admin_client, db, customer):
+    assert admin_client.post(url_of(customer.id), {}).status_code == 303
     stored = reload(db, customer.id)
     on = f"{stored.personal_data_cleared_at:%Y-%m-%d}"
     before = everything(db)
-    page = admin.get(url_of(customer.id)).get_data(as_text=True)
+    page = admin_client.get(url_of(customer.id)).get_data(as_text=True)
     assert f"The personal data of {customer.customer_id} was already cleared on {on}." in page
     assert ">Clear personal data</button>" not in page
-    again = admin.post(url_of(customer.id), {})
+    again = admin_client.post(url_of(customer.id), {})
     assert again.status_code == 422
     assert "was already cleared" in again.get_data(as_text=True)
     assert everything(db) == before
-    profile = admin.get(f"/customers/{customer.id}").get_data(as_text=True)
+    profile = admin_client.get(f"/customers/{customer.id}").get_data(as_text=True)
     assert url_of(customer.id) not in profile  # the Actions menu no longer offers it
 
 
-def test_the_preview_lists_each_field_with_its_value_and_outcome(admin, db, make_customer):
+def test_the_preview_lists_each_field_with_its_value_and_outcome(admin_client, db, make_customer):
     customer = make_customer(
         name="Preview Person",
         company="Preview Co",
@@ -222,7 +212,7 @@ def test_the_preview_lists_each_field_with_its_value_and_outcome(admin, db, make
     )
     contacts.add(db.session, customer, None, {"name": "Pat Preview", "email": "pat@example.com"})
     notes.add_note(db.session, customer.id, None, "A note")
-    response = admin.get(url_of(customer.id))
+    response = admin_client.get(url_of(customer.id))
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     rows = dict(
@@ -250,13 +240,13 @@ def test_the_preview_lists_each_field_with_its_value_and_outcome(admin, db, make
     assert "1 contact" in html and "1 note" in html and "1 address" in html
     assert "0 ledger entries" in html and "0 invoices" in html and "Balance: £0.00" in html
     assert ">Clear personal data</button>" in html and "Cancel" in html
-    modal = admin.get(url_of(customer.id), htmx_target="modal").get_data(as_text=True)
+    modal = admin_client.get(url_of(customer.id), htmx_target="modal").get_data(as_text=True)
     assert "<dialog" in modal and "<html" not in modal and "Preview Person" in modal
     assert reload(db, customer.id).personal_data_cleared_at is None  # asking cleared nothing
 
 
-def test_success_with_htmx_closes_the_modal_and_refreshes(admin, db, customer):
-    response = admin.post(url_of(customer.id), {}, htmx_target="form")
+def test_success_with_htmx_closes_the_modal_and_refreshes(admin_client, db, customer):
+    response = admin_client.post(url_of(customer.id), {}, htmx_target="form")
     assert response.status_code == 204
     events = json.loads(response.headers["HX-Trigger"])
     assert events["closeModal"] is True and events["customerUpdated"] == customer.id
@@ -323,7 +313,7 @@ def rows_of(db, customer_id: int) -> dict[str, list[tuple]]:
     return found
 
 
-def build_rich_customer(admin, db, customer_data) -> Customer:
+def build_rich_customer(admin_client, db, customer_data) -> Customer:
     """A customer with a distinctive value in every personal field and record, billed,
     emailed, with a payment link, and edited through the form so the history holds
     from → to values."""
@@ -347,16 +337,16 @@ def build_rich_customer(admin, db, customer_data) -> Customer:
         "tax_id": "GB980780684",
         "footnotes": "Prefers carrier pigeons named Blorbo",
     }
-    assert admin.post("/customers/new", form).status_code == 303
+    assert admin_client.post("/customers/new", form).status_code == 303
     customer = db.session.scalars(select(Customer).where(Customer.email == "zq@example.org")).one()
     # Edited once through Edit customer: the history holds the old and the new values.
     edited = {**form, "name": "Quorrel Zyxwv Trading", "email": "zyxwv.q@example.org"}
-    assert admin.post(f"/customers/{customer.id}/edit", edited).status_code == 303
+    assert admin_client.post(f"/customers/{customer.id}/edit", edited).status_code == 303
 
     contact = contacts.add(
         db.session,
         customer,
-        admin.staff.id,
+        admin_client.staff.id,
         {
             "name": "Perpetua Wobblesworth",
             "email": "pw@wobble.example",
@@ -381,18 +371,20 @@ def build_rich_customer(admin, db, customer_data) -> Customer:
     addresses.add(
         db.session,
         customer,
-        admin.staff.id,
+        admin_client.staff.id,
         {"label": "Holiday Den", "line1": "7 Gloaming Row", "city": "Nethertwee", "country": "GB"},
     )
-    aliases.add(db.session, customer, admin.staff.id, {"label": "Stripe", "value": "cus_QZX99"})
     aliases.add(
-        db.session, customer, admin.staff.id, {"label": "Quibble-CRM", "value": "QRL-774411"}
+        db.session, customer, admin_client.staff.id, {"label": "Stripe", "value": "cus_QZX99"}
     )
-    notes.add_note(db.session, customer.id, admin.staff.id, "Blorbo's birthday is in May")
+    aliases.add(
+        db.session, customer, admin_client.staff.id, {"label": "Quibble-CRM", "value": "QRL-774411"}
+    )
+    notes.add_note(db.session, customer.id, admin_client.staff.id, "Blorbo's birthday is in May")
     activities.add(
         db.session,
         customer,
-        admin.staff.id,
+        admin_client.staff.id,
         {
             "kind": "call",
             "title": "Quarterly review",
@@ -403,13 +395,13 @@ def build_rich_customer(admin, db, customer_data) -> Customer:
     tickets.add(
         db.session,
         customer,
-        admin.staff.id,
+        admin_client.staff.id,
         {"subject": "Invoice question", "description": "Mr Grimsditch asked about VAT"},
     )
     sales.add(
         db.session,
         customer,
-        admin.staff.id,
+        admin_client.staff.id,
         {
             "sold_on": date(2026, 11, 1),
             "description": "Consulting package",
@@ -425,7 +417,7 @@ def build_rich_customer(admin, db, customer_data) -> Customer:
             amount_minor=amount,
             currency="GBP",
             description=description,
-            actor_id=admin.staff.id,
+            actor_id=admin_client.staff.id,
             key=uuid.uuid4().hex,
         )
     post_entry(
@@ -435,24 +427,25 @@ def build_rich_customer(admin, db, customer_data) -> Customer:
         amount_minor=5000,
         currency="GBP",
         description="Bank transfer",
-        actor_id=admin.staff.id,
+        actor_id=admin_client.staff.id,
         key=None,
     )
-    assert admin.post(f"/customers/{customer.id}/tags", {"tag": "VIP"}).status_code == 303
+    assert admin_client.post(f"/customers/{customer.id}/tags", {"tag": "VIP"}).status_code == 303
     assert (
-        admin.post(f"/customers/{customer.id}/payment-link/", {"expiry": "90"}).status_code == 303
+        admin_client.post(f"/customers/{customer.id}/payment-link/", {"expiry": "90"}).status_code
+        == 303
     )
-    assert admin.post(f"/customers/{customer.id}/payment-link/email").status_code == 303
+    assert admin_client.post(f"/customers/{customer.id}/payment-link/email").status_code == 303
     return reload(db, customer.id)
 
 
 def test_clearing_leaves_no_personal_value_anywhere_and_money_untouched(
-    admin, app, db, customer_data, make_customer
+    admin_client, app, db, customer_data, make_customer
 ):
     other = make_customer(name="Other Person Ltd", email="other@example.net")
     contacts.add(db.session, other, None, {"name": "Olga Other", "email": "olga@example.net"})
     notes.add_note(db.session, other.id, None, "Other's note")
-    customer = build_rich_customer(admin, db, customer_data)
+    customer = build_rich_customer(admin_client, db, customer_data)
 
     # Everything the test put in is really there, so finding none afterwards means something.
     found_before = "\n".join(personal_values_found(db))
@@ -469,7 +462,7 @@ def test_clearing_leaves_no_personal_value_anywhere_and_money_untouched(
         update(Email).where(Email.id == waiting).values(status=EmailStatus.QUEUED, last_error="")
     )
     db.session.commit()
-    billing = admin.get(f"/customers/{customer.id}/billing").get_data(as_text=True)
+    billing = admin_client.get(f"/customers/{customer.id}/billing").get_data(as_text=True)
     token = TOKEN_URL.search(billing).group(1)
     assert app.test_client().get(f"/pay/{token}").status_code == 200
     money = money_snapshot(db)
@@ -477,11 +470,11 @@ def test_clearing_leaves_no_personal_value_anywhere_and_money_untouched(
     assert balance == -(14400 - 2000 - 5000)  # 120.00 + 20 % tax, less the credit and payment
     others = rows_of(db, other.id)
 
-    preview = admin.get(url_of(customer.id)).get_data(as_text=True)
+    preview = admin_client.get(url_of(customer.id)).get_data(as_text=True)
     assert "Zyxwv" in preview and "zyxwv.q@example.org" in preview  # the admin sees what goes
     for phrase in ("1 contact", "2 addresses", "2 external IDs", "1 note", "3 ledger entries"):
         assert phrase in preview, phrase
-    response = admin.post(url_of(customer.id), {})
+    response = admin_client.post(url_of(customer.id), {})
     assert response.status_code == 303
     assert response.headers["Location"] == f"/customers/{customer.id}"
 
@@ -518,7 +511,7 @@ def test_clearing_leaves_no_personal_value_anywhere_and_money_untouched(
     personal = [e for e in events if e.personal]
     assert len(personal) > 10 and all(e.cleared for e in personal)
     assert [e.kind for e in events].count("personal_data.cleared") == 1
-    history = admin.get(f"/customers/{customer.id}/history").get_data(as_text=True)
+    history = admin_client.get(f"/customers/{customer.id}/history").get_data(as_text=True)
     assert "cleared with personal data" in history and "Personal data cleared" in history
     assert "Changed Name" in history and "Changed Email" in history
     audit = db.session.scalars(
@@ -527,23 +520,23 @@ def test_clearing_leaves_no_personal_value_anywhere_and_money_untouched(
     assert (audit.kind, audit.subject, audit.staff_id) == (
         "customer.personal_data_cleared",
         customer.customer_id,
-        admin.staff.id,
+        admin_client.staff.id,
     )
     assert audit.summary.startswith(f"Cleared the personal data of {customer.customer_id}: ")
 
     # What staff see: the cleared profile, the emptied email, no way to edit.
-    profile = admin.get(f"/customers/{customer.id}").get_data(as_text=True)
+    profile = admin_client.get(f"/customers/{customer.id}").get_data(as_text=True)
     assert f"Personal data cleared on {stored.personal_data_cleared_at:%Y-%m-%d}" in profile
     assert "<h1>Personal data cleared</h1>" in profile
     assert f'href="/customers/{customer.id}/edit"' not in profile
-    listed = admin.get("/customers").get_data(as_text=True)
+    listed = admin_client.get("/customers").get_data(as_text=True)
     assert "Personal data cleared" in listed and "Zyxwv" not in listed
-    email_page = admin.get(f"/customers/{customer.id}/emails/{emails[0].id}")
+    email_page = admin_client.get(f"/customers/{customer.id}/emails/{emails[0].id}")
     assert "cleared with the customer&#39;s personal data" in email_page.get_data(as_text=True)
 
     # Billing still works: a charge makes an invoice (emailed to no one), archive works.
     invoices_before = db.session.scalar(select(func.count()).select_from(Invoice))
-    charge = admin.post(
+    charge = admin_client.post(
         f"/customers/{customer.id}/charges/new",
         {"amount": "10", "currency": "GBP", "description": "Support", "key": uuid.uuid4().hex},
     )
@@ -556,7 +549,7 @@ def test_clearing_leaves_no_personal_value_anywhere_and_money_untouched(
         )
         == 5
     )
-    archive = admin.post(f"/customers/{customer.id}/status", {"status": "archived"})
+    archive = admin_client.post(f"/customers/{customer.id}/status", {"status": "archived"})
     assert archive.status_code == 303 and reload(db, customer.id).status == "archived"
     assert personal_values_found(db) == []
     assert db.session.scalar(select(func.count()).select_from(CreditNote)) == 1
@@ -573,14 +566,14 @@ def refusal_for(db, customer_id: int) -> str:
     )
 
 
-def test_edit_customer_is_refused_and_writes_nothing(admin, staff_client, db, customer):
+def test_edit_customer_is_refused_and_writes_nothing(admin_client, staff_client, db, customer):
     customer = cleared(db, customer)
     message = refusal_for(db, customer.id)
     assert personal_data.edit_refusal(customer) == message
     before = everything(db)
     edit = f"/customers/{customer.id}/edit"
     form = {"name": "Back Again", "email": "back@example.com", "country": "DE"}
-    for client in (admin, staff_client):
+    for client in (admin_client, staff_client):
         page = client.get(edit)
         assert page.status_code == 409
         html = page.get_data(as_text=True)

@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from tests.conftest import StaffClient, sign_in
 from webapp.models.customer import Customer
 from webapp.services import (
     activities,
@@ -261,14 +260,6 @@ def test_a_change_in_flight_while_deleting_is_refused_not_a_server_error(db, cus
 # -- through the routes ------------------------------------------------------------------
 
 
-@pytest.fixture
-def admin(app, make_staff) -> StaffClient:
-    member = make_staff(email="admin@example.com", name="Ada Admin", role="admin")
-    client = app.test_client()
-    assert sign_in(client, member.email).status_code == 303
-    return StaffClient(client, member)
-
-
 def when_locking(monkeypatch, meanwhile: Callable[[], None]) -> None:
     """Run ``meanwhile`` (another request committing) once, just before the next
     customer lock is taken: after the route's own checks, before the service writes."""
@@ -377,12 +368,12 @@ def test_a_payment_link_asked_for_while_clearing_is_refused(
 
 
 def test_clearing_a_customer_deleted_meanwhile_goes_to_the_list_saying_so(
-    admin, db, customer, monkeypatch
+    admin_client, db, customer, monkeypatch
 ):
     visible_id = customer.customer_id
     when_locking(monkeypatch, lambda: delete_meanwhile(db, customer.id, visible_id))
     url = f"/customers/{customer.id}/clear-personal-data"
-    response = admin.post(url, {})
+    response = admin_client.post(url, {})
     assert response.status_code == 303 and response.headers["Location"] == "/customers"
-    assert CUSTOMER_GONE in admin.get("/customers").get_data(as_text=True)
+    assert CUSTOMER_GONE in admin_client.get("/customers").get_data(as_text=True)
     assert everything(db)["customers"] == []

@@ -12,7 +12,7 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import func, inspect, select, text
 
-from tests.conftest import StaffClient, empty_database, make_app, sign_in
+from tests.conftest import StaffClient, empty_database, make_app
 from tests.test_ledger_concurrency import run_together
 from webapp.extensions import db as _db
 from webapp.models.billing import EntryKind, Invoice, LedgerEntry
@@ -72,15 +72,6 @@ DOOMED_SECRETS = (
 
 
 # -- helpers and fixtures -------------------------------------------------------------
-
-
-@pytest.fixture
-def admin_client(app, make_staff) -> StaffClient:
-    """A second test client, signed in as an admin."""
-    admin = make_staff(email="admin@example.com", name="Ada Admin", role="admin")
-    client = app.test_client()
-    assert sign_in(client, admin.email).status_code == 303
-    return StaffClient(client, admin)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import StaffClient, sign_in
+from tests.conftest import StaffClient
 from webapp.models.base import utcnow
 from webapp.models.export import Export, ExportStatus
 from webapp.services import deletion, personal_data
@@ -30,15 +30,6 @@ def export_dir(app, tmp_path) -> Path:
     path = tmp_path / "exports"
     app.config["EXPORT_DIR"] = str(path)
     return path
-
-
-@pytest.fixture
-def admin(app, make_staff) -> StaffClient:
-    """A second test client, signed in as an admin."""
-    staff = make_staff(email="admin@example.com", name="Ada Admin", role="admin")
-    client = app.test_client()
-    assert sign_in(client, staff.email).status_code == 303
-    return StaffClient(client, staff)
 
 
 @pytest.fixture
@@ -69,13 +60,15 @@ def finished_export(
     return export
 
 
-def delete(admin: StaffClient, customer) -> None:
-    response = admin.post(f"/customers/{customer.id}/delete", {"typed_id": customer.customer_id})
+def delete(admin_client: StaffClient, customer) -> None:
+    response = admin_client.post(
+        f"/customers/{customer.id}/delete", {"typed_id": customer.customer_id}
+    )
     assert response.status_code == 303
 
 
-def clear(admin: StaffClient, customer) -> None:
-    response = admin.post(f"/customers/{customer.id}/clear-personal-data")
+def clear(admin_client: StaffClient, customer) -> None:
+    response = admin_client.post(f"/customers/{customer.id}/clear-personal-data")
     assert response.status_code == 303
 
 
@@ -106,36 +99,40 @@ def assert_withdrawn(db, requester, export_id, export_dir, reason, before) -> No
 
 
 def test_deleting_a_customer_deletes_the_finished_export_files(
-    db, staff_client, admin, dora, kim, export_dir
+    db, staff_client, admin_client, dora, kim, export_dir
 ):
     mine = finished_export(db, staff_client, export_dir)
-    admins = finished_export(db, admin, export_dir)
+    admins = finished_export(db, admin_client, export_dir)
     before = utcnow().replace(microsecond=0)
 
-    delete(admin, dora)
+    delete(admin_client, dora)
 
     assert_withdrawn(db, staff_client, mine.id, export_dir, DELETED_REASON, before)
-    assert_withdrawn(db, admin, admins.id, export_dir, DELETED_REASON, before)
+    assert_withdrawn(db, admin_client, admins.id, export_dir, DELETED_REASON, before)
 
 
-def test_the_delete_confirmation_counts_the_export_files(db, staff_client, admin, dora, export_dir):
+def test_the_delete_confirmation_counts_the_export_files(
+    db, staff_client, admin_client, dora, export_dir
+):
     url = f"/customers/{dora.id}/delete"
-    assert "finished customer export" not in admin.get(url).get_data(as_text=True)
+    assert "finished customer export" not in admin_client.get(url).get_data(as_text=True)
 
     finished_export(db, staff_client, export_dir)
-    page = admin.get(url).get_data(as_text=True)
+    page = admin_client.get(url).get_data(as_text=True)
     assert "1 finished customer export file is deleted too: it lists every customer" in page
 
-    finished_export(db, admin, export_dir)
-    modal = admin.get(url, htmx_target="modal").get_data(as_text=True)
+    finished_export(db, admin_client, export_dir)
+    modal = admin_client.get(url, htmx_target="modal").get_data(as_text=True)
     assert "<dialog" in modal
     assert "2 finished customer export files are deleted too: they list every customer" in modal
     assert deletion.what_goes(db.session, dora.id).export_files == 2
 
 
-def test_a_refused_deletion_keeps_the_export_files(db, staff_client, admin, dora, export_dir):
+def test_a_refused_deletion_keeps_the_export_files(
+    db, staff_client, admin_client, dora, export_dir
+):
     export = finished_export(db, staff_client, export_dir)
-    response = admin.post(f"/customers/{dora.id}/delete", {"typed_id": "C-999999"})
+    response = admin_client.post(f"/customers/{dora.id}/delete", {"typed_id": "C-999999"})
     assert response.status_code == 422
     assert (export_dir / export.file_name).is_file()
     export = fresh(db, export.id)
@@ -209,23 +206,25 @@ def test_a_running_export_starts_again_without_the_deleted_customer(
 
 
 def test_clearing_personal_data_deletes_the_finished_export_files(
-    db, staff_client, admin, dora, kim, export_dir
+    db, staff_client, admin_client, dora, kim, export_dir
 ):
     export = finished_export(db, staff_client, export_dir)
     before = utcnow().replace(microsecond=0)
 
-    clear(admin, dora)
+    clear(admin_client, dora)
 
     assert_withdrawn(db, staff_client, export.id, export_dir, CLEARED_REASON, before)
 
 
-def test_the_clear_preview_counts_the_export_files(db, staff_client, admin, dora, export_dir):
+def test_the_clear_preview_counts_the_export_files(
+    db, staff_client, admin_client, dora, export_dir
+):
     url = f"/customers/{dora.id}/clear-personal-data"
-    assert "finished customer export" not in admin.get(url).get_data(as_text=True)
+    assert "finished customer export" not in admin_client.get(url).get_data(as_text=True)
 
     finished_export(db, staff_client, export_dir)
-    finished_export(db, admin, export_dir)
-    page = admin.get(url).get_data(as_text=True)
+    finished_export(db, admin_client, export_dir)
+    page = admin_client.get(url).get_data(as_text=True)
     cleared = page.split('class="cleared-records"', 1)[1].split("</ul>", 1)[0]
     assert "<li>2 finished customer export files (deleted: they list every customer)</li>" in (
         cleared
@@ -233,13 +232,13 @@ def test_the_clear_preview_counts_the_export_files(db, staff_client, admin, dora
     assert personal_data.preview(db.session, dora).cleared[-1].startswith("2 finished")
 
 
-def test_a_refused_clear_keeps_the_export_files(db, staff_client, admin, dora, export_dir):
+def test_a_refused_clear_keeps_the_export_files(db, staff_client, admin_client, dora, export_dir):
     export = finished_export(db, staff_client, export_dir)
-    clear(admin, dora)
+    clear(admin_client, dora)
     second = finished_export(db, staff_client, export_dir, holding=dora.customer_id)
 
     # Cleared once already: refused, and the new file stays.
-    response = admin.post(f"/customers/{dora.id}/clear-personal-data")
+    response = admin_client.post(f"/customers/{dora.id}/clear-personal-data")
     assert response.status_code == 422
     assert (export_dir / second.file_name).is_file()
     assert fresh(db, second.id).status == ExportStatus.DONE

@@ -32,16 +32,6 @@ def signed_in(app, staff) -> StaffClient:
     return StaffClient(client, staff)
 
 
-@pytest.fixture
-def admin(make_staff):
-    return make_staff(email="admin@example.com", name="Ada Admin", role="admin")
-
-
-@pytest.fixture
-def admin_client(app, admin) -> StaffClient:
-    return signed_in(app, admin)
-
-
 def audit_lines(db, kind: str | None = None) -> list[AuditEvent]:
     statement = select(AuditEvent).order_by(AuditEvent.id)
     if kind:

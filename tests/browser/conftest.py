@@ -188,10 +188,28 @@ def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
-@pytest.fixture
-def signed_in_page(page, staff) -> Page:
-    """A page signed in as ``staff``, showing the customer list."""
+def _signed_in(page: Page, member: StaffMember) -> Page:
     page.goto("/sign-in")
-    sign_in(page, staff.email)
+    sign_in(page, member.email)
     expect(page.get_by_role("heading", name="Customers", level=1)).to_be_visible()
     return page
+
+
+@pytest.fixture
+def signed_in_page(page, staff) -> Page:
+    """A page signed in as ``staff`` (an agent), showing the customer list."""
+    return _signed_in(page, staff)
+
+
+@pytest.fixture
+def admin(live_app) -> StaffMember:
+    """An admin who can sign in (``staff`` is an agent)."""
+    with live_app.app_context():
+        member = create_staff(db.session, "admin@example.com", "Ada Admin", "admin", PASSWORD)
+        return StaffMember(email=member.email, name=member.name)
+
+
+@pytest.fixture
+def admin_page(page, admin) -> Page:
+    """A page signed in as ``admin``, showing the customer list."""
+    return _signed_in(page, admin)

@@ -9,37 +9,17 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 
-from tests.browser.conftest import StaffMember, sign_in
 from tests.browser.test_billing import open_tab, success_message
 from tests.browser.test_panel import customer_form, open_actions, results
-from tests.conftest import PASSWORD
 from webapp.extensions import db
 from webapp.models.crm import Subscription
 from webapp.models.customer import Customer
 from webapp.models.history import AuditEvent
-from webapp.services.staff import create_staff
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def admin(live_app) -> StaffMember:
-    """An admin who can sign in (the shared ``staff`` fixture is an agent)."""
-    with live_app.app_context():
-        member = create_staff(db.session, "admin@example.com", "Ada Admin", "admin", PASSWORD)
-        return StaffMember(email=member.email, name=member.name)
-
-
-@pytest.fixture
-def admin_page(page, admin) -> Page:
-    """A page signed in as the admin, showing the customer list."""
-    page.goto("/sign-in")
-    sign_in(page, admin.email)
-    expect(page.get_by_role("heading", name="Customers", level=1)).to_be_visible()
-    return page
 
 
 def customer_exists(app, customer_id: int) -> bool:

@@ -26,7 +26,13 @@ def answer_if_customer_gone(customer_id: int):
     a full page load with htmx too (HX-Redirect)."""
     if db.session.get(Customer, customer_id, populate_existing=True) is not None:
         return None
-    flash(CUSTOMER_GONE, "error")
+    return to_customer_list(CUSTOMER_GONE, "error")
+
+
+def to_customer_list(message: str, category: str = "success"):
+    """The customer page is gone (deleted): to the customer list with the message, as a
+    full page load with htmx too (HX-Redirect), so the list and its flash show whole."""
+    flash(message, category)
     target = url_for("customers.index")
     if is_htmx_partial():
         response = make_response("", 204)

@@ -3,12 +3,12 @@ customer's ID, checked again on the server."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, make_response, redirect, url_for
+from flask import Blueprint
 
-from webapp.blueprints import admin_only, customer_or_404
+from webapp.blueprints import admin_only, customer_or_404, to_customer_list
 from webapp.extensions import db
 from webapp.forms import DeleteCustomerForm
-from webapp.rendering import is_htmx_partial, render_page
+from webapp.rendering import render_page
 from webapp.services import deletion
 from webapp.services import subscriptions as subscriptions_service
 
@@ -29,14 +29,14 @@ def confirm(customer_id: int):
         try:
             deletion.delete_customer(db.session, customer.id, form.typed_id.data)
         except deletion.CustomerGone:
-            return _back_to_the_list(f"Customer {visible_id} was already deleted.")
+            return to_customer_list(f"Customer {visible_id} was already deleted.")
         except deletion.DeletionError as refusal:
             if refusal.field == deletion.CONFIRM_FIELD:
                 form.typed_id.errors = [str(refusal)]
             else:
                 error = str(refusal)
         else:
-            return _back_to_the_list(f"Customer {visible_id} deleted.")
+            return to_customer_list(f"Customer {visible_id} deleted.")
     return render_page(
         "customers/delete.html",
         blocks=("modal", "form"),
@@ -49,15 +49,3 @@ def confirm(customer_id: int):
         form=form,
         error=error,
     )
-
-
-def _back_to_the_list(message: str):
-    """The customer page is gone: to the customer list with the message, as a full page
-    load with htmx too (HX-Redirect), so the list and its flash are shown whole."""
-    flash(message, "success")
-    target = url_for("customers.index")
-    if is_htmx_partial():
-        response = make_response("", 204)
-        response.headers["HX-Redirect"] = target
-        return response
-    return redirect(target, code=303)

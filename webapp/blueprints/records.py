@@ -160,9 +160,6 @@ def new(customer_id: int, kind: str):
             answer = refused_if_gone_or_cleared(customer_id, record_kind.tab)
             if answer is not None:
                 return answer
-        except IntegrityError:  # its customer was deleted a moment ago: not found
-            db.session.rollback()
-            abort(404)
         else:
             return customer_changed(customer_id, f"{record_kind.title} added.", record_kind.tab)
     return _render_form(record_kind, kind, customer, form, error=error)

@@ -35,6 +35,28 @@ class InvoicingFlow(enum.StrEnum):
 
 CUSTOMER_ID_PREFIX = "C-"
 
+# The columns that describe the person, with their labels: Clear personal data blanks
+# them, and the history marks their old and new values as personal.
+PERSONAL_COLUMNS = {
+    "name": "Name",
+    "company": "Company",
+    "first_name": "Contact first name",
+    "last_name": "Contact last name",
+    "email": "Email",
+    "phone": "Phone",
+    "mobile": "Mobile",
+    "fax": "Fax",
+    "position": "Position",
+    "website": "Website",
+    "address_line1": "Address line 1",
+    "address_line2": "Address line 2",
+    "city": "City",
+    "region": "Region",
+    "postal_code": "Postal code",
+    "tax_id": "Tax ID / VAT number",
+    "footnotes": "Footnotes",
+}
+
 
 class Customer(db.Model):
     """A customer account. Text columns are '' rather than NULL so sorting is total."""

@@ -34,7 +34,7 @@ from sqlalchemy.orm.base import NO_VALUE
 from webapp.models.billing import CreditNote, Invoice, LedgerEntry
 from webapp.models.contacts import Address, Alias, Contact
 from webapp.models.crm import Activity, Sale, Subscription, Ticket
-from webapp.models.customer import Customer
+from webapp.models.customer import PERSONAL_COLUMNS, Customer
 from webapp.models.history import CustomerEvent
 from webapp.models.notes import Note
 from webapp.models.settings import LegalEntity, TaxClass
@@ -59,8 +59,9 @@ GROUPS = {
     "personal_data": "Personal data",
 }
 
-# The customer's own fields, as the history names them. The billing-address columns are
-# left out: they mirror the billing Address, whose own changes are recorded.
+# The customer's own fields, as the history names them, in the order of the form. The
+# billing-address columns are left out: they mirror the billing Address, whose own
+# changes are recorded.
 CUSTOMER_FIELDS = {
     "name": "Name",
     "company": "Company",
@@ -83,22 +84,7 @@ CUSTOMER_FIELDS = {
     "footnotes": "Footnotes",
     "payment_gateway": "Payment gateway",
 }
-PERSONAL_CUSTOMER_FIELDS = frozenset(
-    {
-        "name",
-        "company",
-        "first_name",
-        "last_name",
-        "email",
-        "phone",
-        "mobile",
-        "fax",
-        "position",
-        "website",
-        "tax_id",
-        "footnotes",
-    }
-)
+PERSONAL_CUSTOMER_FIELDS = frozenset(PERSONAL_COLUMNS)
 
 # How an invoice's new status reads: "Invoice INV-000001 marked as paid".
 INVOICE_STATUS_VERBS = {"paid": "marked as paid", "refunded": "refunded", "void": "voided"}

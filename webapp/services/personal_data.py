@@ -28,7 +28,7 @@ from webapp.models.base import utcnow
 from webapp.models.billing import CreditNote, CustomerBalance, Invoice, LedgerEntry
 from webapp.models.contacts import Address, Alias, Contact
 from webapp.models.crm import Activity, Sale, Subscription, Ticket
-from webapp.models.customer import Customer, InvoicingFlow
+from webapp.models.customer import PERSONAL_COLUMNS, Customer, InvoicingFlow
 from webapp.models.email import Email, EmailStatus
 from webapp.models.history import CustomerEvent
 from webapp.models.links import PaymentLink
@@ -49,25 +49,7 @@ REASON_CLEARED = "The reason was cleared with the customer's personal data."
 
 # The profile's personal columns, in the order the preview lists them; each becomes ''
 # (the name becomes CLEARED_NAME).
-PERSONAL_FIELDS = {
-    "name": "Name",
-    "company": "Company",
-    "first_name": "Contact first name",
-    "last_name": "Contact last name",
-    "email": "Email",
-    "phone": "Phone",
-    "mobile": "Mobile",
-    "fax": "Fax",
-    "position": "Position",
-    "website": "Website",
-    "address_line1": "Address line 1",
-    "address_line2": "Address line 2",
-    "city": "City",
-    "region": "Region",
-    "postal_code": "Postal code",
-    "tax_id": "Tax ID / VAT number",
-    "footnotes": "Footnotes",
-}
+PERSONAL_FIELDS = PERSONAL_COLUMNS
 _PHONES = frozenset({"phone", "mobile", "fax"})
 # Emails still waiting to go out: they must not, once their recipient is gone.
 _WAITING = (EmailStatus.QUEUED, EmailStatus.SENDING)
