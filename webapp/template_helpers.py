@@ -15,6 +15,7 @@ from webapp.services.customers import STATUS_LABELS
 from webapp.services.gateways import gateway_for
 from webapp.services.mailer import can_resend
 from webapp.services.money import balance_wording, format_money
+from webapp.services.personal_data import edit_refusal
 from webapp.services.reference import (
     countries,
     country_name,
@@ -35,6 +36,10 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = lambda value: (
         value.strftime("%Y-%m-%d %H:%M") + " UTC" if value else ""
     )
+
+    # Whether Edit, Add and the like are offered (services.personal_data decides); a
+    # global, so macros imported without context (partials/records.html) see it too.
+    app.jinja_env.globals["editable"] = lambda customer: edit_refusal(customer) is None
 
     @app.context_processor
     def globals_for_templates():

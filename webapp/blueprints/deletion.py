@@ -10,7 +10,6 @@ from webapp.extensions import db
 from webapp.forms import DeleteCustomerForm
 from webapp.rendering import render_page
 from webapp.services import deletion
-from webapp.services import subscriptions as subscriptions_service
 
 bp = Blueprint("deletion", __name__, url_prefix="/customers/<int:customer_id>")
 
@@ -44,7 +43,7 @@ def confirm(customer_id: int):
         customer=customer,
         visible_id=visible_id,
         what_goes=deletion.what_goes(db.session, customer.id),
-        blocked=subscriptions_service.has_active(db.session, customer.id),
+        refusal=deletion.delete_refusal(db.session, customer),
         pattern=deletion.confirm_pattern(visible_id),
         form=form,
         error=error,

@@ -124,18 +124,14 @@ def deactivate(staff_id: int):
     sessions end at their next request. Refused for yourself and the last active admin;
     the confirmation then says why and offers no button."""
     member = _staff_or_404(staff_id)
-    form = ConfirmForm()
     refusal = staff_service.deactivation_refusal(db.session, member, current_user.id)
-    if refusal is None and form.validate_on_submit():
-        name = member.name
-        try:
-            staff_service.deactivate(db.session, member.id, by=current_user.id)
-        except StaffError as error:
-            db.session.rollback()
-            refusal = str(error)
-        else:
-            return _changed(f"{name} is deactivated and signed out everywhere.")
-    return _confirmation(form, member, "deactivate", refusal)
+    return _confirmed_change(
+        member,
+        "deactivate",
+        refusal,
+        staff_service.deactivate,
+        "is deactivated and signed out everywhere.",
+    )
 
 
 @bp.route("/<int:staff_id>/reactivate", methods=["GET", "POST"])
@@ -143,18 +139,26 @@ def reactivate(staff_id: int):
     """Reactivate: the account can sign in again with its old password. The row's
     button posts straight here; GET shows a confirmation (the page without JS)."""
     member = _staff_or_404(staff_id)
-    form = ConfirmForm()
     refusal = staff_service.reactivation_refusal(member)
+    return _confirmed_change(
+        member, "reactivate", refusal, staff_service.reactivate, "is active again and can sign in."
+    )
+
+
+def _confirmed_change(member: Staff, action: str, refusal: str | None, change, outcome: str):
+    """The confirmation of ``action``; on Confirm (unless refused) ``change`` runs and
+    the list says "<name> <outcome>"."""
+    form = ConfirmForm()
     if refusal is None and form.validate_on_submit():
         name = member.name
         try:
-            staff_service.reactivate(db.session, member.id, by=current_user.id)
+            change(db.session, member.id, by=current_user.id)
         except StaffError as error:
             db.session.rollback()
             refusal = str(error)
         else:
-            return _changed(f"{name} is active again and can sign in.")
-    return _confirmation(form, member, "reactivate", refusal)
+            return _changed(f"{name} {outcome}")
+    return _confirmation(form, member, action, refusal)
 
 
 def _confirmation(form: ConfirmForm, member: Staff, action: str, refusal: str | None):

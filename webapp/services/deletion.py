@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session
 
 import webapp.models  # noqa: F401 - every model registered, so the metadata is complete
 from webapp.extensions import db
+from webapp.models.customer import Customer
 from webapp.services import audit, exports, subscriptions
 from webapp.services.ledger import LedgerError, in_transaction, lock_customer
+from webapp.services.wording import counted
 
 # The tables that hold a customer's rows, in the order they are emptied: a table comes
 # before every table it references.
@@ -99,23 +101,19 @@ class WhatGoes:
     def lines(self) -> list[str]:
         """One phrase per kind: "3 invoices", "1 credit note" … "12 other records"."""
         return [
-            _counted(self.invoices, "invoice", "invoices"),
-            _counted(self.credit_notes, "credit note", "credit notes"),
-            _counted(self.entries, "entry", "entries"),
-            _counted(self.emails, "email", "emails"),
-            _counted(self.notes, "note", "notes"),
-            _counted(self.subscriptions, "subscription", "subscriptions"),
-            _counted(self.other, "other record", "other records"),
+            counted(self.invoices, "invoice", "invoices"),
+            counted(self.credit_notes, "credit note", "credit notes"),
+            counted(self.entries, "entry", "entries"),
+            counted(self.emails, "email", "emails"),
+            counted(self.notes, "note", "notes"),
+            counted(self.subscriptions, "subscription", "subscriptions"),
+            counted(self.other, "other record", "other records"),
         ]
 
     def summary(self) -> str:
         """As the audit line says it: 3 invoices, 1 credit note, … and 12 other records."""
         *first, last = self.lines()
         return f"{', '.join(first)} and {last}"
-
-
-def _counted(number: int, singular: str, plural: str) -> str:
-    return f"{number} {singular if number == 1 else plural}"
 
 
 def _table(name: str) -> Table:
@@ -198,11 +196,14 @@ def uncovered_tables(metadata: MetaData | None = None) -> set[str]:
     return (tables_with_customer_rows(metadata) - known) | unreachable
 
 
-def active_subscription_message(visible_id: str) -> str:
-    return (
-        f"{visible_id} has an active subscription. Cancel it on the Subscriptions tab "
-        "first; nothing was deleted."
-    )
+def delete_refusal(session: Session, customer: Customer) -> str | None:
+    """Why this customer cannot be deleted now (an active subscription), or None."""
+    if subscriptions.has_active(session, customer.id):
+        return (
+            f"{customer.customer_id} has an active subscription. Cancel it on the "
+            "Subscriptions tab first; nothing was deleted."
+        )
+    return None
 
 
 def confirm_pattern(visible_id: str) -> str:
@@ -235,8 +236,9 @@ def delete_customer(session: Session, customer_id: int, typed_id: str | None) ->
             raise DeletionError(
                 f"Type {visible_id} exactly to confirm. Nothing was deleted.", CONFIRM_FIELD
             )
-        if subscriptions.has_active(session, customer.id):
-            raise DeletionError(active_subscription_message(visible_id))
+        refusal = delete_refusal(session, customer)
+        if refusal is not None:
+            raise DeletionError(refusal)
         counts = what_goes(session, customer.id)
         for name in CUSTOMER_TABLES:
             table = _table(name)

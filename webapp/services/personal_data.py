@@ -39,6 +39,7 @@ from webapp.services.mailer import NO_MAIL_SERVER
 from webapp.services.money import format_money
 from webapp.services.reference import country_name, display_phone
 from webapp.services.search import build_search_text
+from webapp.services.wording import counted
 
 # What the customer is called once cleared: the list, the header and the history show it.
 CLEARED_NAME = "Personal data cleared"
@@ -119,10 +120,6 @@ def _count(session: Session, model, *conditions) -> int:
     return session.scalar(select(func.count()).select_from(model).where(*conditions)) or 0
 
 
-def _counted(number: int, one: str, many: str) -> str:
-    return f"{number} {one if number == 1 else many}"
-
-
 def _field_value(customer: Customer, name: str) -> str:
     value = getattr(customer, name) or ""
     return display_phone(value) if name in _PHONES and value else value
@@ -168,7 +165,7 @@ class ClearedCounts:
                 "finished customer export files (deleted: they list every customer)",
             ),
         ]
-        return [_counted(number, one, many) for number, one, many in found if number]
+        return [counted(number, one, many) for number, one, many in found if number]
 
 
 def _counts(session: Session, customer_id: int, now: datetime) -> ClearedCounts:
@@ -221,15 +218,15 @@ def _kept(session: Session, customer: Customer) -> list[str]:
     invoices = _count(session, Invoice, Invoice.customer_id == mine)
     credit_notes = _count(session, CreditNote, CreditNote.customer_id == mine)
     kept = [
-        _counted(
+        counted(
             _count(session, LedgerEntry, LedgerEntry.customer_id == mine),
             "ledger entry",
             "ledger entries",
         ),
-        _counted(invoices, "invoice", "invoices")
+        counted(invoices, "invoice", "invoices")
         + (f" (total {_totals(session, Invoice, mine)})" if invoices else "")
         + ", as issued",
-        _counted(credit_notes, "credit note", "credit notes")
+        counted(credit_notes, "credit note", "credit notes")
         + (f" (total {_totals(session, CreditNote, mine)})" if credit_notes else "")
         + ", as issued",
     ]
@@ -240,9 +237,9 @@ def _kept(session: Session, customer: Customer) -> list[str]:
     ).all()
     shown = [format_money(amount, currency) for currency, amount in balances]
     kept.append("Balance: " + (", ".join(shown) or format_money(0, customer.currency)))
-    kept.append(_counted(_count(session, Sale, Sale.customer_id == mine), "sale", "sales"))
+    kept.append(counted(_count(session, Sale, Sale.customer_id == mine), "sale", "sales"))
     kept.append(
-        _counted(
+        counted(
             _count(session, Subscription, Subscription.customer_id == mine),
             "subscription",
             "subscriptions",
@@ -250,8 +247,8 @@ def _kept(session: Session, customer: Customer) -> list[str]:
     )
     activities = _count(session, Activity, Activity.customer_id == mine)
     tickets = _count(session, Ticket, Ticket.customer_id == mine)
-    kept.append(_counted(activities, "activity", "activities") + " (titles and dates)")
-    kept.append(_counted(tickets, "ticket", "tickets") + " (subjects and statuses)")
+    kept.append(counted(activities, "activity", "activities") + " (titles and dates)")
+    kept.append(counted(tickets, "ticket", "tickets") + " (subjects and statuses)")
     kept.append("The history, without its personal values")
     return kept
 

@@ -23,6 +23,7 @@ from webapp.models.history import CustomerEvent
 from webapp.models.settings import LegalEntity, TaxClass
 from webapp.services import history, reference
 from webapp.services.reference import format_tax_rate
+from webapp.services.wording import counted
 
 DEFAULT_CURRENCY = "EUR"
 NUMBER_PREFIX = re.compile(r"[A-Z0-9]{0,10}")
@@ -190,10 +191,6 @@ def documents_of_entity(session: Session, entity_id: int) -> tuple[int, int]:
     return invoices, credit_notes
 
 
-def _counted(count: int, one: str, many: str) -> str:
-    return f"{count:,} {one if count == 1 else many}"
-
-
 def _checked_name(
     session: Session, model, name: str, longest: int, thing: str, exclude_id: int | None
 ) -> str:
@@ -255,7 +252,7 @@ def tax_class_delete_refusal(session: Session, tax_class: TaxClass) -> str | Non
     if not used:
         return None
     return (
-        f"{tax_class.name} is the tax class of {_counted(used, 'customer', 'customers')}. "
+        f"{tax_class.name} is the tax class of {counted(used, 'customer', 'customers')}. "
         "Move them to another tax class (Edit customer) before deleting it."
     )
 
@@ -353,7 +350,7 @@ def legal_entity_delete_refusal(session: Session, entity: LegalEntity) -> str | 
     used = customers_of_entity(session, entity.id)
     if used:
         return (
-            f"{entity.name} bills {_counted(used, 'customer', 'customers')}. Move them to "
+            f"{entity.name} bills {counted(used, 'customer', 'customers')}. Move them to "
             "another legal entity (Edit customer) before deleting it."
         )
     invoices, credit_notes = documents_of_entity(session, entity.id)
@@ -362,8 +359,8 @@ def legal_entity_delete_refusal(session: Session, entity: LegalEntity) -> str | 
     issued = " and ".join(
         text
         for count, text in (
-            (invoices, _counted(invoices, "invoice", "invoices")),
-            (credit_notes, _counted(credit_notes, "credit note", "credit notes")),
+            (invoices, counted(invoices, "invoice", "invoices")),
+            (credit_notes, counted(credit_notes, "credit note", "credit notes")),
         )
         if count
     )
