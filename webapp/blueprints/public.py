@@ -5,29 +5,36 @@ from __future__ import annotations
 from flask import Blueprint, current_app, make_response, render_template, request
 
 from webapp.extensions import db
+from webapp.security_headers import HeaderPolicy, content_security_policy, header_policy
 from webapp.services import payment_links, rate_limit
 
 bp = Blueprint("public", __name__)
 
-# Its own stylesheet and nothing else: no script, no frames, no forms, no referrer.
-POLICY = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
-    "form-action 'none'; frame-ancestors 'none'"
+# Its own stylesheet and nothing else: no script, no frames, no forms. No referrer
+# either: the page's URL holds the secret token.
+PAYMENT_PAGE_POLICY = HeaderPolicy(
+    content_security_policy=content_security_policy(
+        default_src="'none'",
+        style_src="'self'",
+        img_src="'self'",
+        base_uri="'none'",
+        form_action="'none'",
+        frame_ancestors="'none'",
+    ),
+    frame_options="DENY",
+    referrer_policy="no-referrer",
 )
 
 
 def _respond(template: str, status: int, **context):
     response = make_response(render_template(template, **context), status)
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Robots-Tag"] = "noindex"
-    response.headers["Content-Security-Policy"] = POLICY
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Frame-Options"] = "DENY"
     return response
 
 
 @bp.get("/pay/<token>")
+@header_policy(PAYMENT_PAGE_POLICY)
 def pay(token: str):
     """The customer's balance and recent entries, or the same "not valid" page for any
     token that does not open a live link."""
