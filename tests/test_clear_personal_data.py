@@ -29,7 +29,6 @@ from webapp.services import (
     contacts,
     notes,
     personal_data,
-    rate_limit,
     sales,
     subscriptions,
     tickets,
@@ -71,13 +70,6 @@ PERSONAL_TEXTS = [
     "Grimsditch",
 ]
 PERSONAL_DIGITS = ["2079460123", "7911123456", "1174960789", "2890180123", "2890180999"]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limit():
-    rate_limit.reset()
-    yield
-    rate_limit.reset()
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from webapp.services import (
     exports,
     notes,
     payment_links,
-    rate_limit,
     sales,
     settings,
     subscriptions,
@@ -150,13 +149,6 @@ def assert_headers_for(endpoint: str, response, what: str) -> None:
         assert_email_body_headers(response)
     else:
         assert_panel_headers(response, what)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limit():
-    rate_limit.reset()
-    yield
-    rate_limit.reset()
 
 
 @pytest.fixture

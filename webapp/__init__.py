@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from webapp import security_headers
+from webapp import rate_limits, security_headers
 from webapp.config import load_config
 from webapp.extensions import csrf, db, jobs, login_manager, mail, migrate
 
@@ -104,6 +104,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(audit.bp)
     app.register_blueprint(public.bp)
     PUBLIC_BLUEPRINTS.add("public")
+    rate_limits.limit_public_pages(rate_limits.init_app(app), public.bp)
     register_template_helpers(app)
 
     from webapp.cli import register_cli

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, make_response, render_template, request
+from flask import Blueprint, make_response, render_template
+from flask_limiter import RateLimitExceeded
 
 from webapp.extensions import db
 from webapp.security_headers import HeaderPolicy, content_security_policy, header_policy
-from webapp.services import payment_links, rate_limit
+from webapp.services import payment_links
 
 bp = Blueprint("public", __name__)
 
@@ -37,12 +38,16 @@ def _respond(template: str, status: int, **context):
 @header_policy(PAYMENT_PAGE_POLICY)
 def pay(token: str):
     """The customer's balance and recent entries, or the same "not valid" page for any
-    token that does not open a live link."""
-    if not rate_limit.allow(
-        f"pay:{request.remote_addr}", current_app.config["PAYMENT_LINK_RATE_LIMIT"]
-    ):
-        return _respond("public/too_many.html", 429)
+    token that does not open a live link. Rate limited per client address (see
+    ``webapp.rate_limits``)."""
     view = payment_links.open_link(db.session, token)
     if view is None:
         return _respond("public/invalid.html", 404)
     return _respond("public/pay.html", 200, view=view)
+
+
+@bp.errorhandler(RateLimitExceeded)
+def too_many_requests(error: RateLimitExceeded):
+    """Over ``PAYMENT_LINK_RATE_LIMIT``: the "too many requests" page (Flask-Limiter adds
+    ``Retry-After``)."""
+    return _respond("public/too_many.html", 429)
