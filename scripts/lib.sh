@@ -1,5 +1,6 @@
 # Shared set-up for scripts/serve and scripts/test. Sourced, not run.
-# Creates .venv/ (the project's virtualenv, see DESIGN.md) and installs the project into it.
+# Creates .venv/ (the project's virtualenv, see DESIGN.md) and installs the project into it
+# from the lock files under requirements/.
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 PYTHON=${PYTHON:-python3}
@@ -17,9 +18,8 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
 }
 
-ensure_venv() {
-  # $1: the extras to install, e.g. "test" (empty for the app alone)
-  local extras=${1:-}
+make_venv() {
+  # .venv/ with an up-to-date pip, created once.
   if [ ! -x .venv/bin/python ]; then
     if ! "$PYTHON" -m venv .venv 2>/dev/null; then
       rm -rf .venv
@@ -29,12 +29,22 @@ ensure_venv() {
     fi
     .venv/bin/python -m pip install --quiet --upgrade pip
   fi
-  local spec="."
-  [ -n "$extras" ] && spec=".[$extras]"
-  # Re-install only when pyproject.toml changed since the last install.
-  local stamp=".venv/.installed-${extras:-app}"
-  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    .venv/bin/python -m pip install --quiet --editable "$spec"
-    touch "$stamp"
+}
+
+ensure_venv() {
+  # $1: the extras to install, e.g. "test" (empty for the app alone). Every package
+  # comes at the version pinned in requirements/<extras or app>.txt (see scripts/lock),
+  # then Tally itself, editable, without resolving anything again.
+  local extras=${1:-}
+  local lock="requirements/${extras:-app}.txt"
+  make_venv
+  # Re-install only when the lock file or pyproject.toml changed since the last install.
+  local stamp=".venv/.installed-${extras:-app}" wanted
+  wanted=$(cat "$lock" pyproject.toml | sha256sum)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
+    .venv/bin/python -m pip install --quiet --requirement "$lock"
+    # setuptools comes from the lock too, so the build needs no isolated environment.
+    .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation --editable .
+    echo "$wanted" >"$stamp"
   fi
 }
