@@ -173,8 +173,6 @@ def create_app(config: dict | None = None) -> Flask:
 def _init_login(app: Flask) -> None:
     from flask import make_response
 
-    from webapp.models.staff import Staff
-
     login_manager.init_app(app)
     login_manager.login_view = "auth.sign_in"
     login_manager.login_message = "Sign in to continue."
@@ -182,15 +180,13 @@ def _init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_staff(session_id: str):
-        """The signed-in staff member, or None (signed out) when the account is gone,
-        deactivated, or its sessions were ended after this one began."""
-        staff_id, _, version = session_id.partition(".")
-        if not staff_id.isdigit() or not (version or "0").isdigit():
-            return None
-        staff = db.session.get(Staff, int(staff_id))
-        if staff is None or not staff.active or staff.session_version != int(version or 0):
-            return None
-        return staff
+        """The signed-in staff member, or None (signed out) when the session is not on
+        the server any more (signed out, ended by a password or role change or a
+        deactivation, idle or too old) or the account is deactivated."""
+        from webapp.services import staff_sessions
+
+        policy = staff_sessions.policy_from_config(app.config)
+        return staff_sessions.staff_for_session(db.session, session_id, policy)
 
     @login_manager.unauthorized_handler
     def unauthorized():

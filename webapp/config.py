@@ -137,6 +137,10 @@ def load_config(instance_path: str) -> dict:
         "SIGN_IN_MAX_FAILURES_PER_ACCOUNT": int(os.environ.get("SIGN_IN_MAX_FAILURES", "5")),
         "SIGN_IN_MAX_FAILURES_PER_ADDRESS": 20,
         "SIGN_IN_LOCK_MINUTES": int(os.environ.get("SIGN_IN_LOCK_MINUTES", "15")),
+        # A staff session ends after this long without a request, and this long after
+        # sign-in whatever happens (services.staff_sessions).
+        "SESSION_IDLE_MINUTES": _positive("SESSION_IDLE_MINUTES", 8 * 60),
+        "SESSION_LIFETIME_HOURS": _positive("SESSION_LIFETIME_HOURS", 24),
         "CUSTOMERS_PER_PAGE": 50,
         # Background work (see jobs/ and README "Background work").
         # Without REDIS_URL jobs run in a thread of the web process ("thread"); the
