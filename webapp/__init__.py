@@ -36,6 +36,13 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_mapping(load_config(app.instance_path))
     if config:
         app.config.from_mapping(config)
+    # Flask signs the session cookie with SECRET_KEY and still reads one signed with a
+    # key in SECRET_KEY_FALLBACKS; Flask-WTF takes one key, or a list (newest last) that
+    # signs with the newest and accepts any, so forms opened before a rotation submit.
+    app.config.setdefault(
+        "WTF_CSRF_SECRET_KEY",
+        [*(app.config.get("SECRET_KEY_FALLBACKS") or []), app.config["SECRET_KEY"]],
+    )
 
     # Templates are found in templates/ (pages) and partials/ (shared pieces).
     app.jinja_loader.searchpath.append(os.path.join(app.root_path, "partials"))
