@@ -1,4 +1,5 @@
-"""The sweeper: hand back work that is still waiting, and remove expired files.
+"""The sweeper: hand back work that is still waiting, and remove expired files and
+expired staff sessions.
 
 Run periodically by the RQ worker (every ``JOBS_SWEEP_SECONDS``), by the
 in-process job thread, and on demand by ``flask --app wsgi jobs sweep``.
@@ -8,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask import current_app
+
 from webapp.extensions import db, jobs
-from webapp.services import exports, mailer
+from webapp.services import exports, mailer, staff_sessions
 
 
 @dataclass
@@ -17,12 +20,14 @@ class SweepResult:
     emails: int
     exports: int
     expired_files: int
+    expired_sessions: int = 0
 
 
 def sweep() -> SweepResult:
     """Enqueue emails still queued past their next attempt (Redis was down, a retry's
     back-off ended, a worker died mid-send) and exports whose job was lost; delete
-    export files past their expiry."""
+    export files past their expiry, and staff sessions past their idle timeout or
+    lifetime."""
     email_ids = mailer.due_for_delivery(db.session)
     export_ids = exports.due_to_run(db.session)
     for email_id in email_ids:
@@ -30,4 +35,7 @@ def sweep() -> SweepResult:
     for export_id in export_ids:
         jobs.enqueue(exports.RUN_EXPORT_JOB, export_id)
     expired = exports.remove_expired_files(db.session)
-    return SweepResult(len(email_ids), len(export_ids), expired)
+    policy = staff_sessions.policy_from_config(current_app.config)
+    sessions = staff_sessions.remove_expired(db.session, policy)
+    db.session.commit()
+    return SweepResult(len(email_ids), len(export_ids), expired, sessions)

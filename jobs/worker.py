@@ -99,12 +99,19 @@ class TallyWorker(Worker):
         with app.app_context():
             try:
                 result = sweep()
-                if result.emails or result.exports or result.expired_files:
+                if (
+                    result.emails
+                    or result.exports
+                    or result.expired_files
+                    or result.expired_sessions
+                ):
                     log.info(
-                        "Sweep: %d email(s) and %d export(s) enqueued again, %d file(s) expired",
+                        "Sweep: %d email(s) and %d export(s) enqueued again, %d file(s) "
+                        "and %d staff session(s) expired",
                         result.emails,
                         result.exports,
                         result.expired_files,
+                        result.expired_sessions,
                     )
             except Exception:
                 log.exception("Sweep failed; the next one tries again")

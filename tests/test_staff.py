@@ -416,13 +416,18 @@ def test_a_role_change_takes_effect_on_the_next_request(app, admin_client, make_
 
     assert admin_client.post(f"/staff/{second.id}/role", {"role": "agent"}).status_code == 303
 
+    # The change ends their sessions on the server: they sign in again, as an agent.
+    ended = second_client.get("/staff")
+    assert ended.status_code == 302 and ended.headers["Location"].startswith("/sign-in")
+    second_client = signed_in(app, second)
     assert second_client.get("/staff").status_code == 403
     assert second_client.get("/audit").status_code == 403
     nav = second_client.get("/customers").get_data(as_text=True)
     assert 'href="/staff"' not in nav and 'href="/audit"' not in nav
     assert "Second Admin (agent)" in nav
-    # Made an admin again, the Staff page opens at once.
+    # Made an admin again (and signed in again), the Staff page opens.
     assert admin_client.post(f"/staff/{second.id}/role", {"role": "admin"}).status_code == 303
+    second_client = signed_in(app, second)
     assert second_client.get("/staff").status_code == 200
 
 

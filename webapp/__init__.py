@@ -37,6 +37,13 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_mapping(load_config(app.instance_path))
     if config:
         app.config.from_mapping(config)
+    # Flask signs the session cookie with SECRET_KEY and still reads one signed with a
+    # key in SECRET_KEY_FALLBACKS; Flask-WTF takes one key, or a list (newest last) that
+    # signs with the newest and accepts any, so forms opened before a rotation submit.
+    app.config.setdefault(
+        "WTF_CSRF_SECRET_KEY",
+        [*(app.config.get("SECRET_KEY_FALLBACKS") or []), app.config["SECRET_KEY"]],
+    )
 
     # Templates are found in templates/ (pages) and partials/ (shared pieces).
     app.jinja_loader.searchpath.append(os.path.join(app.root_path, "partials"))
@@ -176,8 +183,6 @@ def create_app(config: dict | None = None) -> Flask:
 def _init_login(app: Flask) -> None:
     from flask import make_response
 
-    from webapp.models.staff import Staff
-
     login_manager.init_app(app)
     login_manager.login_view = "auth.sign_in"
     login_manager.login_message = "Sign in to continue."
@@ -185,15 +190,13 @@ def _init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_staff(session_id: str):
-        """The signed-in staff member, or None (signed out) when the account is gone,
-        deactivated, or its sessions were ended after this one began."""
-        staff_id, _, version = session_id.partition(".")
-        if not staff_id.isdigit() or not (version or "0").isdigit():
-            return None
-        staff = db.session.get(Staff, int(staff_id))
-        if staff is None or not staff.active or staff.session_version != int(version or 0):
-            return None
-        return staff
+        """The signed-in staff member, or None (signed out) when the session is not on
+        the server any more (signed out, ended by a password or role change or a
+        deactivation, idle or too old) or the account is deactivated."""
+        from webapp.services import staff_sessions
+
+        policy = staff_sessions.policy_from_config(app.config)
+        return staff_sessions.staff_for_session(db.session, session_id, policy)
 
     @login_manager.unauthorized_handler
     def unauthorized():

@@ -33,6 +33,21 @@ def create_staff_command(email: str, name: str, role: str, password: str | None)
     click.echo(f"Created {staff.role} {staff.email}.")
 
 
+@staff_cli.command("set-password")
+@click.option("--email", required=True, help="Sign-in email of the account.")
+def set_password_command(email: str) -> None:
+    """Set a staff account's password (prompted for, hidden, twice). Every session of
+    the account is signed out."""
+    from webapp.services.staff import StaffError, set_password
+
+    password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        staff = set_password(db.session, email, password)
+    except StaffError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Password of {staff.email} changed; its sessions are signed out.")
+
+
 @staff_cli.command("ensure-admin")
 @click.option("--email", default="admin@example.com", show_default=True)
 def ensure_admin_command(email: str) -> None:
@@ -133,8 +148,8 @@ jobs_cli = AppGroup("jobs", help="Background work: emails and exports.")
 @jobs_cli.command("sweep")
 def sweep_command() -> None:
     """Enqueue again the emails and exports still waiting, and delete expired export
-    files. Workers do this every JOBS_SWEEP_SECONDS; run it by hand or from cron
-    after an outage if you like."""
+    files and expired staff sessions. Workers do this every JOBS_SWEEP_SECONDS; run it
+    by hand or from cron after an outage if you like."""
     from jobs.maintenance import sweep
     from webapp.extensions import jobs
 
@@ -144,7 +159,8 @@ def sweep_command() -> None:
         result = sweep()
     click.echo(
         f"Enqueued {result.emails} email(s) and {result.exports} export(s); "
-        f"deleted {result.expired_files} expired export file(s)."
+        f"deleted {result.expired_files} expired export file(s) and "
+        f"{result.expired_sessions} expired staff session(s)."
     )
 
 

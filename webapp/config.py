@@ -42,6 +42,11 @@ def _seconds_list(name: str, default: str) -> tuple[int, ...]:
     return tuple(int(part) for part in parts)
 
 
+def _key_list(name: str) -> list[str]:
+    """Comma-separated secret keys (no key holds a comma: they are hex or url-safe)."""
+    return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
+
+
 def normalise_database_url(url: str) -> str:
     """Point ``postgres://`` and ``postgresql://`` URLs at the psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):
@@ -108,6 +113,9 @@ def load_config(instance_path: str) -> dict:
     return {
         "TALLY_ENV": "production" if production else "development",
         "SECRET_KEY": secret_key,
+        # Previous keys, still accepted for what they signed (session cookies, CSRF
+        # tokens, payment links) while a new SECRET_KEY is rolled out; see the README.
+        "SECRET_KEY_FALLBACKS": _key_list("SECRET_KEY_FALLBACKS"),
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": os.environ.get("REDIS_URL", "").strip() or None,
@@ -137,6 +145,10 @@ def load_config(instance_path: str) -> dict:
         "SIGN_IN_MAX_FAILURES_PER_ACCOUNT": int(os.environ.get("SIGN_IN_MAX_FAILURES", "5")),
         "SIGN_IN_MAX_FAILURES_PER_ADDRESS": 20,
         "SIGN_IN_LOCK_MINUTES": int(os.environ.get("SIGN_IN_LOCK_MINUTES", "15")),
+        # A staff session ends after this long without a request, and this long after
+        # sign-in whatever happens (services.staff_sessions).
+        "SESSION_IDLE_MINUTES": _positive("SESSION_IDLE_MINUTES", 8 * 60),
+        "SESSION_LIFETIME_HOURS": _positive("SESSION_LIFETIME_HOURS", 24),
         "CUSTOMERS_PER_PAGE": 50,
         # Background work (see jobs/ and README "Background work").
         # Without REDIS_URL jobs run in a thread of the web process ("thread"); the

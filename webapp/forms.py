@@ -18,7 +18,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, ValidationError
 
 from webapp.extensions import db
 from webapp.models.base import utcnow
@@ -43,6 +43,27 @@ class SignInForm(FlaskForm):
     email = EmailField("Email", validators=[InputRequired("Enter your email."), Length(max=254)])
     password = PasswordField("Password", validators=[InputRequired("Enter your password.")])
     next = HiddenField()
+
+
+class PasswordChangeForm(FlaskForm):
+    """Change password: the current one, and the new one twice. services.staff checks
+    the current password and the password rules; its message goes beside the field."""
+
+    current_password = PasswordField(
+        "Current password", validators=[InputRequired("Enter your current password.")]
+    )
+    new_password = PasswordField(
+        "New password",
+        validators=[InputRequired("Enter a new password.")],
+        description=f"At least {MIN_PASSWORD_LENGTH} characters.",
+    )
+    confirm_password = PasswordField(
+        "New password again",
+        validators=[
+            InputRequired("Enter the new password again."),
+            EqualTo("new_password", "The two new passwords are not the same."),
+        ],
+    )
 
 
 def _normalised(field, normalise, *args) -> None:

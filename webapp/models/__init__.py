@@ -31,7 +31,7 @@ from webapp.models.history import AuditEvent, CustomerEvent
 from webapp.models.links import PaymentLink
 from webapp.models.notes import Note
 from webapp.models.settings import LegalEntity, TaxClass
-from webapp.models.staff import SignInThrottle, Staff, StaffRole
+from webapp.models.staff import SignInThrottle, Staff, StaffRole, StaffSession
 
 __all__ = [
     "Activity",
@@ -63,6 +63,7 @@ __all__ = [
     "SignInThrottle",
     "Staff",
     "StaffRole",
+    "StaffSession",
     "Subscription",
     "SubscriptionInterval",
     "SubscriptionStatus",

@@ -17,6 +17,7 @@ KINDS = {
     "customer.personal_data_cleared": "Personal data cleared",
     "staff.created": "Staff added",
     "staff.role_changed": "Role changed",
+    "staff.password_changed": "Password changed",
     "staff.deactivated": "Staff deactivated",
     "staff.reactivated": "Staff reactivated",
 }

@@ -3,7 +3,10 @@
 A link stores a random nonce (256 bits from ``secrets``) and the SHA-256 of its
 token. The token is an HMAC-SHA256 of the nonce under the app's SECRET_KEY, so a
 copy of the database alone reveals no live link, while staff can still copy the
-link and a job can still put it into an email (emails store a placeholder).
+link and a job can still put it into an email (emails store a placeholder). After a
+key rotation a link made under a previous key keeps working (and keeps its URL)
+while that key is listed in SECRET_KEY_FALLBACKS; once the key is dropped the link
+is dead.
 Generating again revokes the old link; revoking kills it at once; an expired or
 revoked link, or an unknown token, is simply not found. Every action is written to
 the customer's history.
@@ -44,28 +47,51 @@ class PaymentLinkError(Exception):
     """A payment-link request that cannot be done; the message says why."""
 
 
-def _token_for(nonce: str) -> str:
-    key = current_app.config["SECRET_KEY"].encode()
-    digest = hmac.new(key, b"tally-payment-link:" + nonce.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+def _signing_keys() -> list[str]:
+    """SECRET_KEY first, then each previous key still accepted (SECRET_KEY_FALLBACKS)."""
+    config = current_app.config
+    return [config["SECRET_KEY"], *(config.get("SECRET_KEY_FALLBACKS") or [])]
+
+
+def _token_for(nonce: str, key: str | None = None) -> str:
+    """The token of ``nonce`` under ``key`` (default: the current SECRET_KEY)."""
+    key_bytes = (key if key is not None else current_app.config["SECRET_KEY"]).encode()
+    digest = hmac.new(key_bytes, b"tally-payment-link:" + nonce.encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
 
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _token_of(link: PaymentLink) -> str | None:
+    """The link's token, under the key it was made with; None when that key is neither
+    the current one nor a fallback any more (the link is then dead)."""
+    for key in _signing_keys():
+        token = _token_for(link.nonce, key)
+        if hmac.compare_digest(_hash(token), link.token_hash):
+            return token
+    return None
+
+
 def _is_live(link: PaymentLink | None, now: datetime) -> bool:
-    """Opens the page: exists, not revoked, not expired."""
+    """Opens the page: exists, not revoked, not expired, and made under a key that is
+    still accepted."""
     return (
         link is not None
         and link.revoked_at is None
         and (link.expires_at is None or link.expires_at > now)
+        and _token_of(link) is not None
     )
 
 
 def link_url(link: PaymentLink) -> str:
-    """The absolute URL of a link, on PUBLIC_BASE_URL."""
-    return external_url("public.pay", token=_token_for(link.nonce))
+    """The absolute URL of a live link, on PUBLIC_BASE_URL (the same URL as before a
+    key rotation, while the old key is a fallback)."""
+    token = _token_of(link)
+    if token is None:
+        raise PaymentLinkError("This payment link was made under a secret key that is retired.")
+    return external_url("public.pay", token=token)
 
 
 def current_link(session: Session, customer_id: int, now: datetime | None = None):

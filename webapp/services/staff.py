@@ -1,10 +1,12 @@
-"""Staff accounts: creation, password checks, roles and deactivation.
+"""Staff accounts: creation, passwords, roles and deactivation.
 
 Every change to an account writes an audit line (services.audit) in the same
 transaction, whether it comes from the Staff page or the command line. Two rules keep
 the panel manageable: an admin cannot demote or deactivate themselves, and the last
 active admin can never be demoted or deactivated. Both are checked under a lock on the
 staff table, so two admins demoting each other at the same moment cannot leave none.
+A password change, a role change and a deactivation end every session of the account
+on the server (services.staff_sessions), in the same transaction as the change.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.models.staff import Staff, StaffRole
-from webapp.services import audit
+from webapp.services import audit, staff_sessions
 from webapp.services.reference import normalise_email
 
 MIN_PASSWORD_LENGTH = 10
@@ -52,10 +54,9 @@ def create_staff(session: Session, email: str, name: str, role: str, password: s
         raise StaffError(f"A name can be at most {NAME_MAX} characters.", "name")
     if role not in ROLE_LABELS:
         raise StaffError("Role must be admin or agent.", "role")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise StaffError(
-            f"The password needs at least {MIN_PASSWORD_LENGTH} characters.", "password"
-        )
+    refusal = password_refusal(password)
+    if refusal is not None:
+        raise StaffError(refusal, "password")
     if find_staff_by_email(session, email) is not None:
         raise StaffError(_already_exists(email), "email")
     staff = Staff(
@@ -76,6 +77,58 @@ def create_staff(session: Session, email: str, name: str, role: str, password: s
         session.rollback()
         raise StaffError(_already_exists(email), "email") from None
     return staff
+
+
+def password_refusal(password: str) -> str | None:
+    """Why ``password`` cannot be a staff password (None: it can)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"The password needs at least {MIN_PASSWORD_LENGTH} characters."
+    return None
+
+
+def change_password(
+    session: Session, staff_id: int, current_password: str, new_password: str
+) -> Staff:
+    """The signed-in staff member changes their own password and commits with an audit
+    line. Every session of the account ends, the caller's too (it starts a fresh one).
+    StaffError names the field: a wrong current password, or a new one the rules
+    refuse."""
+    staff = session.get(Staff, staff_id)
+    if staff is None or not password_matches(staff, current_password):
+        raise StaffError("Your current password is not right.", "current_password")
+    refusal = password_refusal(new_password)
+    if refusal is not None:
+        raise StaffError(refusal, "new_password")
+    if password_matches(staff, new_password):
+        raise StaffError("Choose a password different from the current one.", "new_password")
+    _replace_password(session, staff, new_password, by=staff.id)
+    return staff
+
+
+def set_password(session: Session, email: str, new_password: str) -> Staff:
+    """Set an account's password from the command line (an operator, no current
+    password asked) and commit with an audit line; every session of the account ends."""
+    staff = find_staff_by_email(session, email) if email.strip() else None
+    if staff is None:
+        raise StaffError(f"There is no staff account for {email.strip()}.", "email")
+    refusal = password_refusal(new_password)
+    if refusal is not None:
+        raise StaffError(refusal, "password")
+    _replace_password(session, staff, new_password, by=None)
+    return staff
+
+
+def _replace_password(session: Session, staff: Staff, password: str, by: int | None) -> None:
+    staff.password_hash = generate_password_hash(password)
+    ended = staff_sessions.end_all_sessions(session, staff.id)
+    audit.record(
+        session,
+        "staff.password_changed",
+        staff.email,
+        f"Password of {staff.email} changed; {ended} open session(s) signed out.",
+        staff_id=by,
+    )
+    session.commit()
 
 
 def _already_exists(email: str) -> str:
@@ -174,6 +227,9 @@ def change_role(session: Session, staff_id: int, role: str, by: int | None) -> b
         return False
     old_role = staff.role
     staff.role = role
+    # They sign in again under the new role: a session (or a copy of its cookie) from
+    # before the change does not carry on.
+    staff_sessions.end_all_sessions(session, staff.id)
     audit.record(
         session,
         "staff.role_changed",
@@ -201,16 +257,14 @@ def deactivation_refusal(session: Session, staff: Staff, by: int | None) -> str 
 
 def deactivate(session: Session, staff_id: int, by: int | None) -> Staff:
     """Deactivate the account and commit with an audit line. It can no longer sign in,
-    and its open sessions end: the login check refuses an inactive account on its next
-    request, and a session from before the deactivation carries an old session version,
-    so it does not come back with a reactivation."""
+    and its sessions on the server are deleted, so none comes back with a
+    reactivation."""
     staff = _lock_staff(session, staff_id)
     refusal = deactivation_refusal(session, staff, by)
     if refusal is not None:
         raise StaffError(refusal)
     staff.active = False
-    # Sessions signed in before now stay ended, even after a reactivation.
-    staff.session_version += 1
+    staff_sessions.end_all_sessions(session, staff.id)
     audit.record(
         session,
         "staff.deactivated",
