@@ -471,3 +471,18 @@ def test_the_second_save_of_a_legal_entity_edit_is_refused(first_client, second_
     assert second_client.post(url, {**form_values(page), "country": "DE"}).status_code == 303
     stored = current(db, LegalEntity, entity.id)
     assert (stored.country, stored.number_prefix, stored.version) == ("DE", "TLY", 3)
+
+
+def test_the_cleared_refusal_is_a_409_that_swaps_nothing(first_client, make_customer, db):
+    """409 now swaps (a conflict brings its form back); the refusal for a cleared
+    customer has no body, so it tells htmx not to swap, only to close the modal."""
+    from webapp.services.personal_data import clear_personal_data
+
+    customer = make_customer()
+    url = f"/customers/{customer.id}/edit"
+    values = form_values(first_client.get(url, htmx_target="modal").get_data(as_text=True))
+    clear_personal_data(db.session, customer.id)
+    refused = first_client.post(url, {**values, "company": "Engines"}, htmx_target="form")
+    assert refused.status_code == 409
+    assert refused.headers["HX-Reswap"] == "none" and refused.get_data() == b""
+    assert '"closeModal": true' in refused.headers["HX-Trigger"]
