@@ -97,7 +97,19 @@ def _optional_id(value) -> int | None:
     return int(text) if text.isdigit() and len(text) < 10 else None
 
 
-class CustomerForm(FlaskForm):
+class EditVersionForm(FlaskForm):
+    """An edit form of an existing row carries the version it was opened at and what it
+    showed then (services.versions), so a save can tell whether someone else saved the
+    row in between. Both are empty on an Add form."""
+
+    opened_version = HiddenField()
+    seen = HiddenField()
+
+    # Not values of the row: left out of what a form hands to its service.
+    VERSION_FIELDS = ("opened_version", "seen")
+
+
+class CustomerForm(EditVersionForm):
     """Add customer / Edit customer."""
 
     name = StringField(
@@ -346,7 +358,7 @@ class TagForm(FlaskForm):
     tag = StringField("New tag")
 
 
-class RecordForm(FlaskForm):
+class RecordForm(EditVersionForm):
     """The form of a record kept on a customer (see blueprints.records). Built with the
     customer (phone numbers, countries and currencies default to theirs) and, when
     editing, the record, whose values fill it in."""
@@ -367,7 +379,7 @@ class RecordForm(FlaskForm):
         """The validated values, ready for the kind's service."""
         fields = {}
         for name, field in self._fields.items():
-            if name == "csrf_token":
+            if name == "csrf_token" or name in self.VERSION_FIELDS:
                 continue
             if isinstance(field, StringField):  # text, email, textarea: never None
                 fields[name] = (field.data or "").strip()
@@ -641,7 +653,7 @@ class AddressForm(RecordForm):
             raise ValidationError(addresses.COUNTRY_UNKNOWN)
 
 
-class TaxClassForm(FlaskForm):
+class TaxClassForm(EditVersionForm):
     """Add tax class / Edit tax class (Settings)."""
 
     name = StringField(
@@ -672,7 +684,7 @@ class TaxClassForm(FlaskForm):
         return form
 
 
-class LegalEntityForm(FlaskForm):
+class LegalEntityForm(EditVersionForm):
     """Add legal entity / Edit legal entity (Settings): the seller on invoices."""
 
     name = StringField(

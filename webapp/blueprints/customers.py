@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from jinja2_fragments.flask import render_block
 
-from webapp.blueprints import customer_or_404
+from webapp.blueprints import customer_or_404, editing
 from webapp.blueprints.customer_tabs import TABS, tab_context
 from webapp.blueprints.personal_data import refused_if_cleared
 from webapp.extensions import db
@@ -14,6 +14,7 @@ from webapp.models.customer import Customer, CustomerStatus
 from webapp.rendering import htmx_done, is_htmx_partial, render_page
 from webapp.services import customers as customer_service
 from webapp.services import tags as tags_service
+from webapp.services import versions
 from webapp.services.search import CustomerQuery, any_customers, list_customers
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
@@ -109,8 +110,14 @@ def duplicates():
     return render_block(FORM_TEMPLATE, "duplicates", duplicates=found)
 
 
-def _render_form(form: CustomerForm, customer: Customer | None = None, **labels):
-    status = 422 if form.is_submitted() else 200
+def _render_form(
+    form: CustomerForm,
+    customer: Customer | None = None,
+    status: int | None = None,
+    error: str | None = None,
+    **labels,
+):
+    status = status or (422 if form.is_submitted() else 200)
     duplicates = _duplicates(form, customer.id if customer else None) if status == 422 else []
     return render_page(
         FORM_TEMPLATE,
@@ -119,6 +126,7 @@ def _render_form(form: CustomerForm, customer: Customer | None = None, **labels)
         form=form,
         customer=customer,
         duplicates=duplicates,
+        error=error,
         **labels,
     )
 
@@ -155,19 +163,34 @@ def render_customer_tab(customer: Customer, tab: str, status: int = 200, **extra
 @bp.route("/<int:customer_id>/edit", methods=["GET", "POST"])
 def edit(customer_id: int):
     """Edit customer: the Add customer form, filled in; Save changes. Refused (409)
-    once the customer's personal data was cleared."""
+    once the customer's personal data was cleared, and (409, the form again with what
+    was typed and a message naming what changed) when someone else saved the customer
+    after this form was opened."""
     customer = customer_or_404(customer_id)
     refused = refused_if_cleared(customer, "profile")
     if refused is not None:
         return refused
     form = CustomerForm.for_customer(customer)
+    editing.open_at(form, customer)
     if customer_service.currency_is_locked(db.session, customer):
         form.locked_currency = customer.currency
         form.currency.description = customer_service.CURRENCY_LOCKED
     if form.validate_on_submit():
         duplicates = _duplicates(form, exclude_id=customer.id)
         try:
-            customer_service.update_customer(db.session, customer, form.customer_fields())
+            customer_service.update_customer(
+                db.session, customer, form.customer_fields(), opened=editing.opened(form)
+            )
+        except versions.EditConflict as conflict:
+            message = editing.reopen(form, "customer", conflict)
+            return _render_form(
+                form,
+                customer,
+                status=editing.CONFLICT_STATUS,
+                error=message,
+                title="Edit customer",
+                submit="Save changes",
+            )
         except customer_service.CustomerError as refusal:
             db.session.rollback()
             getattr(form, refusal.field or "currency").errors = [str(refusal)]

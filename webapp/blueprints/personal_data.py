@@ -65,7 +65,10 @@ def refused_if_cleared(customer: Customer, tab: str):
     if is_htmx_partial():
         shown = {"text": refusal, "level": "error"}
         events = {"closeModal": True, "customerUpdated": customer.id, "showMessage": shown}
-        return htmx_done(events, status=409)
+        response = htmx_done(events, status=409)
+        # 409 swaps (an edit conflict brings its form back); this one has no body.
+        response.headers["HX-Reswap"] = "none"
+        return response
     from webapp.blueprints.customers import render_customer_tab
 
     flash(refusal, "error")

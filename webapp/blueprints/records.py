@@ -17,7 +17,7 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
-from webapp.blueprints import customer_changed, customer_or_404
+from webapp.blueprints import customer_changed, customer_or_404, editing
 from webapp.blueprints.personal_data import refused_if_cleared, refused_if_gone_or_cleared
 from webapp.extensions import db
 from webapp.forms import (
@@ -40,6 +40,7 @@ from webapp.services import (
     sales,
     subscriptions,
     tickets,
+    versions,
 )
 from webapp.services.records import RecordError
 
@@ -127,11 +128,13 @@ def _refused(form: RecordForm, refusal: RecordError) -> str | None:
     return None
 
 
-def _render_form(record_kind, kind, customer, form, record=None, error=None, locked=False):
+def _render_form(
+    record_kind, kind, customer, form, record=None, error=None, locked=False, status=None
+):
     return render_page(
         "customers/record_form.html",
         blocks=("modal", "form"),
-        status=422 if form.is_submitted() else 200,
+        status=status or (422 if form.is_submitted() else 200),
         locked=locked,
         customer=customer,
         form=form,
@@ -167,7 +170,9 @@ def new(customer_id: int, kind: str):
 
 @bp.route("/<kind>/<int:record_id>/edit", methods=["GET", "POST"])
 def edit(customer_id: int, kind: str, record_id: int):
-    """Edit a record: the same form, filled in; Save changes."""
+    """Edit a record: the same form, filled in; Save changes. When someone else saved
+    the record after this form was opened: 409, the form again with what was typed and
+    a message naming what changed (services.versions)."""
     record_kind = _kind_or_404(kind)
     if not record_kind.editable:
         abort(404)
@@ -177,15 +182,26 @@ def edit(customer_id: int, kind: str, record_id: int):
     if refused is not None:
         return refused
     form = record_kind.form(customer=customer, record=record)
+    editing.open_at(form, record)
     locked = error = _why_locked(record_kind, record)
     if locked is None and form.validate_on_submit():
         try:
-            record_kind.service.change(db.session, customer, record, form.record_fields())
+            record_kind.service.change(
+                db.session, customer, record, form.record_fields(), opened=editing.opened(form)
+            )
+        except versions.EditConflict as conflict:
+            error = editing.reopen(form, record_kind.noun, conflict)
+            return _render_form(
+                record_kind, kind, customer, form, record, error, status=editing.CONFLICT_STATUS
+            )
         except RecordError as refusal:
             error = _refused(form, refusal)
             answer = refused_if_gone_or_cleared(customer_id, record_kind.tab)
             if answer is not None:
                 return answer
+            if record_kind.service.get(db.session, customer_id, record_id) is None:
+                # Removed by someone else meanwhile: there is no form left to show.
+                return customer_changed(customer_id, str(refusal), record_kind.tab, ok=False)
         except CONCURRENT_CHANGE:
             return _changed_meanwhile(record_kind, customer_id)
         else:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, url_for
 
+from webapp.blueprints import editing
 from webapp.extensions import db
 from webapp.forms import ConfirmForm, LegalEntityForm, TaxClassForm
 from webapp.models.settings import LegalEntity, TaxClass
 from webapp.rendering import htmx_done, is_htmx_partial, render_page
 from webapp.services import settings as settings_service
+from webapp.services import versions
 from webapp.services.reference import format_tax_rate
 from webapp.services.settings import SettingsError
 
@@ -47,11 +49,11 @@ def _refused(form, refusal: SettingsError) -> None:
         form.form_errors.append(str(refusal))
 
 
-def _form(template: str, form, **context):
+def _form(template: str, form, status: int | None = None, **context):
     return render_page(
         template,
         blocks=FORM_BLOCKS,
-        status=422 if form.is_submitted() else 200,
+        status=status or (422 if form.is_submitted() else 200),
         form=form,
         **context,
     )
@@ -102,11 +104,16 @@ def edit_tax_class(tax_class_id: int):
     invoices already issued keep the rate they were issued at."""
     tax_class = _get_or_404(TaxClass, tax_class_id)
     form = TaxClassForm.for_tax_class(tax_class)
+    editing.open_at(form, tax_class)
+    status = None
     if form.validate_on_submit():
         try:
             moved = settings_service.update_tax_class(
-                db.session, tax_class, form.name.data, form.rate_bp
+                db.session, tax_class, form.name.data, form.rate_bp, opened=editing.opened(form)
             )
+        except versions.EditConflict as conflict:
+            form.form_errors.append(editing.reopen(form, "tax class", conflict))
+            status = editing.CONFLICT_STATUS
         except SettingsError as refusal:
             _refused(form, refusal)
         else:
@@ -118,6 +125,7 @@ def edit_tax_class(tax_class_id: int):
     return _form(
         "settings/tax_class_form.html",
         form,
+        status,
         tax_class=tax_class,
         title="Edit tax class",
         submit="Save changes",
@@ -179,9 +187,16 @@ def edit_legal_entity(entity_id: int):
     """Edit legal entity."""
     entity = _get_or_404(LegalEntity, entity_id)
     form = LegalEntityForm(obj=entity)
+    editing.open_at(form, entity)
+    status = None
     if form.validate_on_submit():
         try:
-            settings_service.update_legal_entity(db.session, entity, form.entity_fields())
+            settings_service.update_legal_entity(
+                db.session, entity, form.entity_fields(), opened=editing.opened(form)
+            )
+        except versions.EditConflict as conflict:
+            form.form_errors.append(editing.reopen(form, "legal entity", conflict))
+            status = editing.CONFLICT_STATUS
         except SettingsError as refusal:
             _refused(form, refusal)
         else:
@@ -189,6 +204,7 @@ def edit_legal_entity(entity_id: int):
     return _form(
         "settings/legal_entity_form.html",
         form,
+        status,
         entity=entity,
         title="Edit legal entity",
         submit="Save changes",

@@ -9,10 +9,10 @@ from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, te
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.models.base import utcnow
+from webapp.models.base import Versioned, utcnow
 
 
-class Contact(db.Model):
+class Contact(Versioned, db.Model):
     """A person at the customer. At most one is the primary contact."""
 
     __tablename__ = "contacts"
@@ -43,7 +43,7 @@ class Contact(db.Model):
     )
 
 
-class Address(db.Model):
+class Address(Versioned, db.Model):
     """One of a customer's addresses. Exactly one is the billing address while any
     exist; the customer row mirrors it so lists, search and exports read it directly."""
 
@@ -73,7 +73,7 @@ class Address(db.Model):
     )
 
 
-class Alias(db.Model):
+class Alias(Versioned, db.Model):
     """An identifier from another system (label and value), e.g. "Stripe: cus_N4x…".
     A value belongs to one customer only: ``value_key`` is its folded form, unique."""
 

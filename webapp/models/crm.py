@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
-from webapp.models.base import utcnow
+from webapp.models.base import Versioned, utcnow
 
 
 class Tag(db.Model):
@@ -51,7 +51,7 @@ class ActivityKind(enum.StrEnum):
     TASK = "task"
 
 
-class Activity(db.Model):
+class Activity(Versioned, db.Model):
     """A meeting, call or task planned for a customer."""
 
     __tablename__ = "activities"
@@ -79,7 +79,7 @@ class TicketStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-class Ticket(db.Model):
+class Ticket(Versioned, db.Model):
     """A question, note or problem the customer raised."""
 
     __tablename__ = "tickets"
@@ -106,7 +106,7 @@ class SaleStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-class Sale(db.Model):
+class Sale(Versioned, db.Model):
     """An order sold to the customer. Invoicing it makes an invoice through Capture
     one time charge; from then on the sale is kept as invoiced."""
 

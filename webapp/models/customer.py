@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
-from webapp.models.base import utcnow
+from webapp.models.base import Versioned, utcnow
 
 
 class CustomerStatus(enum.StrEnum):
@@ -58,7 +58,7 @@ PERSONAL_COLUMNS = {
 }
 
 
-class Customer(db.Model):
+class Customer(Versioned, db.Model):
     """A customer account. Text columns are '' rather than NULL so sorting is total."""
 
     __tablename__ = "customers"

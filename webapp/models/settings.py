@@ -8,10 +8,10 @@ from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.models.base import utcnow
+from webapp.models.base import Versioned, utcnow
 
 
-class TaxClass(db.Model):
+class TaxClass(Versioned, db.Model):
     """A named tax rate (e.g. "Standard 19 %"); every customer is in one."""
 
     __tablename__ = "tax_classes"
@@ -33,7 +33,7 @@ class TaxClass(db.Model):
         return f"{self.name} ({self.rate_percent} %)"
 
 
-class LegalEntity(db.Model):
+class LegalEntity(Versioned, db.Model):
     """A company under which customers are billed: the seller on their invoices.
     Invoices and credit notes are numbered per entity, after its number prefix."""
 

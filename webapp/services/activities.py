@@ -15,8 +15,15 @@ from sqlalchemy.orm import Session
 from webapp.models.base import utcnow
 from webapp.models.crm import Activity, ActivityKind
 from webapp.models.customer import Customer
+from webapp.services import versions
 from webapp.services.paging import Page, page_of
-from webapp.services.records import RecordError, customer_record, lock_editable, plain_text
+from webapp.services.records import (
+    RecordError,
+    customer_record,
+    lock_editable,
+    plain_text,
+    record_now,
+)
 
 KIND_LABELS = {
     ActivityKind.MEETING.value: "Meeting",
@@ -72,11 +79,18 @@ def add(
 
 
 def change(
-    session: Session, customer: Customer, activity: Activity, fields: Mapping[str, Any]
+    session: Session,
+    customer: Customer,
+    activity: Activity,
+    fields: Mapping[str, Any],
+    opened: versions.Opened | None = None,
 ) -> Activity:
-    """Save changes (marking it done is one of them)."""
+    """Save changes (marking it done is one of them). With ``opened``, a change someone
+    else saved since the form was opened is refused (``versions.EditConflict``)."""
     values = _checked(fields)
     lock_editable(session, customer.id)
+    activity = record_now(session, Activity, customer.id, activity.id, "activity")
+    versions.check(session, activity, opened, values)
     for name, value in values.items():
         setattr(activity, name, value)
     session.commit()

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from webapp.models.contacts import Address
 from webapp.models.customer import Customer
-from webapp.services import reference
+from webapp.services import reference, versions
 from webapp.services.ledger import lock_customer
 from webapp.services.records import RecordError, current_record, customer_record, lock_editable
 from webapp.services.search import build_search_text
@@ -107,7 +107,8 @@ def _mark_billing(session: Session, address: Address) -> None:
     session.execute(
         sql_update(Address)
         .where(Address.customer_id == address.customer_id, Address.is_billing.is_(True))
-        .values(is_billing=False)
+        # The old billing address changes too: its edit form must see that.
+        .values(is_billing=False, version=Address.version + 1)
         .execution_options(synchronize_session="fetch")
     )
     session.flush()
@@ -133,12 +134,20 @@ def add(session: Session, customer: Customer, staff_id: int | None, fields: Mapp
     return address
 
 
-def change(session: Session, customer: Customer, address: Address, fields: Mapping) -> Address:
+def change(
+    session: Session,
+    customer: Customer,
+    address: Address,
+    fields: Mapping,
+    opened: versions.Opened | None = None,
+) -> Address:
     """Save changes. Ticking "Billing address" moves the mark here; unticking it on the
-    billing address is refused (mark another one instead)."""
+    billing address is refused (mark another one instead). With ``opened``, a change
+    someone else saved since the form was opened is refused (``versions.EditConflict``)."""
     _check(fields)
     customer = lock_editable(session, customer.id)
     address = _reread(session, address)
+    versions.check(session, address, opened, fields)
     if address.is_billing and not fields.get("is_billing"):
         raise _refuse(session, BILLING_NEEDED, "is_billing")
     for name in FIELDS:

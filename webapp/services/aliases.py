@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from webapp.models.contacts import Alias
 from webapp.models.customer import Customer
+from webapp.services import versions
 from webapp.services.ledger import LedgerError, lock_customer
-from webapp.services.records import RecordError, customer_record, lock_editable
+from webapp.services.records import RecordError, customer_record, lock_editable, record_now
 from webapp.services.reference import fold_text
 from webapp.services.search import build_search_text
 
@@ -138,10 +139,20 @@ def add(session: Session, customer: Customer, staff_id: int | None, fields: Mapp
     return alias
 
 
-def change(session: Session, customer: Customer, alias: Alias, fields: Mapping) -> Alias:
-    """Save changes; keeping its own value (or changing only its case) is no clash."""
+def change(
+    session: Session,
+    customer: Customer,
+    alias: Alias,
+    fields: Mapping,
+    opened: versions.Opened | None = None,
+) -> Alias:
+    """Save changes; keeping its own value (or changing only its case) is no clash. With
+    ``opened``, a change someone else saved since the form was opened is refused
+    (``versions.EditConflict``)."""
     label, value, key = _clean(fields)
     lock_editable(session, customer.id)
+    alias = record_now(session, Alias, customer.id, alias.id, "external ID")
+    versions.check(session, alias, opened, {"label": label, "value": value})
     _refuse_clash(session, customer, key, alias.id)
     alias.label, alias.value, alias.value_key = label, value, key
     _commit(session, customer, key, alias.id)

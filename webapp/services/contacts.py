@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from webapp.models.contacts import Contact
 from webapp.models.customer import Customer
+from webapp.services import versions
 from webapp.services.ledger import lock_customer
-from webapp.services.records import RecordError, customer_record, lock_editable
+from webapp.services.records import RecordError, customer_record, lock_editable, record_now
 
 FIELDS = ("name", "email", "phone", "position", "wants_billing", "wants_updates", "wants_legal")
 PREFERENCES = {"wants_billing": "Billing", "wants_updates": "Updates", "wants_legal": "Legal"}
@@ -54,7 +55,8 @@ def _make_primary(session: Session, contact: Contact) -> None:
     session.execute(
         sql_update(Contact)
         .where(Contact.customer_id == contact.customer_id, Contact.is_primary.is_(True))
-        .values(is_primary=False)
+        # The old primary contact changes too: its edit form must see that.
+        .values(is_primary=False, version=Contact.version + 1)
         .execution_options(synchronize_session="fetch")
     )
     session.flush()
@@ -81,10 +83,20 @@ def add(session: Session, customer: Customer, staff_id: int | None, fields: Mapp
     return contact
 
 
-def change(session: Session, customer: Customer, contact: Contact, fields: Mapping) -> Contact:
-    """Save changes. Making a contact primary moves the mark from the old one."""
+def change(
+    session: Session,
+    customer: Customer,
+    contact: Contact,
+    fields: Mapping,
+    opened: versions.Opened | None = None,
+) -> Contact:
+    """Save changes. Making a contact primary moves the mark from the old one. With
+    ``opened``, a change someone else saved since the form was opened is refused
+    (``versions.EditConflict``)."""
     _check(fields)
     lock_editable(session, customer.id)
+    contact = record_now(session, Contact, customer.id, contact.id, "contact")
+    versions.check(session, contact, opened, fields)
     if contact.is_primary and not fields.get("is_primary"):
         session.rollback()  # let go of the lock
         raise RecordError(PRIMARY_NEEDED, "is_primary")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from webapp.models.customer import Customer, CustomerStatus, format_customer_id
 from webapp.models.settings import TaxClass
-from webapp.services import addresses, reference, settings
+from webapp.services import addresses, reference, settings, versions
 from webapp.services.records import RecordError
 from webapp.services.search import build_search_text
 
@@ -82,11 +82,18 @@ def create_customer(session: Session, fields: Mapping[str, Any]) -> Customer:
     return customer
 
 
-def update_customer(session: Session, customer: Customer, fields: Mapping[str, Any]) -> Customer:
+def update_customer(
+    session: Session,
+    customer: Customer,
+    fields: Mapping[str, Any],
+    opened: versions.Opened | None = None,
+) -> Customer:
     """Save validated edits to a customer and commit. Under the lock that postings and
     Clear personal data take: no charge slips in between the currency check and the
     save, and an edit that was in flight while the personal data was cleared is refused
-    instead of writing a personal value back."""
+    instead of writing a personal value back. With ``opened`` (what the edit form was
+    opened at), a change someone else saved since is refused with
+    ``versions.EditConflict`` instead of being overwritten."""
     from webapp.services.ledger import lock_customer
     from webapp.services.personal_data import edit_refusal
 
@@ -96,6 +103,7 @@ def update_customer(session: Session, customer: Customer, fields: Mapping[str, A
     if refusal is not None:
         session.rollback()
         raise CustomerError(refusal, "name")
+    versions.check(session, customer, opened, fields)
     if currency != customer.currency and currency_is_locked(session, customer):
         session.rollback()
         raise CustomerError(CURRENCY_LOCKED)
@@ -141,7 +149,17 @@ def change_status(session: Session, customer: Customer, status: str) -> Customer
         new_status = CustomerStatus(status)
     except ValueError:
         raise CustomerError("Choose active, suspended or archived.") from None
+    from webapp.services.ledger import LedgerError, lock_customer
+
+    try:
+        # Read afresh under the lock: the copy in hand may be older than a save made
+        # since, and the versioned update would not match it.
+        customer = lock_customer(session, customer.id)
+    except LedgerError as gone:
+        session.rollback()
+        raise CustomerError(str(gone)) from None
     if customer.status == new_status:
+        session.rollback()
         raise CustomerError(f"This customer is already {STATUS_LABELS[new_status].lower()}.")
     customer.status = new_status
     session.commit()

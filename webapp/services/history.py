@@ -233,6 +233,17 @@ CUSTOMER_SHOWN: dict[str, Shown] = {
 }
 
 
+def shown_value(session: Session, obj: Any, name: str, value: Any) -> str:
+    """A customer's or a watched record's value as its history lines read it (country
+    names, tax class labels, money …); "" for an empty one."""
+    if isinstance(obj, Customer):
+        shown = CUSTOMER_SHOWN.get(name)
+    else:
+        watched = WATCHED.get(type(obj))
+        shown = watched.shown.get(name) if watched is not None else None
+    return shown(session, obj, value) if shown is not None else _plain(value)
+
+
 def _stored_value(session: Session, obj: Any, name: str) -> Any:
     """The value a column holds in the database now (for an attribute that was set
     without being loaded first, so the session does not know what it replaces)."""

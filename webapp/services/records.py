@@ -62,6 +62,17 @@ def current_record(session: Session, model: type[T], customer_id: int, record_id
     return record if record is not None and record.customer_id == customer_id else None
 
 
+def record_now(session: Session, model: type[T], customer_id: int, record_id: int, noun: str) -> T:
+    """``current_record``, under the customer's lock, before a change: the record as it
+    is now, or a refusal (rolled back, so the lock is let go) when someone else removed
+    it meanwhile."""
+    record = current_record(session, model, customer_id, record_id)
+    if record is None:
+        session.rollback()
+        raise RecordError(f"This {noun} has just been removed by someone else.")
+    return record
+
+
 def plain_text(value: Any) -> str:
     """Typed text as stored: a plain form sends line breaks as CRLF and htmx as LF, so
     keep one form (and count lengths on it), trimmed."""

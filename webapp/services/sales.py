@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 from webapp.models.billing import Invoice, LedgerEntry
 from webapp.models.crm import Sale, SaleStatus
 from webapp.models.customer import Customer
-from webapp.services import billing
+from webapp.services import billing, versions
 from webapp.services.contacts import billing_recipients
 from webapp.services.ledger import LedgerError, lock_customer
 from webapp.services.money import format_money
@@ -133,10 +133,17 @@ def add(session: Session, customer: Customer, staff_id: int | None, fields: Mapp
     return sale
 
 
-def change(session: Session, customer: Customer, sale: Sale, fields: Mapping) -> Sale:
+def change(
+    session: Session,
+    customer: Customer,
+    sale: Sale,
+    fields: Mapping,
+    opened: versions.Opened | None = None,
+) -> Sale:
     """Save changes to an open or cancelled sale; an invoiced one is refused. Checked
     under the customer's lock, which invoicing holds too, so an edit cannot slip in
-    between an invoice and its sale."""
+    between an invoice and its sale. With ``opened``, a change someone else saved since
+    the form was opened is refused (``versions.EditConflict``)."""
     _check(fields)
     lock_editable(session, customer.id)
     current = current_record(session, Sale, customer.id, sale.id)
@@ -144,6 +151,8 @@ def change(session: Session, customer: Customer, sale: Sale, fields: Mapping) ->
         raise RecordError(SALE_GONE)
     if current.status == SaleStatus.INVOICED:
         raise RecordError(locked_message(current))
+    typed = {**fields, "description": (fields.get("description") or "").strip()}
+    versions.check(session, current, opened, typed)
     _apply(current, fields)
     session.commit()
     return current

@@ -15,13 +15,14 @@ from flask import current_app
 from sqlalchemy import Integer, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from webapp.models.base import utcnow
 from webapp.models.billing import CreditNote, Invoice
 from webapp.models.customer import Customer
 from webapp.models.history import CustomerEvent
 from webapp.models.settings import LegalEntity, TaxClass
-from webapp.services import history, reference
+from webapp.services import history, reference, versions
 from webapp.services.reference import format_tax_rate
 from webapp.services.wording import counted
 
@@ -215,14 +216,34 @@ def _checked_rate(rate_bp: int) -> int:
     return rate_bp
 
 
+CHANGED_MEANWHILE = (
+    "Someone else saved this at the same moment; nothing was saved. Check it and try again."
+)
+
+
 def _commit(session: Session, message: str, field: str | None) -> None:
     """Commit; a row another request saved meanwhile (same name, a new user of what is
-    being deleted) comes back as a refusal instead of a database error."""
+    being deleted) comes back as a refusal instead of a database error, and so does a
+    versioned update or delete that no longer matches (someone saved the row between
+    this request reading it and writing)."""
     try:
         session.commit()
     except IntegrityError:
         session.rollback()
         raise SettingsError(message, field) from None
+    except StaleDataError:
+        session.rollback()
+        raise SettingsError(CHANGED_MEANWHILE) from None
+
+
+def _now(session: Session, row):
+    """The row as it is now, read afresh (locked on PostgreSQL): an edit form compares
+    with it, and the versioned update matches it."""
+    current = session.get(type(row), row.id, populate_existing=True, with_for_update=True)
+    if current is None:
+        session.rollback()
+        raise SettingsError("Someone else deleted this meanwhile; nothing was saved.")
+    return current
 
 
 def create_tax_class(session: Session, name: str, rate_bp: int) -> TaxClass:
@@ -234,12 +255,21 @@ def create_tax_class(session: Session, name: str, rate_bp: int) -> TaxClass:
     return tax_class
 
 
-def update_tax_class(session: Session, tax_class: TaxClass, name: str, rate_bp: int) -> int:
+def update_tax_class(
+    session: Session,
+    tax_class: TaxClass,
+    name: str,
+    rate_bp: int,
+    opened: versions.Opened | None = None,
+) -> int:
     """Rename a class and change its rate, and commit. Customers in the class follow the
     new rate (returns how many changed); issued invoices keep the rate they were issued
-    at."""
+    at. With ``opened``, a change someone else saved since the form was opened is
+    refused (``versions.EditConflict``)."""
     name = _checked_name(session, TaxClass, name, TAX_CLASS_NAME_MAX, "tax class", tax_class.id)
     _checked_rate(rate_bp)
+    tax_class = _now(session, tax_class)
+    versions.check(session, tax_class, opened, {"name": name, "rate_bp": rate_bp})
     tax_class.name = name
     moved = set_class_rate(session, tax_class, rate_bp) if rate_bp != tax_class.rate_bp else 0
     _commit(session, f"Another tax class is already called {name}.", "name")
@@ -334,11 +364,19 @@ def create_legal_entity(session: Session, fields: Mapping[str, str]) -> LegalEnt
 
 
 def update_legal_entity(
-    session: Session, entity: LegalEntity, fields: Mapping[str, str]
+    session: Session,
+    entity: LegalEntity,
+    fields: Mapping[str, str],
+    opened: versions.Opened | None = None,
 ) -> LegalEntity:
     """Change a legal entity and commit. Issued invoices keep their numbers; a new
-    prefix applies to the next document, whose number continues the series."""
-    for name, value in _entity_values(session, fields, entity.id).items():
+    prefix applies to the next document, whose number continues the series. With
+    ``opened``, a change someone else saved since the form was opened is refused
+    (``versions.EditConflict``)."""
+    values = _entity_values(session, fields, entity.id)
+    entity = _now(session, entity)
+    versions.check(session, entity, opened, values)
+    for name, value in values.items():
         setattr(entity, name, value)
     _commit(session, "Another legal entity has this name or number prefix.", "name")
     return entity

@@ -12,8 +12,16 @@ from sqlalchemy.orm import Session
 
 from webapp.models.crm import Ticket, TicketStatus
 from webapp.models.customer import Customer
+from webapp.services import versions
+from webapp.services.ledger import LedgerError, lock_customer
 from webapp.services.paging import Page, page_of
-from webapp.services.records import RecordError, customer_record, lock_editable, plain_text
+from webapp.services.records import (
+    RecordError,
+    customer_record,
+    lock_editable,
+    plain_text,
+    record_now,
+)
 
 STATUS_LABELS = {
     TicketStatus.NEW.value: "New",
@@ -68,13 +76,21 @@ def add(
 
 
 def change(
-    session: Session, customer: Customer, ticket: Ticket, fields: Mapping[str, Any]
+    session: Session,
+    customer: Customer,
+    ticket: Ticket,
+    fields: Mapping[str, Any],
+    opened: versions.Opened | None = None,
 ) -> Ticket:
-    """Save changes to subject and description, and the status when the form has one."""
+    """Save changes to subject and description, and the status when the form has one.
+    With ``opened``, a change someone else saved since the form was opened is refused
+    (``versions.EditConflict``)."""
     values = _checked(fields)
     if "status" in fields:
         values["status"] = _checked_status(fields["status"])
     lock_editable(session, customer.id)
+    ticket = record_now(session, Ticket, customer.id, ticket.id, "ticket")
+    versions.check(session, ticket, opened, values)
     for name, value in values.items():
         setattr(ticket, name, value)
     session.commit()
@@ -82,8 +98,17 @@ def change(
 
 
 def change_status(session: Session, customer: Customer, ticket: Ticket, status: Any) -> Ticket:
-    """Move a ticket to another status (the quick Change on each row)."""
-    ticket.status = _checked_status(status)
+    """Move a ticket to another status (the quick Change on each row): the status
+    chosen, whatever it was meanwhile. Read afresh under the customer's lock, so the
+    versioned update matches the ticket as it is now."""
+    status = _checked_status(status)
+    try:
+        lock_customer(session, customer.id)
+    except LedgerError as gone:
+        session.rollback()
+        raise RecordError(str(gone)) from None
+    ticket = record_now(session, Ticket, customer.id, ticket.id, "ticket")
+    ticket.status = status
     session.commit()
     return ticket
 

@@ -1,0 +1,65 @@
+"""Edit forms of existing rows: opened at a version, and answered 409 with what changed
+when someone else saved the row in between (the rule is services.versions')."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from webapp.forms import EditVersionForm
+from webapp.services import versions
+
+# Form field -> the column it edits, where the names differ (typed money, a tax rate).
+FORM_COLUMNS = {"amount": "amount_minor", "rate": "rate_bp"}
+CONFLICT_STATUS = 409
+
+
+def compared_columns(form: EditVersionForm, row: Any) -> list[str]:
+    """The row's columns the form shows (and a save would write)."""
+    columns = versions.columns_of(row)
+    names = []
+    for name, field in form._fields.items():
+        if field.type in ("CSRFTokenField", "HiddenField"):
+            continue
+        column = FORM_COLUMNS.get(name, name)
+        if column in columns:
+            names.append(column)
+    return names
+
+
+def open_at(form: EditVersionForm, row: Any) -> None:
+    """When the form is first shown: the version it is opened at and what it shows.
+    A submitted form keeps the ones it was sent with."""
+    if form.is_submitted():
+        return
+    form.opened_version.data = str(row.version)
+    form.seen.data = versions.seen_token(row, compared_columns(form, row))
+
+
+def opened(form: EditVersionForm) -> versions.Opened | None:
+    """What the submitted form was opened at, for the service."""
+    return versions.opened(form.opened_version.data, form.seen.data)
+
+
+def conflict_message(form: EditVersionForm, noun: str, conflict: versions.EditConflict) -> str:
+    """The message above the form: each field someone else changed, with its value now,
+    under the label this form gives it."""
+    labels = {
+        FORM_COLUMNS.get(name, name): field.label.text for name, field in form._fields.items()
+    }
+    changed = "; ".join(
+        f"{labels.get(change.field, change.field)}: now {change.now or 'empty'}"
+        for change in conflict.changes
+    )
+    return (
+        f"Someone else changed this {noun} while you were editing: {changed}. "
+        "Check and Save changes again."
+    )
+
+
+def reopen(form: EditVersionForm, noun: str, conflict: versions.EditConflict) -> str:
+    """After a conflict: the form (still holding what this person typed) is opened again
+    at the current version, so saving it again goes through deliberately. Returns the
+    message to show above it."""
+    form.opened_version.data = str(conflict.version)
+    form.seen.data = conflict.seen
+    return conflict_message(form, noun, conflict)
