@@ -724,14 +724,14 @@ def test_a_double_click_on_add_tag_is_one_line(db, customer, monkeypatch):
 
 
 def test_a_tax_class_rate_change_is_a_line_for_each_customer_in_the_class(
-    staff_client, db, make_customer
+    admin_client, db, make_customer
 ):
     standard = settings.create_tax_class(db.session, "Standard", 1900)
     reduced = settings.create_tax_class(db.session, "Reduced", 700)
     first = make_customer(tax_class_id=standard.id)
     second = make_customer(name="Grace Hopper", email="g@example.com", tax_class_id=standard.id)
     other = make_customer(name="Other", email="o@example.com", tax_class_id=reduced.id)
-    response = staff_client.post(
+    response = admin_client.post(
         f"/settings/tax-classes/{standard.id}/edit", {"name": "Standard", "rate": "20"}
     )
     assert response.status_code == 303
@@ -741,7 +741,7 @@ def test_a_tax_class_rate_change_is_a_line_for_each_customer_in_the_class(
              "20.00 %", False)
         ]  # fmt: skip
         assert_tab_shows(
-            staff_client,
+            admin_client,
             db,
             moved.id,
             "edited",
@@ -749,7 +749,7 @@ def test_a_tax_class_rate_change_is_a_line_for_each_customer_in_the_class(
         )
     assert rows(db, other.id, "edited") == []
     # Renaming alone moves no rate: no line.
-    staff_client.post(f"/settings/tax-classes/{standard.id}/edit", {"name": "Std", "rate": "20"})
+    admin_client.post(f"/settings/tax-classes/{standard.id}/edit", {"name": "Std", "rate": "20"})
     assert len(rows(db, first.id, "edited")) == 1
 
 
