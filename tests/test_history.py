@@ -107,13 +107,14 @@ def shown_time(event: CustomerEvent) -> str:
 
 def assert_tab_shows(client, db, customer_id: int, group: str, expected: list[tuple]) -> None:
     """The tab, filtered to ``group``, shows exactly ``expected`` (what, change; oldest
-    first), newest first, each by the agent at the time its row was written."""
+    first), newest first, each by the client's staff member at the time its row was
+    written."""
     stored = events(db, customer_id, group)
     shown = tab(client, customer_id, f"?kind={group}")
     assert [(line.what, line.change) for line in reversed(shown)] == expected
     assert [line.kind for line in reversed(shown)] == [e.kind for e in stored]
     assert [line.when for line in reversed(shown)] == [shown_time(e) for e in stored]
-    assert {line.who for line in shown} == {AGENT}
+    assert {line.who for line in shown} == {client.staff.name}
     assert {e.staff_id for e in stored} == {client.staff.id}
 
 
