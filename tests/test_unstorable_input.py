@@ -76,8 +76,8 @@ def test_every_form_derives_from_the_base_form():
 
 
 def find_post_forms(app, client, anonymous, world):
-    """(key, url, form) for every URL that takes a POST, its form found on its own page
-    or on any page of the panel (the notes and tag forms live on customer tabs)."""
+    """(key, page, form) for every URL that takes a POST, its form found on its own
+    page or on any page of the panel (the notes and tag forms live on customer tabs)."""
     by_action = {}
     # The status confirmation is opened with the status to change to.
     extra = [f"/customers/{world.customer_id}/status?to=suspended"]
@@ -85,17 +85,17 @@ def find_post_forms(app, client, anonymous, world):
         for form in forms_in(client.get(url).get_data(as_text=True)):
             if form.method == "post":
                 # The status confirmation posts to ?to=<status>: the route is the path.
-                by_action.setdefault(form.action.partition("?")[0], form)
+                by_action.setdefault(form.action.partition("?")[0], (url, form))
     for form in forms_in(anonymous.get("/sign-in").get_data(as_text=True)):
-        by_action.setdefault(form.action, form)
+        by_action.setdefault(form.action, ("/sign-in", form))
     found, missing = [], []
     for rule in app.url_map.iter_rules():
         if "POST" not in rule.methods:
             continue
         for url in urls_of(app, rule, world, "POST"):
             if url in by_action:
-                form = by_action[url]
-                found.append((endpoint_key(rule, url), form.action, form))
+                page, form = by_action[url]
+                found.append((endpoint_key(rule, url), page, form))
             else:
                 missing.append(url)
     return found, missing
@@ -108,7 +108,7 @@ def test_a_nul_in_any_text_field_of_any_form_is_refused_beside_it(
     found, missing = find_post_forms(app, admin_client, anonymous, world)
     # Resend is a button shown for a failed email only; it has no field.
     assert missing == [f"/customers/{world.customer_id}/emails/{world.ids['email_id']}/resend"]
-    with_text = {key: (url, form) for key, url, form in found if form.text_fields}
+    with_text = {key: (page, form) for key, page, form in found if form.text_fields}
     assert set(with_text) >= KNOWN_TEXT_FORMS, KNOWN_TEXT_FORMS - set(with_text)
 
     # Values the world does not have yet, so each valid form goes through on its own
@@ -122,7 +122,7 @@ def test_a_nul_in_any_text_field_of_any_form_is_refused_beside_it(
     }
     problems = []
     for key in sorted(with_text, key=lambda key: (key in LAST, key)):
-        url, form = with_text[key]
+        page, form = with_text[key]
         if key == "deletion.confirm":
             # The valid Add subscription above left an active one, which stops a delete.
             customer = db.session.get(Customer, world.customer_id)
@@ -130,8 +130,11 @@ def test_a_nul_in_any_text_field_of_any_form_is_refused_beside_it(
                 if subscriptions.cancel_refusal(subscription) is None:
                     subscriptions.cancel(db.session, customer, subscription.id)
         client = anonymous if key == "auth.sign_in" else admin_client.client
-        token = csrf_token_from(client.get("/sign-in" if client is anonymous else "/customers")
-                                .get_data(as_text=True))  # fmt: skip
+        # The form as it is shown now (the forms sent before may have changed its row).
+        html = client.get(page).get_data(as_text=True)
+        url = form.action
+        form = next(shown for shown in forms_in(html) if shown.action == url)
+        token = csrf_token_from(html)
         valid = form.data(**{**REQUIRED_TEXT.get(key, {}), **typed_in.get(key, {})})
         valid["csrf_token"] = token
         for field in form.text_fields:
