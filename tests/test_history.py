@@ -107,13 +107,14 @@ def shown_time(event: CustomerEvent) -> str:
 
 def assert_tab_shows(client, db, customer_id: int, group: str, expected: list[tuple]) -> None:
     """The tab, filtered to ``group``, shows exactly ``expected`` (what, change; oldest
-    first), newest first, each by the agent at the time its row was written."""
+    first), newest first, each by the client's staff member at the time its row was
+    written."""
     stored = events(db, customer_id, group)
     shown = tab(client, customer_id, f"?kind={group}")
     assert [(line.what, line.change) for line in reversed(shown)] == expected
     assert [line.kind for line in reversed(shown)] == [e.kind for e in stored]
     assert [line.when for line in reversed(shown)] == [shown_time(e) for e in stored]
-    assert {line.who for line in shown} == {AGENT}
+    assert {line.who for line in shown} == {client.staff.name}
     assert {e.staff_id for e in stored} == {client.staff.id}
 
 
@@ -724,14 +725,14 @@ def test_a_double_click_on_add_tag_is_one_line(db, customer, monkeypatch):
 
 
 def test_a_tax_class_rate_change_is_a_line_for_each_customer_in_the_class(
-    staff_client, db, make_customer
+    admin_client, db, make_customer
 ):
     standard = settings.create_tax_class(db.session, "Standard", 1900)
     reduced = settings.create_tax_class(db.session, "Reduced", 700)
     first = make_customer(tax_class_id=standard.id)
     second = make_customer(name="Grace Hopper", email="g@example.com", tax_class_id=standard.id)
     other = make_customer(name="Other", email="o@example.com", tax_class_id=reduced.id)
-    response = staff_client.post(
+    response = admin_client.post(
         f"/settings/tax-classes/{standard.id}/edit", {"name": "Standard", "rate": "20"}
     )
     assert response.status_code == 303
@@ -741,7 +742,7 @@ def test_a_tax_class_rate_change_is_a_line_for_each_customer_in_the_class(
              "20.00 %", False)
         ]  # fmt: skip
         assert_tab_shows(
-            staff_client,
+            admin_client,
             db,
             moved.id,
             "edited",
@@ -749,7 +750,7 @@ def test_a_tax_class_rate_change_is_a_line_for_each_customer_in_the_class(
         )
     assert rows(db, other.id, "edited") == []
     # Renaming alone moves no rate: no line.
-    staff_client.post(f"/settings/tax-classes/{standard.id}/edit", {"name": "Std", "rate": "20"})
+    admin_client.post(f"/settings/tax-classes/{standard.id}/edit", {"name": "Std", "rate": "20"})
     assert len(rows(db, first.id, "edited")) == 1
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from tests.conftest import StaffClient, sign_in
 from webapp.blueprints import require_admin
+from webapp.services import settings
 
 # Every admin-only route there is today; the discovered set must include them (so the
 # test cannot pass with nothing found), and may hold more.
@@ -21,6 +22,15 @@ KNOWN_ADMIN_ENDPOINTS = {
     "staff.deactivate",
     "staff.reactivate",
     "audit.index",
+    "settings.index",
+    "settings.tax_classes",
+    "settings.new_tax_class",
+    "settings.edit_tax_class",
+    "settings.delete_tax_class",
+    "settings.legal_entities",
+    "settings.new_legal_entity",
+    "settings.edit_legal_entity",
+    "settings.delete_legal_entity",
 }
 
 
@@ -46,7 +56,16 @@ def world(app, db, staff_client, make_staff, make_customer):
     assert sign_in(admin_client, admin.email).status_code == 303
     target = make_staff(email="tess@example.com", name="Tess Target")
     customer = make_customer()
-    ids = {"customer_id": customer.id, "staff_id": target.id}
+    tax_class = settings.create_tax_class(db.session, "Reduced", 700)
+    entity = settings.create_legal_entity(
+        db.session, {"name": "Other Ltd", "default_currency": "GBP", "number_prefix": "OTH"}
+    )
+    ids = {
+        "customer_id": customer.id,
+        "staff_id": target.id,
+        "tax_class_id": tax_class.id,
+        "entity_id": entity.id,
+    }
     return staff_client, StaffClient(admin_client, admin), ids, customer
 
 
@@ -131,7 +150,9 @@ def test_an_agent_is_not_shown_the_admin_actions(world):
     assert f"/customers/{customer.id}/delete" not in customer_page
     assert 'href="/staff"' not in customer_page and 'href="/audit"' not in customer_page
     assert ">Staff<" not in customer_page and ">Audit<" not in customer_page
+    assert 'href="/settings' not in customer_page and ">Settings<" not in customer_page
 
     admin_page = admin.get(f"/customers/{customer.id}").get_data(as_text=True)
     assert "Delete customer" in admin_page and "Clear personal data" in admin_page
     assert 'href="/staff"' in admin_page and 'href="/audit"' in admin_page
+    assert 'href="/settings/tax-classes"' in admin_page

@@ -82,10 +82,10 @@ ENTITY_FORM = {
 # -- pages and fragments ----------------------------------------------------------------
 
 
-def test_settings_is_in_the_navigation_and_starts_with_tax_classes(staff_client):
-    page = staff_client.get("/customers").get_data(as_text=True)
+def test_settings_is_in_the_navigation_and_starts_with_tax_classes(admin_client):
+    page = admin_client.get("/customers").get_data(as_text=True)
     assert '<a href="/settings/tax-classes">Settings</a>' in page
-    response = staff_client.get("/settings")
+    response = admin_client.get("/settings")
     assert response.status_code == 302
     assert response.headers["Location"] == "/settings/tax-classes"
 
@@ -97,26 +97,26 @@ def test_settings_is_in_the_navigation_and_starts_with_tax_classes(staff_client)
         ("/settings/legal-entities", "Legal entities", "Acme Europe GmbH"),
     ],
 )
-def test_lists_are_pages_and_their_table_a_fragment(staff_client, db, url, heading, row):
+def test_lists_are_pages_and_their_table_a_fragment(admin_client, db, url, heading, row):
     add_class(db, "Standard", 1900)
     add_entity(db, "Acme Europe GmbH", "ACME")
-    full = staff_client.get(url)
+    full = admin_client.get(url)
     html = full.get_data(as_text=True)
     assert full.status_code == 200 and html.startswith("<!doctype html>")
     assert f'aria-current="page">{heading}</a>' in html and row in html
-    fragment = staff_client.get(url, htmx_target="settings_list")
+    fragment = admin_client.get(url, htmx_target="settings_list")
     part = fragment.get_data(as_text=True)
     assert "<html" not in part and part.lstrip().startswith('<div id="settings_list"')
     assert row in part and 'hx-trigger="settingsChanged from:body"' in part
     assert "HX-Request" in fragment.headers["Vary"]
 
 
-def test_lists_show_rates_and_how_each_entity_numbers(staff_client, db):
+def test_lists_show_rates_and_how_each_entity_numbers(admin_client, db):
     add_class(db, "Reduced", 700)
     add_entity(db, "Acme Europe GmbH", "ACME", country="DE", tax_id="DE136695976")
-    classes = staff_client.get("/settings/tax-classes").get_data(as_text=True)
+    classes = admin_client.get("/settings/tax-classes").get_data(as_text=True)
     assert re.search(r"<td>Reduced</td>\s*<td class=\"amount\">7.00 %</td>", classes)
-    entities = staff_client.get("/settings/legal-entities").get_data(as_text=True)
+    entities = admin_client.get("/settings/legal-entities").get_data(as_text=True)
     assert "Germany" in entities and "DE136695976" in entities
     assert "ACME-INV-000001, ACME-CN-000001" in entities
 
@@ -128,11 +128,11 @@ def test_lists_show_rates_and_how_each_entity_numbers(staff_client, db):
         ("/settings/legal-entities/new", "Add legal entity"),
     ],
 )
-def test_add_forms_are_pages_without_js_and_modals_with_htmx(staff_client, url, title):
-    page = staff_client.get(url).get_data(as_text=True)
+def test_add_forms_are_pages_without_js_and_modals_with_htmx(admin_client, url, title):
+    page = admin_client.get(url).get_data(as_text=True)
     assert page.startswith("<!doctype html>") and f"<h1>{title}</h1>" in page
     assert '<form id="form" method="post"' in page and 'name="csrf_token"' in page
-    modal = staff_client.get(url, htmx_target="modal")
+    modal = admin_client.get(url, htmx_target="modal")
     html = modal.get_data(as_text=True)
     assert "<html" not in html and html.lstrip().startswith('<div id="modal">')
     assert "<dialog" in html and f'<h2 id="modal-title">{title}</h2>' in html
@@ -144,18 +144,18 @@ def test_add_forms_are_pages_without_js_and_modals_with_htmx(staff_client, url, 
 # -- tax classes --------------------------------------------------------------------------
 
 
-def test_add_tax_class_without_js_goes_back_to_the_list(staff_client, db):
-    response = staff_client.post("/settings/tax-classes/new", {"name": "Standard", "rate": "19"})
+def test_add_tax_class_without_js_goes_back_to_the_list(admin_client, db):
+    response = admin_client.post("/settings/tax-classes/new", {"name": "Standard", "rate": "19"})
     assert response.status_code == 303
     assert response.headers["Location"] == "/settings/tax-classes"
     tax_class = db.session.scalar(select(TaxClass))
     assert (tax_class.name, tax_class.rate_bp) == ("Standard", 1900)
-    page = staff_client.get("/settings/tax-classes").get_data(as_text=True)
+    page = admin_client.get("/settings/tax-classes").get_data(as_text=True)
     assert "Tax class Standard (19.00 %) added." in page
 
 
-def test_add_tax_class_with_htmx_closes_the_modal_and_refreshes_the_list(staff_client, db):
-    response = staff_client.post(
+def test_add_tax_class_with_htmx_closes_the_modal_and_refreshes_the_list(admin_client, db):
+    response = admin_client.post(
         "/settings/tax-classes/new", {"name": "Reduced", "rate": "7,5 %"}, htmx_target="form"
     )
     assert response.status_code == 204
@@ -180,8 +180,8 @@ def test_add_tax_class_with_htmx_closes_the_modal_and_refreshes_the_list(staff_c
         ({"name": "Standard", "rate": "Infinity"}, "rate", "as a number"),
     ],
 )
-def test_a_bad_tax_class_is_refused_beside_the_field(staff_client, db, form, field, message):
-    response = staff_client.post("/settings/tax-classes/new", form, htmx_target="form")
+def test_a_bad_tax_class_is_refused_beside_the_field(admin_client, db, form, field, message):
+    response = admin_client.post("/settings/tax-classes/new", form, htmx_target="form")
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "<html" not in html and html.lstrip().startswith('<form id="form"')
@@ -189,17 +189,17 @@ def test_a_bad_tax_class_is_refused_beside_the_field(staff_client, db, form, fie
     assert count(db, TaxClass) == 0
 
 
-def test_a_bad_tax_class_without_js_is_the_page_again_with_what_was_typed(staff_client, db):
-    response = staff_client.post("/settings/tax-classes/new", {"name": "Odd", "rate": "1.234"})
+def test_a_bad_tax_class_without_js_is_the_page_again_with_what_was_typed(admin_client, db):
+    response = admin_client.post("/settings/tax-classes/new", {"name": "Odd", "rate": "1.234"})
     html = response.get_data(as_text=True)
     assert response.status_code == 422 and html.startswith("<!doctype html>")
     assert "at most two decimals" in error_beside(html, "rate")
     assert 'value="Odd"' in html and 'value="1.234"' in html
 
 
-def test_a_tax_class_name_is_unique_ignoring_case(staff_client, db):
+def test_a_tax_class_name_is_unique_ignoring_case(admin_client, db):
     add_class(db, "Standard", 1900)
-    response = staff_client.post(
+    response = admin_client.post(
         "/settings/tax-classes/new", {"name": " standard ", "rate": "20"}, htmx_target="form"
     )
     assert response.status_code == 422
@@ -208,7 +208,7 @@ def test_a_tax_class_name_is_unique_ignoring_case(staff_client, db):
     )
     assert count(db, TaxClass) == 1
     other = add_class(db, "Reduced", 700)
-    renamed = staff_client.post(
+    renamed = admin_client.post(
         f"/settings/tax-classes/{other.id}/edit", {"name": "STANDARD", "rate": "7"}
     )
     assert renamed.status_code == 422
@@ -217,16 +217,16 @@ def test_a_tax_class_name_is_unique_ignoring_case(staff_client, db):
     assert other.name == "Reduced"
 
 
-def test_editing_a_rate_moves_its_customers_and_says_so(staff_client, db, make_customer):
+def test_editing_a_rate_moves_its_customers_and_says_so(admin_client, db, make_customer):
     standard = add_class(db, "Standard", 1900)
     reduced = add_class(db, "Reduced", 700)
     first = make_customer(tax_class_id=standard.id)
     second = make_customer(name="Grace Hopper", email="g@example.com", tax_class_id=standard.id)
     other = make_customer(name="Other", email="o@example.com", tax_class_id=reduced.id)
-    page = staff_client.get(f"/settings/tax-classes/{standard.id}/edit").get_data(as_text=True)
+    page = admin_client.get(f"/settings/tax-classes/{standard.id}/edit").get_data(as_text=True)
     assert "<h1>Edit tax class</h1>" in page and 'value="19.00"' in page
     assert "Invoices already issued keep the rate they were issued at." in page
-    response = staff_client.post(
+    response = admin_client.post(
         f"/settings/tax-classes/{standard.id}/edit",
         {"name": "Standard", "rate": "20"},
         htmx_target="form",
@@ -238,15 +238,15 @@ def test_editing_a_rate_moves_its_customers_and_says_so(staff_client, db, make_c
     assert (first.tax_rate_bp, second.tax_rate_bp, other.tax_rate_bp) == (2000, 2000, 700)
 
 
-def test_a_tax_class_in_use_cannot_be_deleted(staff_client, db, make_customer):
+def test_a_tax_class_in_use_cannot_be_deleted(admin_client, db, make_customer):
     standard = add_class(db, "Standard", 1900)
     make_customer(tax_class_id=standard.id)
     make_customer(name="Grace Hopper", email="g@example.com", tax_class_id=standard.id)
     url = f"/settings/tax-classes/{standard.id}/delete"
-    asked = staff_client.get(url, htmx_target="modal").get_data(as_text=True)
+    asked = admin_client.get(url, htmx_target="modal").get_data(as_text=True)
     assert "<dialog" in asked and "is the tax class of 2 customers" in asked
     assert ">Confirm</button>" not in asked
-    refused = staff_client.post(url, htmx_target="form")
+    refused = admin_client.post(url, htmx_target="form")
     html = refused.get_data(as_text=True)
     assert refused.status_code == 422
     assert html.lstrip().startswith('<form id="form"')
@@ -254,20 +254,20 @@ def test_a_tax_class_in_use_cannot_be_deleted(staff_client, db, make_customer):
     assert count(db, TaxClass, TaxClass.id == standard.id) == 1
 
 
-def test_an_unused_tax_class_is_deleted_after_confirmation(staff_client, db):
+def test_an_unused_tax_class_is_deleted_after_confirmation(admin_client, db):
     unused = add_class(db, "Old rate", 1600)
     url = f"/settings/tax-classes/{unused.id}/delete"
-    asked = staff_client.get(url).get_data(as_text=True)
+    asked = admin_client.get(url).get_data(as_text=True)
     assert "<h1>Delete tax class</h1>" in asked and ">Confirm</button>" in asked
     assert count(db, TaxClass) == 1  # asking changes nothing
-    response = staff_client.post(url)
+    response = admin_client.post(url)
     assert response.status_code == 303
     assert response.headers["Location"] == "/settings/tax-classes"
     assert count(db, TaxClass) == 0
-    page = staff_client.get("/settings/tax-classes").get_data(as_text=True)
+    page = admin_client.get("/settings/tax-classes").get_data(as_text=True)
     assert "Tax class Old rate (16.00 %) deleted." in page
     again = add_class(db, "Another", 0)
-    with_htmx = staff_client.post(f"/settings/tax-classes/{again.id}/delete", htmx_target="form")
+    with_htmx = admin_client.post(f"/settings/tax-classes/{again.id}/delete", htmx_target="form")
     assert with_htmx.status_code == 204
     assert '"settingsChanged"' in with_htmx.headers["HX-Trigger"]
 
@@ -275,8 +275,8 @@ def test_an_unused_tax_class_is_deleted_after_confirmation(staff_client, db):
 # -- legal entities ----------------------------------------------------------------------
 
 
-def test_add_legal_entity_stores_what_invoices_print(staff_client, db):
-    response = staff_client.post("/settings/legal-entities/new", ENTITY_FORM)
+def test_add_legal_entity_stores_what_invoices_print(admin_client, db):
+    response = admin_client.post("/settings/legal-entities/new", ENTITY_FORM)
     assert response.status_code == 303
     assert response.headers["Location"] == "/settings/legal-entities"
     entity = db.session.scalar(select(LegalEntity))
@@ -288,7 +288,7 @@ def test_add_legal_entity_stores_what_invoices_print(staff_client, db):
     )
     assert entity.address == "Hauptstraße 1\n10115 Berlin"
     assert entity.number_prefix == "ACME"
-    page = staff_client.get("/settings/legal-entities").get_data(as_text=True)
+    page = admin_client.get("/settings/legal-entities").get_data(as_text=True)
     assert "Legal entity Acme Europe GmbH added." in page
 
 
@@ -308,9 +308,9 @@ def test_add_legal_entity_stores_what_invoices_print(staff_client, db):
         ({"address": "x" * 1001}, "address", "at most 1,000 characters"),
     ],
 )
-def test_a_bad_legal_entity_is_refused_beside_the_field(staff_client, db, changes, field, message):
+def test_a_bad_legal_entity_is_refused_beside_the_field(admin_client, db, changes, field, message):
     form = {**ENTITY_FORM, **changes}
-    response = staff_client.post("/settings/legal-entities/new", form, htmx_target="form")
+    response = admin_client.post("/settings/legal-entities/new", form, htmx_target="form")
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "<html" not in html and html.lstrip().startswith('<form id="form"')
@@ -318,7 +318,7 @@ def test_a_bad_legal_entity_is_refused_beside_the_field(staff_client, db, change
     assert count(db, LegalEntity) == 0
 
 
-def test_legal_entity_names_and_number_prefixes_are_unique(staff_client, db):
+def test_legal_entity_names_and_number_prefixes_are_unique(admin_client, db):
     add_entity(db, "Tally Ltd")  # numbers without a prefix
     add_entity(db, "Acme Europe GmbH", "ACME")
     cases = [
@@ -327,7 +327,7 @@ def test_legal_entity_names_and_number_prefixes_are_unique(staff_client, db):
         ({"name": "Acme UK", "number_prefix": ""}, "number_prefix", "without a prefix"),
     ]
     for changes, field, message in cases:
-        response = staff_client.post(
+        response = admin_client.post(
             "/settings/legal-entities/new", {**ENTITY_FORM, **changes}, htmx_target="form"
         )
         assert response.status_code == 422, changes
@@ -335,13 +335,13 @@ def test_legal_entity_names_and_number_prefixes_are_unique(staff_client, db):
     assert count(db, LegalEntity) == 2
 
 
-def test_edit_legal_entity_is_filled_in_and_saves(staff_client, db):
+def test_edit_legal_entity_is_filled_in_and_saves(admin_client, db):
     entity = add_entity(db, "Acme Europe GmbH", "ACME", country="DE")
     url = f"/settings/legal-entities/{entity.id}/edit"
-    page = staff_client.get(url).get_data(as_text=True)
+    page = admin_client.get(url).get_data(as_text=True)
     assert "<h1>Edit legal entity</h1>" in page and 'value="Acme Europe GmbH"' in page
     assert '<option selected value="DE">Germany</option>' in page
-    response = staff_client.post(
+    response = admin_client.post(
         url, {**ENTITY_FORM, "name": "Acme GmbH", "number_prefix": "AG"}, htmx_target="form"
     )
     assert response.status_code == 204
@@ -350,14 +350,14 @@ def test_edit_legal_entity_is_filled_in_and_saves(staff_client, db):
     assert (entity.name, entity.number_prefix) == ("Acme GmbH", "AG")
 
 
-def test_a_legal_entity_in_use_cannot_be_deleted(staff_client, db, make_customer):
+def test_a_legal_entity_in_use_cannot_be_deleted(admin_client, db, make_customer):
     acme = add_entity(db, "Acme Europe GmbH", "ACME")
     spare = add_entity(db, "Spare Ltd", "SPARE")
     customer = make_customer(currency="EUR", legal_entity_id=acme.id)
     url = f"/settings/legal-entities/{acme.id}/delete"
-    asked = staff_client.get(url).get_data(as_text=True)
+    asked = admin_client.get(url).get_data(as_text=True)
     assert "Acme Europe GmbH bills 1 customer." in asked and ">Confirm</button>" not in asked
-    refused = staff_client.post(url, htmx_target="form")
+    refused = admin_client.post(url, htmx_target="form")
     assert refused.status_code == 422
     assert "Acme Europe GmbH bills 1 customer." in refused.get_data(as_text=True)
 
@@ -365,31 +365,31 @@ def test_a_legal_entity_in_use_cannot_be_deleted(staff_client, db, make_customer
     capture(db, customer.id, 10000)
     customer.legal_entity_id = spare.id
     db.session.commit()
-    refused = staff_client.post(url)
+    refused = admin_client.post(url)
     assert refused.status_code == 422 and refused.get_data(as_text=True).startswith("<!doctype")
     assert "Acme Europe GmbH is the seller on 1 invoice;" in refused.get_data(as_text=True)
     assert count(db, LegalEntity, LegalEntity.id == acme.id) == 1
 
     unused = add_entity(db, "Unused Ltd", "UNUSED")
-    deleted = staff_client.post(f"/settings/legal-entities/{unused.id}/delete")
+    deleted = admin_client.post(f"/settings/legal-entities/{unused.id}/delete")
     assert deleted.status_code == 303
     assert count(db, LegalEntity, LegalEntity.id == unused.id) == 0
 
 
-def test_unknown_settings_rows_are_404(staff_client):
+def test_unknown_settings_rows_are_404(admin_client):
     for url in (
         "/settings/tax-classes/999/edit",
         "/settings/tax-classes/999/delete",
         "/settings/legal-entities/999/edit",
         "/settings/legal-entities/999/delete",
     ):
-        assert staff_client.get(url).status_code == 404, url
+        assert admin_client.get(url).status_code == 404, url
 
 
 # -- CSRF and sign-in ---------------------------------------------------------------------
 
 
-def test_every_settings_post_needs_a_csrf_token(staff_client, db):
+def test_every_settings_post_needs_a_csrf_token(admin_client, db):
     tax_class = add_class(db, "Standard", 1900)
     entity = add_entity(db, "Acme Europe GmbH", "ACME")
     posts = [
@@ -401,7 +401,7 @@ def test_every_settings_post_needs_a_csrf_token(staff_client, db):
         (f"/settings/legal-entities/{entity.id}/delete", {}),
     ]
     for url, data in posts:
-        response = staff_client.post(url, data, csrf=False)
+        response = admin_client.post(url, data, csrf=False)
         assert response.status_code == 400, url
         assert "This form has expired" in response.get_data(as_text=True)
     db.session.expire_all()
@@ -411,11 +411,11 @@ def test_every_settings_post_needs_a_csrf_token(staff_client, db):
     assert [e.name for e in db.session.scalars(select(LegalEntity))] == ["Acme Europe GmbH"]
 
 
-def test_csrf_token_in_the_htmx_header_is_accepted(staff_client, db):
-    response = staff_client.client.post(
+def test_csrf_token_in_the_htmx_header_is_accepted(admin_client, db):
+    response = admin_client.client.post(
         "/settings/tax-classes/new",
         data={"name": "Standard", "rate": "19"},
-        headers={"HX-Request": "true", "HX-Target": "form", "X-CSRFToken": staff_client.token()},
+        headers={"HX-Request": "true", "HX-Target": "form", "X-CSRFToken": admin_client.token()},
     )
     assert response.status_code == 204
     assert count(db, TaxClass) == 1
@@ -689,19 +689,19 @@ def test_a_credit_note_names_its_entity_as_the_seller(staff_client, db, make_cus
     assert "Hauptstraße 1" in email.text_body and "Tax ID: X1" in email.text_body
 
 
-def test_editing_an_entity_does_not_rewrite_issued_documents(staff_client, db, make_customer):
+def test_editing_an_entity_does_not_rewrite_issued_documents(admin_client, db, make_customer):
     acme = add_entity(db, "Acme Europe GmbH", "ACME", address="Hauptstraße 1", tax_id="X1")
     customer = make_customer(currency="EUR", legal_entity_id=acme.id)
     invoice = capture(db, customer.id, 10_000).invoice
     credit_note = capture(db, customer.id, -2500).credit_note
-    response = staff_client.post(
+    response = admin_client.post(
         f"/settings/legal-entities/{acme.id}/edit",
         {**ENTITY_FORM, "name": "Acme Holding AG", "number_prefix": "ACME", "address": "Ring 9"},
     )
     assert response.status_code == 303
 
     def seller_on(url: str) -> str:
-        page = staff_client.get(url).get_data(as_text=True)
+        page = admin_client.get(url).get_data(as_text=True)
         return re.search(r'<div class="seller">(.*?)</div>', page, re.S).group(1)
 
     for url in (f"/invoices/{invoice.id}", f"/credit-notes/{credit_note.id}"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from flask import Flask, jsonify, redirect, request, url_for
+from flask import Flask, jsonify, make_response, redirect, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
@@ -131,6 +131,22 @@ def create_app(config: dict | None = None) -> Flask:
         return redirect(url_for("customers.index"))
 
     @app.before_request
+    def refuse_unstorable_characters():
+        """A NUL character in the path, the query string (search, filters, ``next``) or
+        the client address (stored by sign-in throttling) is a 422 page saying so, for
+        every route at once: PostgreSQL cannot compare or store it. The public payment
+        page hashes its token and answers for itself."""
+        from webapp.services.reference import has_unstorable_character
+
+        if request.blueprint in PUBLIC_BLUEPRINTS:
+            return None
+        sent = [request.path, request.remote_addr]
+        sent += [text for key, value in request.args.items(multi=True) for text in (key, value)]
+        if not any(has_unstorable_character(text) for text in sent):
+            return None
+        return _unstorable_request_page()
+
+    @app.before_request
     def require_sign_in():
         """Every route needs a signed-in staff member unless it is listed as public."""
         from flask_login import current_user
@@ -178,6 +194,22 @@ def create_app(config: dict | None = None) -> Flask:
         )
 
     return app
+
+
+def _unstorable_request_page():
+    """422: the address held a NUL. htmx gets the message alone, in place of what it
+    asked for (the results under the search box); a page load gets a page."""
+    from jinja2_fragments.flask import render_block
+
+    from webapp.rendering import is_htmx_partial, render_page
+    from webapp.services.reference import UNSTORABLE_IN_ADDRESS
+
+    context = {"title": "Invisible character in the address", "message": UNSTORABLE_IN_ADDRESS}
+    if is_htmx_partial():
+        response = make_response(render_block("errors/error.html", "error", **context), 422)
+        response.vary.add("HX-Request")
+        return response
+    return render_page("errors/error.html", status=422, **context)
 
 
 def _init_login(app: Flask) -> None:

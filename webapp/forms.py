@@ -18,7 +18,14 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    EqualTo,
+    InputRequired,
+    Length,
+    StopValidation,
+    ValidationError,
+)
 
 from webapp.extensions import db
 from webapp.models.base import utcnow
@@ -39,13 +46,35 @@ from webapp.services.money import AmountError, format_plain, parse_amount
 from webapp.services.staff import MIN_PASSWORD_LENGTH, ROLE_LABELS
 
 
-class SignInForm(FlaskForm):
+def _storable(form, field) -> None:
+    """Stop a field's other rules (a normaliser could choke on it, a service would write
+    it) when what was sent holds a character the database cannot store."""
+    if any(
+        isinstance(value, str) and reference.has_unstorable_character(value)
+        for value in field.raw_data or ()
+    ):
+        raise StopValidation(reference.UNSTORABLE_IN_FIELD)
+
+
+class Form(FlaskForm):
+    """The base of every form. A NUL character in any field is refused beside that
+    field before its own rules run, on SQLite as on PostgreSQL (whose text cannot hold
+    it): 422, nothing written. The CSRF token is checked by Flask-WTF itself."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self:
+            if field.type != "CSRFTokenField":
+                field.validators = [_storable, *field.validators]
+
+
+class SignInForm(Form):
     email = EmailField("Email", validators=[InputRequired("Enter your email."), Length(max=254)])
     password = PasswordField("Password", validators=[InputRequired("Enter your password.")])
     next = HiddenField()
 
 
-class PasswordChangeForm(FlaskForm):
+class PasswordChangeForm(Form):
     """Change password: the current one, and the new one twice. services.staff checks
     the current password and the password rules; its message goes beside the field."""
 
@@ -97,7 +126,7 @@ def _optional_id(value) -> int | None:
     return int(text) if text.isdigit() and len(text) < 10 else None
 
 
-class EditVersionForm(FlaskForm):
+class EditVersionForm(Form):
     """An edit form of an existing row carries the version it was opened at and what it
     showed then (services.versions), so a save can tell whether someone else saved the
     row in between. Both are empty on an Add form."""
@@ -264,7 +293,7 @@ class CustomerForm(EditVersionForm):
         return form
 
 
-class StatusForm(FlaskForm):
+class StatusForm(Form):
     """Confirmation of a status change; the target status travels as a hidden field."""
 
     status = HiddenField()
@@ -274,7 +303,7 @@ def _new_key() -> str:
     return uuid.uuid4().hex
 
 
-class _MoneyForm(FlaskForm):
+class _MoneyForm(Form):
     """Amount + currency + description, with a one-time key against double posts."""
 
     amount = StringField("Amount")
@@ -341,18 +370,18 @@ class OneTimeChargeForm(_MoneyForm):
     )
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A server-side confirmation for an action with no other fields."""
 
 
-class NoteForm(FlaskForm):
+class NoteForm(Form):
     """New note: plain text, shown escaped wherever it appears."""
 
     # The length limit is the service's, on the text with line breaks normalised.
     body = TextAreaField("New note", validators=[DataRequired("Write the note first.")])
 
 
-class TagForm(FlaskForm):
+class TagForm(Form):
     """Add tag on the customer page; the name rules are services.tags'."""
 
     tag = StringField("New tag")
@@ -613,7 +642,7 @@ class TicketForm(RecordForm):
             raise ValidationError(tickets.CHOOSE_STATUS)
 
 
-class TicketStatusForm(FlaskForm):
+class TicketStatusForm(Form):
     """Change on a ticket's row: the new status (the service checks it)."""
 
     status = SelectField(
@@ -748,7 +777,7 @@ class LegalEntityForm(EditVersionForm):
         return {name: (getattr(self, name).data or "").strip() for name in names}
 
 
-class StaffForm(FlaskForm):
+class StaffForm(Form):
     """Add staff (the Staff page): services.staff checks the rest (length of the
     password, a duplicate email) and its message goes beside the field."""
 
@@ -776,13 +805,13 @@ class StaffForm(FlaskForm):
         _normalised(field, reference.normalise_email)
 
 
-class StaffRoleForm(FlaskForm):
+class StaffRoleForm(Form):
     """Change on a staff member's row: the new role (the service checks it)."""
 
     role = SelectField("Role", choices=list(ROLE_LABELS.items()), validate_choice=False)
 
 
-class DeleteCustomerForm(FlaskForm):
+class DeleteCustomerForm(Form):
     """Delete customer: the customer's ID, typed to confirm (services.deletion checks it)."""
 
     typed_id = StringField("Type the customer ID to confirm")

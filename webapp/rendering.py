@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from flask import Response, make_response, render_template, request
+from flask import Response, current_app, make_response, render_template, request
+from jinja2 import UndefinedError
 from jinja2_fragments.flask import render_block
 
 
@@ -25,12 +26,26 @@ def render_page(
     """Render ``template`` whole, or only the block htmx targets if it is allowed.
 
     ``blocks`` is the allow-list of block names; each matches the id of the
-    element it fills, so ``HX-Target: results`` renders ``{% block results %}``.
+    element it fills, so ``HX-Target: results`` renders ``{% block results %}``. An
+    allowed block that this page did not prepare the context for (it needs a name
+    that is undefined) is answered with the whole page; any other error is raised.
     """
     target = request.headers.get("HX-Target") if is_htmx_partial() else None
+    body = None
     if target and target in tuple(blocks):
-        body = render_block(template, target, **context)
-    else:
+        try:
+            body = render_block(template, target, **context)
+        except UndefinedError as missing:
+            # The allow-list is per route, but not every page of a route prepares every
+            # block (the note form belongs to the Notes tab only): a block this page
+            # cannot fill is answered with the whole page, as an unknown target is.
+            current_app.logger.info(
+                "HX-Target %r cannot be rendered alone by %s (%s): whole page instead",
+                target,
+                template,
+                missing,
+            )
+    if body is None:
         body = render_template(template, **context)
     response = make_response(body, status)
     response.vary.add("HX-Request")

@@ -1,4 +1,5 @@
-"""Settings: tax classes and legal entities, each a list with Add, Edit and Delete.
+"""Settings (admins): tax classes and legal entities, each a list with Add, Edit and
+Delete.
 
 Forms open in the modal with htmx and are pages of their own without JavaScript; a
 delete is confirmed on the server and refused while anything still uses the setting.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, url_for
 
-from webapp.blueprints import editing
+from webapp.blueprints import editing, require_admin
 from webapp.extensions import db
 from webapp.forms import ConfirmForm, LegalEntityForm, TaxClassForm
 from webapp.models.settings import LegalEntity, TaxClass
@@ -19,6 +20,9 @@ from webapp.services.reference import format_tax_rate
 from webapp.services.settings import SettingsError
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
+# A tax class's rate changes what every customer in it is charged, and a legal entity
+# is the seller on invoices: admins only, like Staff and Audit.
+bp.before_request(require_admin)
 
 FORM_BLOCKS = ("modal", "form")
 LIST_BLOCKS = ("settings_list",)

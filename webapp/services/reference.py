@@ -170,3 +170,19 @@ def fold_text(value: str) -> str:
     """Lower-case and strip accents so 'Müller' is found by 'muller' and 'MÜLLER'."""
     decomposed = unicodedata.normalize("NFKD", value.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+# PostgreSQL's text cannot hold NUL (U+0000): psycopg refuses it, so a NUL would be a
+# 500 there and stored as sent on SQLite. Every other character a request can carry
+# is storable (werkzeug decodes bad UTF-8 to U+FFFD, so no lone surrogate arrives).
+UNSTORABLE_CHARACTERS = frozenset("\x00")
+UNSTORABLE_IN_FIELD = "Remove the invisible control character (NUL) from this field."
+UNSTORABLE_IN_ADDRESS = (
+    "The address or search holds an invisible control character (NUL), which Tally "
+    "cannot search for or store. Remove it and try again."
+)
+
+
+def has_unstorable_character(value: str | None) -> bool:
+    """Whether ``value`` holds a character the database cannot store (NUL)."""
+    return bool(value) and not UNSTORABLE_CHARACTERS.isdisjoint(value)
