@@ -31,6 +31,7 @@ NUL = "\x00"
 # Forms with text fields there are today; the discovered set must include them.
 KNOWN_TEXT_FORMS = {
     "auth.sign_in",
+    "auth.change_password",
     "customers.new",
     "customers.edit",
     "billing.new_entry",
@@ -50,7 +51,8 @@ KNOWN_TEXT_FORMS = {
 }
 
 # Sent last: a successful Delete customer takes every customer page with it.
-LAST = ("deletion.confirm",)
+# Changing the password replaces the session the other forms are sent with.
+LAST = ("auth.change_password", "deletion.confirm")
 
 
 def with_nul(value: str) -> str:
@@ -116,6 +118,11 @@ def test_a_nul_in_any_text_field_of_any_form_is_refused_beside_it(
     typed_in = {
         "deletion.confirm": {"typed_id": world.visible_id},
         "auth.sign_in": {"email": admin.email, "password": PASSWORD},
+        "auth.change_password": {
+            "current_password": PASSWORD,
+            "new_password": "a brand new passphrase",
+            "confirm_password": "a brand new passphrase",
+        },
         "billing.new_charge": {"amount": "30.00", "description": "Consulting"},
         "records.new:aliases": {"value": "cus_0002"},
         "tags.create": {"tag": "key account"},
