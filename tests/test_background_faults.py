@@ -21,6 +21,8 @@ What these tests prove:
   an idle worker is back at work within 5 s of Redis returning; Redis killed in the
   middle of a send or an export leaves the worker running, the email sent once, the
   export complete and its ready email delivered once Redis is back.
+* However many sweeps run over a backlog, and two at once, each email and export has
+  exactly one job in its RQ queue.
 
 Intervals are shortened through the same environment variables an operator would set
 (sweep every second, one-second mail back-off, exports stale after three seconds).
@@ -36,9 +38,12 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +52,9 @@ import pytest
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Worker
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
+from jobs.maintenance import sweep
 from tests.conftest import (
     PASSWORD,
     RedisServer,
@@ -59,12 +65,15 @@ from tests.conftest import (
     make_app,
     sign_in,
 )
-from webapp.extensions import db
+from webapp.extensions import db, jobs
+from webapp.models.base import utcnow
 from webapp.models.billing import Invoice, LedgerEntry
 from webapp.models.customer import Customer
 from webapp.models.email import Email, EmailStatus
 from webapp.models.export import Export, ExportStatus
 from webapp.services.customers import create_customer
+from webapp.services.exports import start_export as start_export_service
+from webapp.services.mailer import SEND_EMAIL_JOB
 from webapp.services.staff import create_staff
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -811,3 +820,99 @@ def test_sigterm_stops_a_worker_that_waits_for_redis(
     os.kill(worker.pid, signal.SIGTERM)
     assert worker.process.wait(timeout=WAIT_SECONDS) == 0, worker.output()
     assert "Traceback" not in worker.output()
+
+
+# -- 6. one queued job per email or export, however many sweeps ------------------------
+
+BACKLOG_EMAILS = 50
+
+
+def queued_job_ids(redis_url: str, queue: str) -> list[str]:
+    connection = Redis.from_url(redis_url)
+    return [job_id.decode() for job_id in connection.lrange(f"rq:queue:{queue}", 0, -1)]
+
+
+def test_sweeps_racing_over_a_backlog_leave_one_job_per_email_and_export(
+    database_url, instance_dir, redis_server: RedisServer, tmp_path
+):
+    """No worker runs, so every job stays queued; each sweep comes after the lease of
+    the last one ran out (as with a backlog longer than MAIL_REQUEUE_AFTER_SECONDS)."""
+    app = make_app(
+        database_url,
+        instance_dir,
+        REDIS_URL=redis_server.url,
+        MAIL_SERVER="127.0.0.1",
+        EXPORT_DIR=str(tmp_path / "exports"),
+    )
+    empty_database(app)
+    try:
+        with app.app_context():
+            staff = create_staff(db.session, STAFF_EMAIL, "Alex Agent", "agent", PASSWORD)
+            export, started = start_export_service(db.session, staff)  # enqueued: one job
+            assert started
+            export_id = export.id
+            db.session.execute(
+                insert(Email),
+                [
+                    {
+                        "kind": "invoice",
+                        "name": f"Invoice INV-{number:06d}",
+                        "recipient": f"kunde{number}@example.com",
+                        "subject": f"Invoice INV-{number:06d} from Tally",
+                        "html_body": "<p>Invoice</p>",
+                        "text_body": "Invoice",
+                        "status": EmailStatus.QUEUED,
+                        "next_attempt_at": utcnow(),
+                    }
+                    for number in range(1, BACKLOG_EMAILS + 1)
+                ],
+            )
+            db.session.commit()
+            email_ids = db.session.scalars(select(Email.id)).all()
+
+        def lease_runs_out() -> None:
+            with app.app_context():
+                past = utcnow() - timedelta(seconds=1)
+                for model in (Email, Export):
+                    db.session.execute(update(model).values(next_attempt_at=past))
+                db.session.commit()
+
+        def sweep_in_app():
+            with app.app_context():
+                return sweep()
+
+        for _ in range(3):
+            lease_runs_out()
+            result = sweep_in_app()
+            assert (result.emails, result.exports) == (BACKLOG_EMAILS, 1)
+
+        # Two sweepers at once (two workers, or a worker and `jobs sweep`).
+        lease_runs_out()
+        start = threading.Barrier(2)
+
+        def racing_sweep():
+            start.wait()
+            return sweep_in_app()
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = [future.result() for future in [pool.submit(racing_sweep) for _ in "ab"]]
+        assert sum(result.emails for result in results) >= BACKLOG_EMAILS
+
+        # Two sweepers that both leased the same rows (neither saw the other's lease)
+        # enqueue them at the same moment.
+        def racing_enqueues() -> None:
+            with app.app_context():
+                start.wait()
+                for email_id in email_ids:
+                    jobs.enqueue(SEND_EMAIL_JOB, email_id)
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for future in [pool.submit(racing_enqueues) for _ in "ab"]:
+                future.result()
+
+        emails_queue = queued_job_ids(redis_server.url, "tally")
+        assert len(emails_queue) == BACKLOG_EMAILS, f"{len(emails_queue)} jobs queued"
+        assert sorted(emails_queue) == sorted(f"email-{email_id}" for email_id in email_ids)
+        assert queued_job_ids(redis_server.url, "tally-exports") == [f"export-{export_id}"]
+    finally:
+        empty_database(app)
