@@ -228,15 +228,25 @@ class TallyWorker(Worker):
             return
         super()._pubsub_exception_handler(exc, pubsub, pubsub_thread)
 
+    def check_for_suspension(self, burst: bool) -> None:
+        # Asked at the top of every round of RQ's work loop, where a Redis error would
+        # end the loop.
+        self._until_redis_answers(lambda: super(TallyWorker, self).check_for_suspension(burst))
+
     def run_maintenance_tasks(self) -> None:
-        super().run_maintenance_tasks()
+        # Also run at the top of the work loop (cleaning RQ's registries needs Redis).
+        self._until_redis_answers(super().run_maintenance_tasks)
         self.sweep()
 
     def sweep(self) -> None:
         app = AppJob.flask_app
         if app is None:
             return
-        if not self.connection.set(SWEEP_LOCK, self.name, nx=True, ex=max(1, self.sweep_seconds)):
+        if not self._until_redis_answers(
+            lambda: self.connection.set(
+                SWEEP_LOCK, self.name, nx=True, ex=max(1, self.sweep_seconds)
+            )
+        ):
             return  # another worker swept within the interval
         from jobs.maintenance import sweep
 
@@ -266,6 +276,13 @@ def _stop_before_work(signum, frame) -> None:
     raise SystemExit(0)
 
 
+def _leave_on_signals() -> None:
+    """Outside RQ's work loop a SIGTERM or Ctrl-C finds no job to finish: leave cleanly
+    instead of dying of it (RQ installs its own handlers once it has registered)."""
+    signal.signal(signal.SIGTERM, _stop_before_work)
+    signal.signal(signal.SIGINT, _stop_before_work)
+
+
 def run_worker(app: Flask, burst: bool = False, queues: tuple[str, ...] = QUEUE_NAMES) -> None:
     """Run jobs from ``queues`` (in priority order) until stopped; SIGTERM or Ctrl-C let
     the current job finish first. Without Redis it waits for it (see the module)."""
@@ -274,29 +291,31 @@ def run_worker(app: Flask, burst: bool = False, queues: tuple[str, ...] = QUEUE_
     AppJob.flask_app = app
     TallyWorker.sweep_seconds = app.config["JOBS_SWEEP_SECONDS"]
     connection = worker_connection(app.config["REDIS_URL"])
-    while True:
-        # Until RQ installs its own handlers (after it has registered with Redis), a
-        # SIGTERM or Ctrl-C finds no job to finish: leave cleanly instead of dying of it.
-        signal.signal(signal.SIGTERM, _stop_before_work)
-        signal.signal(signal.SIGINT, _stop_before_work)
-        worker: TallyWorker | None = None
-        try:
-            worker = TallyWorker(
-                [Queue(name, connection=connection, job_class=AppJob) for name in queues],
-                connection=connection,
-                job_class=AppJob,
-                maintenance_interval=app.config["JOBS_SWEEP_SECONDS"],
-            )
-            worker.work(burst=burst, logging_level="INFO")
-        except REDIS_DOWN as error:
-            # RQ could not register (or lost Redis where it does not wait itself).
+    try:
+        while True:
+            _leave_on_signals()
+            worker: TallyWorker | None = None
+            lost: Exception | None = None
+            try:
+                worker = TallyWorker(
+                    [Queue(name, connection=connection, job_class=AppJob) for name in queues],
+                    connection=connection,
+                    job_class=AppJob,
+                    maintenance_interval=app.config["JOBS_SWEEP_SECONDS"],
+                )
+                worker.work(burst=burst, logging_level="INFO")
+            except REDIS_DOWN as error:
+                lost = error  # RQ could not register, or lost Redis where it does not wait
+            # The handlers RQ installed belong to the worker that just ended.
+            _leave_on_signals()
             if worker is not None and worker.stop_requested:
                 return
-            signal.signal(signal.SIGTERM, _stop_before_work)
-            signal.signal(signal.SIGINT, _stop_before_work)
-            wait_for_redis(connection, error)
-            continue
-        if burst or worker.stop_requested:
-            return
-        log.warning("The worker stopped unexpectedly; starting it again in 1 s")
-        time.sleep(1.0)
+            if lost is not None:
+                wait_for_redis(connection, lost)
+            elif burst:
+                return
+            else:
+                log.warning("The worker stopped unexpectedly; starting it again in 1 s")
+                time.sleep(1.0)
+    except StopRequested:
+        return  # a signal that reached RQ's handler just as its worker ended
