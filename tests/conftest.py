@@ -8,6 +8,7 @@ it); without it the PostgreSQL half fails loudly rather than skipping.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -15,6 +16,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -305,15 +307,29 @@ class SmtpServer:
     """A real SMTP server (aiosmtpd) on a loopback port that keeps what it receives.
 
     ``stop()`` and ``start()`` take it down and bring it back on the same port, for
-    tests of delivery while the mail server is unreachable.
+    tests of delivery while the mail server is unreachable. ``hold()`` keeps each
+    message's DATA phase waiting (``holding`` is set once one arrives) until
+    ``release()``: a send that lasts as long as a test needs.
     """
 
     def __init__(self) -> None:
         self.port = free_port()
         self.messages: list[EmailMessage] = []
         self._controller: Controller | None = None
+        self.holding = threading.Event()
+        self._released = threading.Event()
+        self._released.set()
+
+    def hold(self) -> None:
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
+        if not self._released.is_set():
+            self.holding.set()
+            await asyncio.get_running_loop().run_in_executor(None, self._released.wait)
         message = message_from_bytes(envelope.content, policy=email_policy.default)
         message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
         self.messages.append(message)
@@ -324,6 +340,7 @@ class SmtpServer:
         self._controller.start()
 
     def stop(self) -> None:
+        self.release()
         if self._controller is not None:
             self._controller.stop()
             self._controller = None

@@ -16,6 +16,13 @@ What these tests prove:
   for ever: after a new worker starts, its sweep either runs it again to completion or,
   once ``EXPORT_MAX_ATTEMPTS`` is used up, marks it failed with the reason; either way
   a new export can then be started and completes.
+* Redis away does not stop a worker: started without Redis it waits (one log line,
+  not one per attempt) and sends a queued email within 5 s of redis-server starting;
+  an idle worker is back at work within 5 s of Redis returning; Redis killed in the
+  middle of a send or an export leaves the worker running, the email sent once, the
+  export complete and its ready email delivered once Redis is back.
+* However many sweeps run over a backlog, and two at once, each email and export has
+  exactly one job in its RQ queue.
 
 Intervals are shortened through the same environment variables an operator would set
 (sweep every second, one-second mail back-off, exports stale after three seconds).
@@ -31,9 +38,12 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +52,9 @@ import pytest
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Worker
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
+from jobs.maintenance import sweep
 from tests.conftest import (
     PASSWORD,
     RedisServer,
@@ -54,12 +65,15 @@ from tests.conftest import (
     make_app,
     sign_in,
 )
-from webapp.extensions import db
+from webapp.extensions import db, jobs
+from webapp.models.base import utcnow
 from webapp.models.billing import Invoice, LedgerEntry
 from webapp.models.customer import Customer
 from webapp.models.email import Email, EmailStatus
 from webapp.models.export import Export, ExportStatus
 from webapp.services.customers import create_customer
+from webapp.services.exports import start_export as start_export_service
+from webapp.services.mailer import SEND_EMAIL_JOB
 from webapp.services.staff import create_staff
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -264,12 +278,14 @@ def start_worker(settings, web, tmp_path) -> Iterator[Callable[..., WorkerProces
     is emptied) and their output is printed, which pytest shows when a test fails."""
     started: list[WorkerProcess] = []
 
-    def start(**overrides: Any) -> WorkerProcess:
+    def start(wait: bool = True, **overrides: Any) -> WorkerProcess:
+        """``wait=False``: return at once (for a worker started while Redis is down)."""
         env = worker_environment({**settings, **overrides})
         log_path = tmp_path / f"worker-{len(started) + 1}.log"
         worker = WorkerProcess(env, log_path, settings["REDIS_URL"])
         started.append(worker)
-        worker.wait_until_listening()
+        if wait:
+            worker.wait_until_listening()
         return worker
 
     yield start
@@ -606,3 +622,298 @@ def test_sigterm_stops_an_idle_worker_instead_of_restarting_it(start_worker):
     os.kill(worker.pid, signal.SIGTERM)
     assert worker.process.wait(timeout=WAIT_SECONDS) == 0, worker.output()
     assert "stopped unexpectedly" not in worker.output()
+
+
+# -- 5. Redis away: the worker waits, survives, and is back within seconds -------------
+
+# How soon after redis-server accepts connections a waiting worker must be at work.
+REDIS_BACK_SECONDS = 5
+# An outage long enough that a growing back-off (1, 2, 4, 8 s …) would still be asleep
+# when Redis returns.
+IDLE_OUTAGE_SECONDS = 8
+WAITING_FOR_REDIS = "; waiting for it"  # the worker's one line when a wait starts
+
+
+def alive(worker: WorkerProcess) -> bool:
+    return worker.process.poll() is None
+
+
+def noticed_redis_is_gone(worker: WorkerProcess) -> bool:
+    """The worker logged that it waits for Redis, or it exited (which the test fails)."""
+    return WAITING_FOR_REDIS in worker.output() or not alive(worker)
+
+
+def invoice_emails(smtp: SmtpServer, number: int) -> list:
+    subject = f"Invoice INV-{number:06d} from Tally"
+    return [message for message in smtp.to(CUSTOMER_EMAIL) if message["Subject"] == subject]
+
+
+def email_numbered(app, number: int) -> Email | None:
+    with app.app_context():
+        return db.session.scalar(select(Email).where(Email.name == f"Invoice INV-{number:06d}"))
+
+
+def sent_email_numbered(app, number: int) -> Email | None:
+    email = email_numbered(app, number)
+    return email if email is not None and email.status == EmailStatus.SENT else None
+
+
+def test_worker_started_while_redis_is_down_waits_and_works_once_it_starts(
+    web, smtp, redis_server: RedisServer, start_worker
+):
+    redis_server.stop()
+    worker = start_worker(wait=False)
+    wait_for(lambda: noticed_redis_is_gone(worker), "the worker to say it waits for Redis")
+    assert alive(worker), worker.output()
+
+    client = signed_in(web)
+    customer_id = new_customer(web)
+    capture_charge(client, customer_id)  # recorded; its enqueue fails, the row waits
+
+    # It keeps waiting without a line per attempt, until the email is due for the sweeper.
+    holds(
+        lambda: alive(worker) and the_email(web).status == EmailStatus.QUEUED,
+        "the worker exited, or the email left 'queued', while Redis was down",
+        seconds=MAIL_REQUEUE_AFTER_SECONDS,
+    )
+    assert worker.output().count(WAITING_FOR_REDIS) == 1, worker.output()
+
+    redis_server.start()
+
+    sent = wait_for(
+        lambda: email_in(web, EmailStatus.SENT),
+        "the queued email to be sent once Redis started",
+        timeout=REDIS_BACK_SECONDS,
+    )
+    assert sent.attempts == 1
+    assert_one_invoice_email(smtp, sent)
+    assert "answers again" in worker.output() and "Traceback" not in worker.output()
+
+
+def test_idle_worker_works_again_within_seconds_of_redis_returning(
+    web, smtp, redis_server: RedisServer, start_worker
+):
+    worker = start_worker()
+    client = signed_in(web)
+    customer_id = new_customer(web)
+    redis_server.stop()
+
+    wait_for(
+        lambda: noticed_redis_is_gone(worker) or "could not connect to Redis" in worker.output(),
+        "the worker to notice Redis is gone",
+    )
+    holds(lambda: alive(worker), "the worker exited while Redis was down", IDLE_OUTAGE_SECONDS)
+    redis_server.start()
+    capture_charge(client, customer_id)
+
+    sent = wait_for(
+        lambda: email_in(web, EmailStatus.SENT),
+        "the worker to send the email after Redis returned",
+        timeout=REDIS_BACK_SECONDS,
+    )
+    assert_one_invoice_email(smtp, sent)
+    worker.wait_until_listening()  # listed again in the Redis that restarted empty
+    # One line when the wait began (and at most RQ's own, once), not one per attempt.
+    output = worker.output()
+    assert output.count(WAITING_FOR_REDIS) == 1, output
+    assert output.count("could not connect to Redis") <= 1, output
+    assert "Traceback" not in output
+
+
+def test_redis_lost_mid_send_the_worker_survives_and_the_email_goes_once(
+    web, smtp, redis_server: RedisServer, start_worker
+):
+    # The mail server holds the message until released, so Redis dies mid-send; the
+    # client waits for the server's answer rather than timing out meanwhile.
+    worker = start_worker(MAIL_TIMEOUT_SECONDS=10, MAIL_REQUEUE_AFTER_SECONDS=15)
+    client = signed_in(web)
+    customer_id = new_customer(web)
+    smtp.hold()
+
+    capture_charge(client, customer_id)
+    assert smtp.holding.wait(WAIT_SECONDS), "the email never reached the mail server"
+    assert email_numbered(web, 1).status == EmailStatus.SENDING
+    redis_server.stop()
+    smtp.release()
+
+    first = wait_for(lambda: sent_email_numbered(web, 1), "the held email to be recorded sent")
+    wait_for(lambda: noticed_redis_is_gone(worker), "the worker to wait for Redis")
+    holds(lambda: alive(worker), "the worker exited after losing Redis", seconds=2)
+    assert first.attempts == 1 and len(invoice_emails(smtp, 1)) == 1
+
+    redis_server.start()
+    capture_charge(client, customer_id, amount="90.00")
+
+    wait_for(
+        lambda: sent_email_numbered(web, 2),
+        "a new email to be sent after Redis returned",
+        timeout=REDIS_BACK_SECONDS,
+    )
+    holds(
+        lambda: len(invoice_emails(smtp, 1)) == 1 and len(invoice_emails(smtp, 2)) == 1,
+        "an invoice email was delivered twice",
+        seconds=3 * SWEEP_SECONDS,
+    )
+    assert len(smtp.to(CUSTOMER_EMAIL)) == 2
+    assert alive(worker)
+
+
+def test_redis_lost_mid_export_the_worker_survives_and_the_export_completes(
+    web, smtp, settings, redis_server: RedisServer, start_worker
+):
+    add_customers(web, EXPORT_CUSTOMERS)
+    export_dir = Path(settings["EXPORT_DIR"])
+    worker = start_worker(EXPORT_BATCH_SIZE=KILLED_EXPORT_BATCH_SIZE)
+    client = signed_in(web)
+
+    with psycopg.connect(settings["DATABASE_URL"]) as watcher:
+        export_id = start_export(client)
+
+        def under_way() -> bool:
+            status, done = watcher.execute(
+                "SELECT status, rows_done FROM exports WHERE id = %s", (export_id,)
+            ).fetchone()
+            return status == ExportStatus.RUNNING and done > 0
+
+        wait_for(under_way, "the export to write its first batch")
+        # Hold the export at its next batch while Redis goes away.
+        watcher.execute("LOCK TABLE customers IN ACCESS EXCLUSIVE MODE")
+        assert under_way() and child_pids(worker.pid), "no work horse is running the export"
+        redis_server.stop()
+        watcher.rollback()
+
+    export = wait_for(lambda: export_finished(web, export_id), "the export to end")
+    assert export.status == ExportStatus.DONE, export.last_error
+    assert export.attempts == 1
+    assert export.rows_done == export.rows_total == EXPORT_CUSTOMERS
+    ids = csv_customer_ids(export_dir / export.file_name)
+    assert len(ids) == len(set(ids)) == EXPORT_CUSTOMERS
+    wait_for(lambda: noticed_redis_is_gone(worker), "the worker to wait for Redis")
+    holds(lambda: alive(worker), "the worker exited after losing Redis", seconds=2)
+    assert export_ready_emails(smtp) == []  # its job could not be enqueued: it waits
+
+    redis_server.start()
+
+    wait_for(lambda: export_ready_emails(smtp), "the export-ready email once Redis is back")
+    holds(
+        lambda: len(export_ready_emails(smtp)) == 1,
+        "the export-ready email was delivered twice",
+        seconds=3 * SWEEP_SECONDS,
+    )
+    assert export_row(web, export_id).attempts == 1
+    assert alive(worker)
+
+
+@pytest.mark.parametrize("redis_gone", ["before-start", "while-idle"])
+def test_sigterm_stops_a_worker_that_waits_for_redis(
+    redis_server: RedisServer, start_worker, redis_gone
+):
+    if redis_gone == "before-start":
+        redis_server.stop()
+        worker = start_worker(wait=False)
+    else:
+        worker = start_worker()
+        redis_server.stop()
+    wait_for(
+        lambda: WAITING_FOR_REDIS in worker.output() or not alive(worker),
+        "the worker to wait for Redis",
+    )
+    os.kill(worker.pid, signal.SIGTERM)
+    assert worker.process.wait(timeout=WAIT_SECONDS) == 0, worker.output()
+    assert "Traceback" not in worker.output()
+
+
+# -- 6. one queued job per email or export, however many sweeps ------------------------
+
+BACKLOG_EMAILS = 50
+
+
+def queued_job_ids(redis_url: str, queue: str) -> list[str]:
+    connection = Redis.from_url(redis_url)
+    return [job_id.decode() for job_id in connection.lrange(f"rq:queue:{queue}", 0, -1)]
+
+
+def test_sweeps_racing_over_a_backlog_leave_one_job_per_email_and_export(
+    database_url, instance_dir, redis_server: RedisServer, tmp_path
+):
+    """No worker runs, so every job stays queued; each sweep comes after the lease of
+    the last one ran out (as with a backlog longer than MAIL_REQUEUE_AFTER_SECONDS)."""
+    app = make_app(
+        database_url,
+        instance_dir,
+        REDIS_URL=redis_server.url,
+        MAIL_SERVER="127.0.0.1",
+        EXPORT_DIR=str(tmp_path / "exports"),
+    )
+    empty_database(app)
+    try:
+        with app.app_context():
+            staff = create_staff(db.session, STAFF_EMAIL, "Alex Agent", "agent", PASSWORD)
+            export, started = start_export_service(db.session, staff)  # enqueued: one job
+            assert started
+            export_id = export.id
+            db.session.execute(
+                insert(Email),
+                [
+                    {
+                        "kind": "invoice",
+                        "name": f"Invoice INV-{number:06d}",
+                        "recipient": f"kunde{number}@example.com",
+                        "subject": f"Invoice INV-{number:06d} from Tally",
+                        "html_body": "<p>Invoice</p>",
+                        "text_body": "Invoice",
+                        "status": EmailStatus.QUEUED,
+                        "next_attempt_at": utcnow(),
+                    }
+                    for number in range(1, BACKLOG_EMAILS + 1)
+                ],
+            )
+            db.session.commit()
+            email_ids = db.session.scalars(select(Email.id)).all()
+
+        def lease_runs_out() -> None:
+            with app.app_context():
+                past = utcnow() - timedelta(seconds=1)
+                for model in (Email, Export):
+                    db.session.execute(update(model).values(next_attempt_at=past))
+                db.session.commit()
+
+        def sweep_in_app():
+            with app.app_context():
+                return sweep()
+
+        for _ in range(3):
+            lease_runs_out()
+            result = sweep_in_app()
+            assert (result.emails, result.exports) == (BACKLOG_EMAILS, 1)
+
+        # Two sweepers at once (two workers, or a worker and `jobs sweep`).
+        lease_runs_out()
+        start = threading.Barrier(2)
+
+        def racing_sweep():
+            start.wait()
+            return sweep_in_app()
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = [future.result() for future in [pool.submit(racing_sweep) for _ in "ab"]]
+        assert sum(result.emails for result in results) >= BACKLOG_EMAILS
+
+        # Two sweepers that both leased the same rows (neither saw the other's lease)
+        # enqueue them at the same moment.
+        def racing_enqueues() -> None:
+            with app.app_context():
+                start.wait()
+                for email_id in email_ids:
+                    jobs.enqueue(SEND_EMAIL_JOB, email_id)
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for future in [pool.submit(racing_enqueues) for _ in "ab"]:
+                future.result()
+
+        emails_queue = queued_job_ids(redis_server.url, "tally")
+        assert len(emails_queue) == BACKLOG_EMAILS, f"{len(emails_queue)} jobs queued"
+        assert sorted(emails_queue) == sorted(f"email-{email_id}" for email_id in email_ids)
+        assert queued_job_ids(redis_server.url, "tally-exports") == [f"export-{export_id}"]
+    finally:
+        empty_database(app)

@@ -10,6 +10,11 @@ Jobs are named by dotted path and given ids, never objects (CONVENTIONS.md).
 Nothing relies on an enqueue succeeding: the work is a database row first, and
 the sweeper (``jobs.maintenance.sweep``) enqueues again whatever still waits,
 so Redis being down delays work but loses none.
+
+An email or an export has at most one job waiting in its RQ queue, however often it
+is enqueued (after its commit, by sweepers in several workers, by ``jobs sweep``):
+its job id is fixed (``email-42``, ``export-7``) and the enqueue adds it only when
+that id is not waiting already, checked and written in one Redis transaction.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from typing import Any
 
 from flask import Flask, current_app
 from redis import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, WatchError
 from rq import Queue
+from rq.job import Job
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 from werkzeug.utils import import_string
@@ -38,6 +44,8 @@ SWEEP_JOB = "jobs.maintenance.sweep"
 # How long RQ lets a job run; exports of millions of customers need the long one.
 JOB_TIMEOUTS = {"jobs.exports.run_export": 6 * 3600}
 DEFAULT_JOB_TIMEOUT = 600
+# Jobs about one row, named after it: at most one of each waits in the queue.
+JOB_ID_PREFIXES = {"jobs.emails.send_email": "email", "jobs.exports.run_export": "export"}
 _PENDING = "tally_jobs_after_commit"
 _EXTENSION = "tally_jobs"
 
@@ -51,6 +59,13 @@ def run_job(app: Flask, func_name: str, args: tuple) -> Any:
         return func(*args)
 
 
+def job_id(func_name: str, args: tuple) -> str | None:
+    """The fixed RQ job id of a job about one row (``email-42``), else None (RQ picks
+    a random one)."""
+    prefix = JOB_ID_PREFIXES.get(func_name)
+    return f"{prefix}-{args[0]}" if prefix is not None else None
+
+
 class RedisBackend:
     """RQ on Redis: the worker process runs the jobs."""
 
@@ -61,14 +76,22 @@ class RedisBackend:
         self.queues = {name: Queue(name, connection=self.connection) for name in QUEUE_NAMES}
 
     def enqueue(self, func_name: str, args: tuple) -> bool:
+        """Hand the job to RQ, unless the same job (same id) is waiting in the queue
+        already. False when Redis did not take it (the sweeper tries again)."""
+        queue = self.queues[JOB_QUEUES.get(func_name, QUEUE_NAME)]
         try:
-            self.queues[JOB_QUEUES.get(func_name, QUEUE_NAME)].enqueue(
+            job = queue.create_job(
                 func_name,
-                *args,
-                job_timeout=JOB_TIMEOUTS.get(func_name, DEFAULT_JOB_TIMEOUT),
+                args=args,
+                job_id=job_id(func_name, args),
+                timeout=JOB_TIMEOUTS.get(func_name, DEFAULT_JOB_TIMEOUT),
                 result_ttl=3600,
                 failure_ttl=7 * 86400,
             )
+            if func_name in JOB_ID_PREFIXES:
+                self._enqueue_unless_waiting(queue, job)
+            else:
+                queue.enqueue_job(job)
         except RedisError as error:
             # The row that describes the work is committed; the sweeper will enqueue it
             # again once Redis answers.
@@ -77,6 +100,31 @@ class RedisBackend:
             )
             return False
         return True
+
+    def _enqueue_unless_waiting(self, queue: Queue, job: Job) -> bool:
+        """Enqueue ``job`` unless its id is in ``queue`` already; True if it was added.
+
+        RQ's own enqueue with a given id pushes a second entry, and its ``unique`` flag
+        refuses while the job's record exists, which outlives the job (a record kept
+        for its result, or left "started" by a worker that died) and would block the
+        sweeper's hand-back. So: WATCH the queue, look for the id (LPOS), and enqueue in
+        MULTI/EXEC; if another enqueue or a worker touched the queue in between, EXEC
+        fails and it is checked again. A job that is running is no longer in the queue,
+        so a copy may wait behind it; that copy finds its row done and does nothing.
+        """
+        with self.connection.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(queue.key)
+                    if pipe.lpos(queue.key, job.id) is not None:
+                        pipe.reset()
+                        return False
+                    pipe.multi()
+                    queue.enqueue_job(job, pipeline=pipe)
+                    pipe.execute()
+                    return True
+                except WatchError:
+                    continue
 
     def start(self) -> None:
         """Nothing to start: the worker process runs the jobs."""
