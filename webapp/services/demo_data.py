@@ -135,6 +135,7 @@ def generate_customers(count: int, seed: int | None = None) -> Iterator[dict]:
             "payment_gateway": "card_refunds_only" if rng.random() < 0.2 else "manual",
             "balance_minor": 0,
             "personal_data_cleared_at": None,
+            "version": 1,
             "created_at": created,
             "updated_at": created,
         }
