@@ -142,7 +142,8 @@ def test_the_second_save_of_edit_customer_is_refused_and_keeps_what_was_typed(
     assert "Phone" not in message  # only what the other person changed
     shown = form_values(page)
     assert shown["phone"] == "+442079460000"  # what B typed, as stored
-    assert shown["email"] == "ada@example.com"  # what B saw: nothing is merged silently
+    # B left the email as shown: the form now shows A's, so saving again keeps it.
+    assert shown["email"] == "ada.king@example.com"
     assert shown["opened_version"] == "2"
     stored = current(db, Customer, customer.id)
     assert (stored.email, stored.phone, stored.version) == (
@@ -151,8 +152,8 @@ def test_the_second_save_of_edit_customer_is_refused_and_keeps_what_was_typed(
         2,
     )
 
-    # B keeps A's email this time and saves again, deliberately: both edits are kept.
-    again = second_client.post(url, {**shown, "email": "ada.king@example.com"})
+    # B saves the form as it came back: both edits are kept.
+    again = second_client.post(url, shown)
     assert again.status_code == 303
     stored = current(db, Customer, customer.id)
     assert (stored.email, stored.phone, stored.version) == (
@@ -171,8 +172,11 @@ def test_saving_the_conflict_form_as_it_is_overwrites_deliberately(
     assert first_client.post(url, {**form_a, "company": "Engines"}).status_code == 303
     refused = second_client.post(url, {**form_b, "company": "Looms"})
     assert refused.status_code == 409
-    assert "Company: now Engines" in alert(refused.get_data(as_text=True))
-    again = second_client.post(url, form_values(refused.get_data(as_text=True)))
+    page = refused.get_data(as_text=True)
+    # Both changed the company: the message says so, and B's value stays in the form.
+    assert "Company: now Engines (you typed another value: yours is kept)" in alert(page)
+    assert form_values(page)["company"] == "Looms"
+    again = second_client.post(url, form_values(page))
     assert again.status_code == 303
     assert current(db, Customer, customer.id).company == "Looms"
 

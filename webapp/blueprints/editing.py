@@ -7,6 +7,8 @@ from typing import Any
 
 from webapp.forms import EditVersionForm
 from webapp.services import versions
+from webapp.services.money import format_plain
+from webapp.services.reference import format_tax_rate
 
 # Form field -> the column it edits, where the names differ (typed money, a tax rate).
 FORM_COLUMNS = {"amount": "amount_minor", "rate": "rate_bp"}
@@ -48,6 +50,7 @@ def conflict_message(form: EditVersionForm, noun: str, conflict: versions.EditCo
     }
     changed = "; ".join(
         f"{labels.get(change.field, change.field)}: now {change.now or 'empty'}"
+        + (" (shown below)" if change.refreshed else " (you typed another value: yours is kept)")
         for change in conflict.changes
     )
     return (
@@ -56,10 +59,29 @@ def conflict_message(form: EditVersionForm, noun: str, conflict: versions.EditCo
     )
 
 
+def _refresh(form: EditVersionForm, conflict: versions.EditConflict) -> None:
+    """Fields this person left as they were shown take the other person's value, so a
+    second save cannot undo that change unnoticed."""
+    inverse = {column: name for name, column in FORM_COLUMNS.items()}
+    for change in conflict.changes:
+        if not change.refreshed:
+            continue
+        field = form._fields.get(inverse.get(change.field, change.field))
+        if field is None:
+            continue
+        if change.field == "amount_minor":  # typed as a plain number
+            field.data = format_plain(change.value, form.currency.data)
+        elif change.field == "rate_bp":
+            field.data = format_tax_rate(change.value)
+        else:
+            field.data = change.value
+
+
 def reopen(form: EditVersionForm, noun: str, conflict: versions.EditConflict) -> str:
-    """After a conflict: the form (still holding what this person typed) is opened again
-    at the current version, so saving it again goes through deliberately. Returns the
-    message to show above it."""
+    """After a conflict: the form is opened again at the current version, holding what
+    this person typed and, in the fields they left alone, the values now; saving it
+    again goes through deliberately. Returns the message to show above it."""
     form.opened_version.data = str(conflict.version)
     form.seen.data = conflict.seen
+    _refresh(form, conflict)
     return conflict_message(form, noun, conflict)

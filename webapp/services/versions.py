@@ -12,8 +12,11 @@ afresh:
   changed by someone else. If this person typed exactly that new value, or nothing
   shown on the form changed (a posting moved the balance, a tag was added), the save
   goes through; otherwise it is refused with ``EditConflict``, naming each such field
-  with its value now, so the form comes back (409) with what this person typed and
-  the current version: saving again is then a deliberate choice.
+  with its value now, so the form comes back (409) at the current version. A field
+  this person left as it was shown takes the other person's value in the form
+  (``Changed.refreshed``), so saving again cannot undo their change by accident; a
+  field both changed keeps what this person typed: saving it again is a deliberate
+  choice.
 
 Why carry the values shown rather than read the history: history lines hold readable
 text (labels, formatted money) and Clear personal data blanks their values, while the
@@ -51,6 +54,10 @@ class Changed:
 
     field: str
     now: str
+    # This person left the field as shown: the form takes the value now (``value``,
+    # as stored) instead of keeping the old one.
+    refreshed: bool = False
+    value: Any = None
 
 
 class EditConflict(Exception):
@@ -143,7 +150,12 @@ def check(
             continue  # as the form showed it
         if name in typed and as_text(typed[name]) == as_text(now):
             continue  # this person typed what it is now: nothing is lost
-        changes.append(Changed(name, shown(session, row, name, now)))
+        untouched = (
+            opened.seen is not None
+            and name in typed
+            and as_text(typed[name]) == opened.seen.get(name)
+        )
+        changes.append(Changed(name, shown(session, row, name, now), untouched, now))
     if not changes:
         return
     conflict = EditConflict(changes, row.version, seen_token(row, names))
