@@ -30,9 +30,9 @@ from webapp.models.billing import LedgerEntry
 from webapp.models.customer import Customer
 from webapp.models.links import PaymentLink
 from webapp.services import history
+from webapp.services.guard import lock_editable
 from webapp.services.ledger import balances
 from webapp.services.mailer import queue_email
-from webapp.services.records import lock_editable
 from webapp.urls import external_url
 
 # Choices for "Expires": days, or None for never.
@@ -116,7 +116,7 @@ def generate(
     # Two Generate clicks at once must not leave two live links: take the customer's
     # lock first (the same one postings take); under it, a customer whose personal data
     # was cleared meanwhile gets no live link.
-    lock_editable(session, customer.id, error=PaymentLinkError)
+    lock_editable(session, customer.id)
     replaced = session.execute(
         update(PaymentLink)
         .where(PaymentLink.customer_id == customer.id, PaymentLink.revoked_at.is_(None))
@@ -166,7 +166,7 @@ def email_link(session: Session, customer: Customer, staff_id: int | None):
     """Email link to customer, through the recorded-email path. Under the customer's
     lock, which refreshes ``customer``: its address as it is now, never one cleared
     meanwhile."""
-    lock_editable(session, customer.id, error=PaymentLinkError)
+    lock_editable(session, customer.id)
     link = current_link(session, customer.id)
     if link is None:
         session.rollback()  # let go of the customer's lock
