@@ -56,11 +56,7 @@ EDITABLE_FIELDS = (
     "payment_gateway",
 )
 
-STATUS_LABELS = {
-    CustomerStatus.ACTIVE: "Active",
-    CustomerStatus.SUSPENDED: "Suspended",
-    CustomerStatus.ARCHIVED: "Archived",
-}
+STATUS_LABELS = {status: status.label for status in CustomerStatus}
 
 
 def _apply(customer: Customer, fields: Mapping[str, Any]) -> None:

@@ -28,11 +28,10 @@ from sqlalchemy.orm import Session
 from webapp.extensions import jobs
 from webapp.models.base import utcnow
 from webapp.models.billing import CustomerBalance
-from webapp.models.customer import Customer, format_customer_id
+from webapp.models.customer import Customer, CustomerStatus, format_customer_id
 from webapp.models.email import Email
 from webapp.models.export import Export, ExportStatus
 from webapp.models.staff import Staff, StaffRole
-from webapp.services.customers import STATUS_LABELS as CUSTOMER_STATUS_LABELS
 from webapp.services.mailer import queue_email
 from webapp.services.money import format_plain
 from webapp.services.paging import Page, page_of
@@ -41,13 +40,7 @@ from webapp.services.sweeping import lease_due, times
 from webapp.urls import external_url
 
 RUN_EXPORT_JOB = "jobs.exports.run_export"
-STATUS_LABELS = {
-    ExportStatus.QUEUED: "Queued",
-    ExportStatus.RUNNING: "Running",
-    ExportStatus.DONE: "Ready",
-    ExportStatus.FAILED: "Failed",
-    ExportStatus.EXPIRED: "Expired",
-}
+STATUS_LABELS = {status: status.label for status in ExportStatus}
 # Cells starting with one of these are read as formulas by spreadsheets.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_FIRST = frozenset(FORMULA_STARTS)
@@ -179,7 +172,7 @@ def _cells(row: tuple, others: dict[int, str]) -> tuple[str, ...]:
         neutralise(invoicing_flow),
         "yes" if auto_pay else "no",
         payment_gateway,
-        CUSTOMER_STATUS_LABELS.get(status, status),
+        CustomerStatus(status).label,
         neutralise(footnotes),
         format_plain(balance_minor, currency),
         _when(created_at),
