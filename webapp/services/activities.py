@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from webapp.models.base import utcnow
 from webapp.models.crm import Activity, ActivityKind
 from webapp.models.customer import Customer
+from webapp.paging import Page, page_of
 from webapp.services import versions
 from webapp.services.guard import lock_editable
-from webapp.services.paging import Page, page_of
 from webapp.services.records import RecordError, customer_record, plain_text, record_now
 
 KIND_LABELS = {

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 from webapp.extensions import jobs
 from webapp.models.base import utcnow
 from webapp.models.email import Email, EmailStatus
+from webapp.paging import Page, page_of
 from webapp.services import history
-from webapp.services.paging import Page, page_of
 from webapp.services.payment_link_tokens import PaymentLinkError, fill_in_link
 from webapp.services.sweeping import lease_due, times
 

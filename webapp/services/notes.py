@@ -6,8 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.models.notes import Note
+from webapp.paging import Page, page_of
 from webapp.services.guard import lock_editable
-from webapp.services.paging import Page, page_of
 from webapp.services.records import customer_record, plain_text
 
 MAX_LENGTH = 5000

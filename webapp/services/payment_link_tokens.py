@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from webapp.models.base import utcnow
-from webapp.models.links import PaymentLink
+from webapp.models.payment_links import PaymentLink
 from webapp.urls import external_url
 
 # What the email bodies hold in place of the link; the job puts the link in.

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from webapp.models.base import utcnow
 from webapp.models.billing import LedgerEntry
 from webapp.models.customer import Customer
-from webapp.models.links import PaymentLink
+from webapp.models.payment_links import PaymentLink
 from webapp.services import history
 from webapp.services.guard import lock_editable
 from webapp.services.ledger import balances

@@ -27,12 +27,13 @@ from sqlalchemy.orm import Session
 from webapp.models.base import utcnow
 from webapp.models.billing import CreditNote, CustomerBalance, Invoice, LedgerEntry
 from webapp.models.contacts import Address, Alias, Contact
-from webapp.models.crm import Activity, Sale, Subscription, Ticket
+from webapp.models.crm import Activity, Sale, Ticket
 from webapp.models.customer import PERSONAL_COLUMNS, Customer, InvoicingFlow
 from webapp.models.email import Email, EmailStatus
 from webapp.models.history import CustomerEvent
-from webapp.models.links import PaymentLink
 from webapp.models.notes import Note
+from webapp.models.payment_links import PaymentLink
+from webapp.models.subscriptions import Subscription
 from webapp.services import audit, exports, guard, history, ledger, subscriptions
 from webapp.services.gateways import gateway_for
 from webapp.services.mailer import NO_MAIL_SERVER

@@ -16,8 +16,8 @@ from webapp.models.base import utcnow
 from webapp.models.email import Email
 from webapp.models.export import Export, ExportStatus
 from webapp.models.staff import Staff, StaffRole
+from webapp.paging import Page, page_of
 from webapp.services.mailer import queue_email
-from webapp.services.paging import Page, page_of
 from webapp.urls import external_url
 
 STATUS_LABELS = {status: status.label for status in ExportStatus}

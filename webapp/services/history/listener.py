@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.base import NO_VALUE
 
 from webapp.models.billing import CreditNote, Invoice, LedgerEntry
-from webapp.models.crm import Subscription
 from webapp.models.customer import Customer
+from webapp.models.subscriptions import Subscription
 from webapp.services.history.display import _plain, _word
 from webapp.services.history.recorder import acting_staff_id, record
 from webapp.services.history.registry import (

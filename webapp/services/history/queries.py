@@ -7,7 +7,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from webapp.models.history import CustomerEvent
-from webapp.services.paging import Page, page_of
+from webapp.paging import Page, page_of
 
 # Kind groups, as the History tab's filter offers them. A kind is "group" or
 # "group.detail" (entry.charge, record.contact.added, payment_link.revoked …).
