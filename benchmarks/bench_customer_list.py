@@ -1,7 +1,7 @@
 """Customer list benchmark: server time of the list, paging, sorting, filters and search.
 
 Fills a dedicated PostgreSQL database (1,000,000 customers by default) and a
-SQLite file (100,000) with ``webapp.services.demo_data`` (seeded, so every
+SQLite file (100,000) with ``webapp.demo_data`` (seeded, so every
 run sees the same rows), then tags them by SQL: "common" on every 3rd
 customer, "one-percent" on every 100th, "rare" on 20 spread over the table (a
 tag that already exists is left alone, so a reused database is tagged once).
@@ -49,9 +49,9 @@ from sqlalchemy import func, select, text
 
 from webapp import create_app
 from webapp.config import normalise_database_url
+from webapp.demo_data import insert_demo_customers
 from webapp.extensions import db
 from webapp.models.customer import Customer, CustomerStatus
-from webapp.services.demo_data import insert_demo_customers
 from webapp.services.search import PAGE_SIZE, CustomerQuery, narrow_to_view
 from webapp.services.staff import create_staff, find_staff_by_email
 from webapp.services.tags import tag_key

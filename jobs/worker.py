@@ -19,6 +19,7 @@ database, and the sweeper enqueues it once Redis is back.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from contextlib import suppress
 from typing import Any
 
 from flask import Flask
+from flask.cli import ScriptInfo
 from redis import Redis
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -38,6 +40,7 @@ from rq.job import Job
 from rq.logutils import setup_loghandlers
 from rq.utils import now
 
+from jobs import maintenance
 from webapp.extensions import db
 from webapp.jobqueue import QUEUE_NAMES
 
@@ -117,9 +120,9 @@ class AppJob(Job):
     def perform(self) -> Any:
         app = type(self).flask_app
         if app is None:  # enqueued and run outside `flask worker`, e.g. rq's own CLI
-            from webapp import create_app
-
-            app = type(self).flask_app = create_app()
+            # The app the flask command would load (FLASK_APP, else wsgi.py): jobs/ is
+            # below the app, so it finds it as a server does rather than importing it.
+            app = type(self).flask_app = ScriptInfo(os.environ.get("FLASK_APP")).load_app()
         with app.app_context():
             try:
                 return super().perform()
@@ -248,12 +251,10 @@ class TallyWorker(Worker):
             )
         ):
             return  # another worker swept within the interval
-        from jobs.maintenance import sweep
-
         self.sweeping = True
         with app.app_context():
             try:
-                result = sweep()
+                result = maintenance.sweep()
                 if (
                     result.emails
                     or result.exports

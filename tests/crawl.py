@@ -14,11 +14,12 @@ from webapp.blueprints.customer_tabs import TABS
 from webapp.blueprints.records import KINDS
 from webapp.models.billing import CreditNote, Invoice
 from webapp.models.contacts import Address, Alias, Contact
-from webapp.models.crm import Activity, Sale, Subscription, Tag, Ticket
+from webapp.models.crm import Activity, Sale, Tag, Ticket
 from webapp.models.email import Email
 from webapp.models.export import Export
 from webapp.models.notes import Note
 from webapp.models.settings import LegalEntity, TaxClass
+from webapp.models.subscriptions import Subscription
 from webapp.services import settings
 from webapp.services.billing import INVOICE_ACTIONS
 

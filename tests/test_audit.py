@@ -12,8 +12,8 @@ from tests.conftest import sign_in
 from webapp.models.base import utcnow
 from webapp.models.history import AuditEvent
 from webapp.models.staff import Staff
+from webapp.paging import PER_PAGE
 from webapp.services import audit
-from webapp.services.paging import PER_PAGE
 
 
 def rows_of(html: str) -> list[list[str]]:

@@ -27,6 +27,7 @@ from webapp.services import (
     addresses,
     aliases,
     contacts,
+    guard,
     notes,
     personal_data,
     sales,
@@ -561,7 +562,7 @@ def refusal_for(db, customer_id: int) -> str:
 def test_edit_customer_is_refused_and_writes_nothing(admin_client, staff_client, db, customer):
     customer = cleared(db, customer)
     message = refusal_for(db, customer.id)
-    assert personal_data.edit_refusal(customer) == message
+    assert guard.edit_refusal(customer) == message
     before = everything(db)
     edit = f"/customers/{customer.id}/edit"
     form = {"name": "Back Again", "email": "back@example.com", "country": "DE"}
@@ -670,7 +671,7 @@ def test_notes_tags_and_payment_links_are_refused(staff_client, db, customer):
 
 
 def test_a_customer_not_cleared_is_edited_as_before(staff_client, db, customer):
-    assert personal_data.edit_refusal(customer) is None
+    assert guard.edit_refusal(customer) is None
     response = staff_client.post(f"/customers/{customer.id}/notes/", {"body": "Still fine"})
     assert response.status_code == 303
     assert db.session.scalar(select(func.count()).select_from(Note)) == 1

@@ -20,6 +20,7 @@ from webapp.models.email import Email, EmailStatus
 from webapp.models.export import Export, ExportStatus
 from webapp.services import exports as export_service
 from webapp.services.billing import capture_one_time_charge
+from webapp.services.exports import job as export_job
 from webapp.services.ledger import post_entry
 
 # -- helpers and fixtures -------------------------------------------------------------
@@ -509,7 +510,7 @@ def test_an_error_mid_export_is_retried_then_fails_without_leaking_details(
         yield 1
         raise OSError("No space left on device: '/srv/secret/path'")
 
-    monkeypatch.setattr(export_service, "_write_customers", broken)
+    monkeypatch.setattr(export_job, "_write_customers", broken)
     export, _ = export_service.start_export(db.session, make_staff())
     first = fresh(db, export.id)
     assert (first.status, first.attempts) == (ExportStatus.QUEUED, 1)
@@ -603,7 +604,7 @@ def test_a_job_taken_for_dead_stops_and_leaves_the_export_to_its_replacement(
 ):
     app.config["EXPORT_BATCH_SIZE"] = 1
     export = add_export(db, make_staff(), status=ExportStatus.QUEUED)
-    write_customers = export_service._write_customers
+    write_customers = export_job._write_customers
 
     def replaced_after_the_first_batch(session, writer):
         for done in write_customers(session, writer):
@@ -615,7 +616,7 @@ def test_a_job_taken_for_dead_stops_and_leaves_the_export_to_its_replacement(
             )
             yield done
 
-    monkeypatch.setattr(export_service, "_write_customers", replaced_after_the_first_batch)
+    monkeypatch.setattr(export_job, "_write_customers", replaced_after_the_first_batch)
     assert export_service.run_export(db.session, export.id) is None
     export = fresh(db, export.id)
     assert (export.status, export.attempts, export.rows_done) == (ExportStatus.RUNNING, 2, 0)

@@ -21,11 +21,12 @@ from webapp.extensions import db as _db
 from webapp.models.base import utcnow
 from webapp.models.billing import Invoice
 from webapp.models.contacts import Address, Alias, Contact
-from webapp.models.crm import Activity, Sale, Subscription, Tag, Ticket
+from webapp.models.crm import Activity, Sale, Tag, Ticket
 from webapp.models.customer import Customer
 from webapp.models.email import Email, EmailStatus
 from webapp.models.history import CustomerEvent
 from webapp.models.notes import Note
+from webapp.models.subscriptions import Subscription
 from webapp.services import history, settings, tags
 
 AGENT = "Alex Agent"

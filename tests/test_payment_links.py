@@ -21,7 +21,7 @@ from webapp.models.billing import EntryKind
 from webapp.models.customer import Customer
 from webapp.models.email import Email, EmailStatus
 from webapp.models.history import CustomerEvent
-from webapp.models.links import PaymentLink
+from webapp.models.payment_links import PaymentLink
 from webapp.services import mailer, payment_links
 from webapp.services.ledger import post_entry
 

@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from webapp.models.crm import Subscription
+from webapp.models.subscriptions import Subscription
 from webapp.services import subscriptions
 from webapp.services.records import RecordError
 

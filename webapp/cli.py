@@ -80,7 +80,7 @@ def ensure_admin_command(email: str) -> None:
 @click.option("--seed", type=int, default=None, help="Random seed, for repeatable data.")
 def demo_data_command(count: int, seed: int | None) -> None:
     """Fill the database with realistic customers."""
-    from webapp.services.demo_data import insert_demo_customers
+    from webapp.demo_data import insert_demo_customers
 
     started = time.perf_counter()
     with click.progressbar(length=count, label="Adding customers") as bar:

@@ -13,9 +13,9 @@ from webapp.services.billing import INVOICE_ACTIONS, available_actions
 from webapp.services.contacts import preferences_label
 from webapp.services.customers import STATUS_LABELS
 from webapp.services.gateways import gateway_for
+from webapp.services.guard import edit_refusal
 from webapp.services.mailer import can_resend
 from webapp.services.money import balance_wording, format_money
-from webapp.services.personal_data import edit_refusal
 from webapp.services.reference import (
     countries,
     country_name,

@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 from tests.browser.test_billing import open_tab, success_message
 from tests.browser.test_panel import customer_form, open_actions, results
 from webapp.extensions import db
-from webapp.models.crm import Subscription
 from webapp.models.customer import Customer
 from webapp.models.history import AuditEvent
+from webapp.models.subscriptions import Subscription
 
 pytestmark = pytest.mark.browser
 

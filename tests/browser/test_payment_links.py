@@ -22,7 +22,7 @@ from sqlalchemy import select
 from tests.browser.test_panel import assert_not_reloaded, mark_window
 from webapp.extensions import db
 from webapp.models.billing import EntryKind
-from webapp.models.links import PaymentLink
+from webapp.models.payment_links import PaymentLink
 from webapp.services import ledger
 
 pytestmark = pytest.mark.browser

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from tests.browser.test_billing import open_customer, open_tab, success_message
 from webapp.extensions import db
-from webapp.models.crm import Subscription
+from webapp.models.subscriptions import Subscription
 
 pytestmark = pytest.mark.browser
 

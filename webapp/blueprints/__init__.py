@@ -8,7 +8,6 @@ from flask_login import current_user
 from webapp.extensions import db
 from webapp.models.customer import Customer
 from webapp.rendering import htmx_done, is_htmx_partial
-from webapp.services.records import CUSTOMER_GONE
 
 
 def customer_or_404(customer_id: int) -> Customer:
@@ -17,16 +16,6 @@ def customer_or_404(customer_id: int) -> Customer:
     if customer is None:
         abort(404)
     return customer
-
-
-def answer_if_customer_gone(customer_id: int):
-    """After a refusal (rolled back): when the customer was deleted while this request
-    ran, the answer, or None while it still exists. The customer page cannot be shown
-    any more (it would read the deleted row), so it is the customer list saying so, as
-    a full page load with htmx too (HX-Redirect)."""
-    if db.session.get(Customer, customer_id, populate_existing=True) is not None:
-        return None
-    return to_customer_list(CUSTOMER_GONE, "error")
 
 
 def to_customer_list(message: str, category: str = "success"):

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, request, url_for
 from jinja2_fragments.flask import render_block
 
-from webapp.blueprints import customer_or_404, editing
+from webapp.blueprints import customer_or_404, editing, to_customer_list
 from webapp.blueprints.customer_tabs import TABS, tab_context
-from webapp.blueprints.personal_data import refused_if_cleared
 from webapp.extensions import db
 from webapp.forms import CustomerForm, StatusForm
 from webapp.models.customer import Customer, CustomerStatus
 from webapp.rendering import htmx_done, is_htmx_partial, render_page
 from webapp.services import customers as customer_service
+from webapp.services import guard, versions
 from webapp.services import tags as tags_service
-from webapp.services import versions
 from webapp.services.search import CustomerQuery, any_customers, list_customers
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
@@ -160,6 +159,39 @@ def render_customer_tab(customer: Customer, tab: str, status: int = 200, **extra
     )
 
 
+def refuse_unless_editable(customer: Customer, tab: str) -> None:
+    """Before showing or saving a change made from the customer's ``tab``: refused
+    (``guard.CustomerCleared``, answered by ``refused``) once the customer can no
+    longer be edited. The tab is kept for that answer, also for a refusal the service
+    meets later, under the customer's lock."""
+    g.customer_tab = tab
+    guard.check_editable(customer)
+
+
+@bp.app_errorhandler(guard.CustomerRefusal)
+def refused(refusal: guard.CustomerRefusal):
+    """The one answer to a change refused because of the customer itself, met by the
+    route or by a service under the customer's lock; nothing was written. Deleted: the
+    customer list saying so (its page is gone), as a full page load with htmx too.
+    Cleared: htmx gets 409 with the refusal as an error message (htmx fires HX-Trigger
+    events whatever the status), any modal closed and the customer region refreshed; a
+    plain request gets the customer's tab with the refusal, also 409. The form is not
+    shown again: the page no longer offers it, and its record may be gone."""
+    db.session.rollback()
+    customer = db.session.get(Customer, refusal.customer_id) if refusal.customer_id else None
+    if isinstance(refusal, guard.CustomerGone) or customer is None:
+        return to_customer_list(guard.CUSTOMER_GONE, "error")
+    if is_htmx_partial():
+        shown = {"text": refusal.message, "level": "error"}
+        events = {"closeModal": True, "customerUpdated": customer.id, "showMessage": shown}
+        response = htmx_done(events, status=refusal.status)
+        # 409 swaps (an edit conflict brings its form back); this one has no body.
+        response.headers["HX-Reswap"] = "none"
+        return response
+    flash(refusal.message, "error")
+    return render_customer_tab(customer, g.get("customer_tab", "profile"), status=refusal.status)
+
+
 @bp.route("/<int:customer_id>/edit", methods=["GET", "POST"])
 def edit(customer_id: int):
     """Edit customer: the Add customer form, filled in; Save changes. Refused (409)
@@ -167,9 +199,7 @@ def edit(customer_id: int):
     was typed and a message naming what changed) when someone else saved the customer
     after this form was opened."""
     customer = customer_or_404(customer_id)
-    refused = refused_if_cleared(customer, "profile")
-    if refused is not None:
-        return refused
+    refuse_unless_editable(customer, "profile")
     form = CustomerForm.for_customer(customer)
     editing.open_at(form, customer)
     if customer_service.currency_is_locked(db.session, customer):

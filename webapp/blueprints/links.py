@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, request
 from flask_login import current_user
 
-from webapp.blueprints import answer_if_customer_gone, customer_changed, customer_or_404
-from webapp.blueprints.personal_data import refused_if_cleared
+from webapp.blueprints import customer_changed, customer_or_404
+from webapp.blueprints.customers import refuse_unless_editable
 from webapp.extensions import db
 from webapp.forms import ConfirmForm
 from webapp.rendering import render_page
-from webapp.services import mailer, payment_links
+from webapp.services import guard, mailer, payment_links
 
 bp = Blueprint("links", __name__, url_prefix="/customers/<int:customer_id>/payment-link")
 
@@ -19,11 +19,8 @@ def _answer(customer_id: int, message: str, ok: bool = True):
     return customer_changed(customer_id, message, "billing", ok)
 
 
-def _refused(customer_id: int, refusal: payment_links.PaymentLinkError):
-    """A refusal on the Billing tab; the customer list when the customer was deleted
-    meanwhile (its Billing tab is gone)."""
-    gone = answer_if_customer_gone(customer_id)
-    return gone if gone is not None else _answer(customer_id, str(refusal), ok=False)
+# Refused on the Billing tab (a deleted customer is answered by customers.refused).
+REFUSALS = (payment_links.PaymentLinkError, guard.CustomerCleared)
 
 
 @bp.post("/")
@@ -31,15 +28,13 @@ def generate(customer_id: int):
     """Generate link (with an expiry); a previous link stops working. Refused (409) once
     the customer's personal data was cleared."""
     customer = customer_or_404(customer_id)
-    refused = refused_if_cleared(customer, "billing")
-    if refused is not None:
-        return refused
+    refuse_unless_editable(customer, "billing")
     try:
         payment_links.generate(
             db.session, customer, current_user.id, request.form.get("expiry", "")
         )
-    except payment_links.PaymentLinkError as refusal:
-        return _refused(customer_id, refusal)
+    except REFUSALS as refusal:
+        return _answer(customer_id, str(refusal), ok=False)
     return _answer(customer.id, "Payment link generated. Copy it or email it to the customer.")
 
 
@@ -47,13 +42,11 @@ def generate(customer_id: int):
 def email(customer_id: int):
     """Email link to customer, as a recorded email (it shows in the Emails tab)."""
     customer = customer_or_404(customer_id)
-    refused = refused_if_cleared(customer, "billing")
-    if refused is not None:
-        return refused
+    refuse_unless_editable(customer, "billing")
     try:
         sent = payment_links.email_link(db.session, customer, current_user.id)
-    except payment_links.PaymentLinkError as refusal:
-        return _refused(customer_id, refusal)
+    except REFUSALS as refusal:
+        return _answer(customer_id, str(refusal), ok=False)
     if not mailer.mail_configured():
         return _answer(
             customer.id,

@@ -6,8 +6,7 @@ from flask import Blueprint, abort
 from flask_login import current_user
 
 from webapp.blueprints import customer_changed, customer_or_404
-from webapp.blueprints.customers import render_customer_tab
-from webapp.blueprints.personal_data import refused_if_cleared, refused_if_gone_or_cleared
+from webapp.blueprints.customers import refuse_unless_editable, render_customer_tab
 from webapp.extensions import db
 from webapp.forms import ConfirmForm, NoteForm
 from webapp.rendering import render_page
@@ -24,17 +23,12 @@ def _done(customer_id: int, message: str):
 def create(customer_id: int):
     """Send: add the note; an empty or overlong one comes back with the message (422)."""
     customer = customer_or_404(customer_id)
-    refused = refused_if_cleared(customer, "notes")
-    if refused is not None:
-        return refused
+    refuse_unless_editable(customer, "notes")
     form = NoteForm()
     if form.validate_on_submit():
         try:
             notes_service.add_note(db.session, customer.id, current_user.id, form.body.data)
         except notes_service.NoteError as refusal:
-            answer = refused_if_gone_or_cleared(customer_id, "notes")
-            if answer is not None:
-                return answer
             form.body.errors.append(str(refusal))
         else:
             return _done(customer_id, "Note added.")

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
 from webapp.blueprints import customer_changed, customer_or_404, editing
-from webapp.blueprints.personal_data import refused_if_cleared, refused_if_gone_or_cleared
+from webapp.blueprints.customers import refuse_unless_editable
 from webapp.extensions import db
 from webapp.forms import (
     ActivityForm,
@@ -150,9 +150,7 @@ def new(customer_id: int, kind: str):
     """Add a record: the form (a modal with htmx), then back to the customer's tab."""
     record_kind = _kind_or_404(kind)
     customer = customer_or_404(customer_id)
-    refused = refused_if_cleared(customer, record_kind.tab)
-    if refused is not None:
-        return refused
+    refuse_unless_editable(customer, record_kind.tab)
     form = record_kind.form(customer=customer)
     error = None
     if form.validate_on_submit():
@@ -160,9 +158,6 @@ def new(customer_id: int, kind: str):
             record_kind.service.add(db.session, customer, current_user.id, form.record_fields())
         except RecordError as refusal:
             error = _refused(form, refusal)
-            answer = refused_if_gone_or_cleared(customer_id, record_kind.tab)
-            if answer is not None:
-                return answer
         else:
             return customer_changed(customer_id, f"{record_kind.title} added.", record_kind.tab)
     return _render_form(record_kind, kind, customer, form, error=error)
@@ -178,9 +173,7 @@ def edit(customer_id: int, kind: str, record_id: int):
         abort(404)
     customer = customer_or_404(customer_id)
     record = _record_or_404(record_kind, customer.id, record_id)
-    refused = refused_if_cleared(customer, record_kind.tab)
-    if refused is not None:
-        return refused
+    refuse_unless_editable(customer, record_kind.tab)
     form = record_kind.form(customer=customer, record=record)
     editing.open_at(form, record)
     locked = error = _why_locked(record_kind, record)
@@ -196,9 +189,6 @@ def edit(customer_id: int, kind: str, record_id: int):
             )
         except RecordError as refusal:
             error = _refused(form, refusal)
-            answer = refused_if_gone_or_cleared(customer_id, record_kind.tab)
-            if answer is not None:
-                return answer
             if record_kind.service.get(db.session, customer_id, record_id) is None:
                 # Removed by someone else meanwhile: there is no form left to show.
                 return customer_changed(customer_id, str(refusal), record_kind.tab, ok=False)

@@ -6,8 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, abort
 
 from webapp.blueprints import customer_changed, customer_or_404
-from webapp.blueprints.customers import render_customer_tab
-from webapp.blueprints.personal_data import refused_if_cleared, refused_if_gone_or_cleared
+from webapp.blueprints.customers import refuse_unless_editable, render_customer_tab
 from webapp.extensions import db
 from webapp.forms import TagForm
 from webapp.services import tags as tags_service
@@ -21,18 +20,13 @@ def create(customer_id: int):
     name comes back beside the field (422): with htmx just the form, without JS the
     customer page."""
     customer = customer_or_404(customer_id)
-    refused = refused_if_cleared(customer, "profile")
-    if refused is not None:
-        return refused
+    refuse_unless_editable(customer, "profile")
     form = TagForm()
     if form.validate_on_submit():
         try:
             tag = tags_service.add_tag(db.session, customer, form.tag.data or "")
         except tags_service.TagError as refusal:
             db.session.rollback()
-            answer = refused_if_gone_or_cleared(customer_id, "profile")
-            if answer is not None:
-                return answer
             form.tag.errors = [*form.tag.errors, str(refusal)]
         else:
             return customer_changed(customer_id, f"Tag {tag.name} added.", "profile")

@@ -16,9 +16,6 @@ from webapp.models.crm import (
     ActivityKind,
     Sale,
     SaleStatus,
-    Subscription,
-    SubscriptionInterval,
-    SubscriptionStatus,
     Tag,
     Ticket,
     TicketStatus,
@@ -28,10 +25,11 @@ from webapp.models.customer import Customer, CustomerStatus
 from webapp.models.email import Email, EmailStatus
 from webapp.models.export import Export, ExportStatus
 from webapp.models.history import AuditEvent, CustomerEvent
-from webapp.models.links import PaymentLink
 from webapp.models.notes import Note
+from webapp.models.payment_links import PaymentLink
 from webapp.models.settings import LegalEntity, TaxClass
 from webapp.models.staff import SignInThrottle, Staff, StaffRole, StaffSession
+from webapp.models.subscriptions import Subscription, SubscriptionInterval, SubscriptionStatus
 
 __all__ = [
     "Activity",

@@ -27,6 +27,11 @@ class CustomerStatus(enum.StrEnum):
     SUSPENDED = "suspended"
     ARCHIVED = "archived"
 
+    @property
+    def label(self) -> str:
+        """As the panel and exports show it: Active, Suspended, Archived."""
+        return self.value.capitalize()
+
 
 class InvoicingFlow(enum.StrEnum):
     AUTOMATIC = "automatic"

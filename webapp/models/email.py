@@ -20,6 +20,20 @@ class EmailStatus(enum.StrEnum):
     FAILED = "failed"  # gave up after its attempts; "Resend" queues it again
     NOT_SENT = "not_sent"  # no mail server configured: recorded, never delivered
 
+    @property
+    def label(self) -> str:
+        """As the Emails tab shows it."""
+        return _EMAIL_STATUS_LABELS[self]
+
+
+_EMAIL_STATUS_LABELS = {
+    EmailStatus.QUEUED: "Queued",
+    EmailStatus.SENDING: "Sending",
+    EmailStatus.SENT: "Delivered",
+    EmailStatus.FAILED: "Failed",
+    EmailStatus.NOT_SENT: "Not delivered",
+}
+
 
 class Email(db.Model):
     """One message to one recipient, rendered when it was caused.

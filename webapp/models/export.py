@@ -19,6 +19,20 @@ class ExportStatus(enum.StrEnum):
     FAILED = "failed"
     EXPIRED = "expired"  # done, and its file has been removed after the retention period
 
+    @property
+    def label(self) -> str:
+        """As the Exports page shows it."""
+        return _EXPORT_STATUS_LABELS[self]
+
+
+_EXPORT_STATUS_LABELS = {
+    ExportStatus.QUEUED: "Queued",
+    ExportStatus.RUNNING: "Running",
+    ExportStatus.DONE: "Ready",
+    ExportStatus.FAILED: "Failed",
+    ExportStatus.EXPIRED: "Expired",
+}
+
 
 class Export(db.Model):
     """One "Export" of all customers, its progress and its file."""

@@ -15,15 +15,10 @@ from sqlalchemy.orm import Session
 from webapp.models.base import utcnow
 from webapp.models.crm import Activity, ActivityKind
 from webapp.models.customer import Customer
+from webapp.paging import Page, page_of
 from webapp.services import versions
-from webapp.services.paging import Page, page_of
-from webapp.services.records import (
-    RecordError,
-    customer_record,
-    lock_editable,
-    plain_text,
-    record_now,
-)
+from webapp.services.guard import lock_editable
+from webapp.services.records import RecordError, customer_record, plain_text, record_now
 
 KIND_LABELS = {
     ActivityKind.MEETING.value: "Meeting",

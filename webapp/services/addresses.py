@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from webapp.models.contacts import Address
 from webapp.models.customer import Customer
 from webapp.services import reference, versions
+from webapp.services.guard import lock_editable
 from webapp.services.ledger import lock_customer
-from webapp.services.records import RecordError, current_record, customer_record, lock_editable
+from webapp.services.records import RecordError, current_record, customer_record
 from webapp.services.search import build_search_text
 
 FIELDS = ("label", "line1", "line2", "city", "region", "postal_code", "country")

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 from webapp.models.contacts import Alias
 from webapp.models.customer import Customer
 from webapp.services import versions
+from webapp.services.guard import lock_editable
 from webapp.services.ledger import LedgerError, lock_customer
-from webapp.services.records import RecordError, customer_record, lock_editable, record_now
+from webapp.services.records import RecordError, customer_record, record_now
 from webapp.services.reference import fold_text
 from webapp.services.search import build_search_text
 

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.models.history import AuditEvent
+from webapp.paging import Page, page_of
 from webapp.services.history import acting_staff_id
-from webapp.services.paging import Page, page_of
 
 # Kinds, as the Audit page's filter offers them.
 KINDS = {

@@ -31,6 +31,7 @@ from webapp.models.billing import (
 )
 from webapp.models.customer import Customer
 from webapp.models.settings import LegalEntity
+from webapp.paging import Page, page_of
 from webapp.services import settings
 from webapp.services.contacts import billing_recipients
 from webapp.services.gateways import gateway_for
@@ -44,7 +45,6 @@ from webapp.services.ledger import (
 )
 from webapp.services.mailer import queue_email
 from webapp.services.money import tax_for
-from webapp.services.paging import Page, page_of
 
 INVOICE_SERIES = "INV"
 INVOICE_STATUSES = frozenset(status.value for status in InvoiceStatus)

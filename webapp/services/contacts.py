@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 from webapp.models.contacts import Contact
 from webapp.models.customer import Customer
 from webapp.services import versions
+from webapp.services.guard import lock_editable
 from webapp.services.ledger import lock_customer
-from webapp.services.records import RecordError, customer_record, lock_editable, record_now
+from webapp.services.records import RecordError, customer_record, record_now
 
 FIELDS = ("name", "email", "phone", "position", "wants_billing", "wants_updates", "wants_legal")
 PREFERENCES = {"wants_billing": "Billing", "wants_updates": "Updates", "wants_legal": "Legal"}

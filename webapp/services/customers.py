@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 from webapp.models.customer import Customer, CustomerStatus, format_customer_id
 from webapp.models.settings import TaxClass
 from webapp.services import addresses, reference, settings, versions
+from webapp.services.guard import edit_refusal
+from webapp.services.ledger import LedgerError, has_money_moved, lock_customer
 from webapp.services.records import RecordError
 from webapp.services.search import build_search_text
 
@@ -54,11 +56,7 @@ EDITABLE_FIELDS = (
     "payment_gateway",
 )
 
-STATUS_LABELS = {
-    CustomerStatus.ACTIVE: "Active",
-    CustomerStatus.SUSPENDED: "Suspended",
-    CustomerStatus.ARCHIVED: "Archived",
-}
+STATUS_LABELS = {status: status.label for status in CustomerStatus}
 
 
 def _apply(customer: Customer, fields: Mapping[str, Any]) -> None:
@@ -94,9 +92,6 @@ def update_customer(
     instead of writing a personal value back. With ``opened`` (what the edit form was
     opened at), a change someone else saved since is refused with
     ``versions.EditConflict`` instead of being overwritten."""
-    from webapp.services.ledger import lock_customer
-    from webapp.services.personal_data import edit_refusal
-
     currency = fields.get("currency", customer.currency)
     lock_customer(session, customer.id)  # re-reads the customer
     refusal = edit_refusal(customer)
@@ -138,8 +133,6 @@ CURRENCY_LOCKED = (
 
 def currency_is_locked(session: Session, customer: Customer) -> bool:
     """The billing currency is fixed once the customer has any ledger entry."""
-    from webapp.services.ledger import has_money_moved
-
     return has_money_moved(session, customer.id)
 
 
@@ -149,8 +142,6 @@ def change_status(session: Session, customer: Customer, status: str) -> Customer
         new_status = CustomerStatus(status)
     except ValueError:
         raise CustomerError("Choose active, suspended or archived.") from None
-    from webapp.services.ledger import LedgerError, lock_customer
-
     try:
         # Read afresh under the lock: the copy in hand may be older than a save made
         # since, and the versioned update would not match it.

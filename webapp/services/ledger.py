@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
-from sqlalchemy import func, literal, select, update
+from sqlalchemy import func, literal, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from webapp.models.base import utcnow
 from webapp.models.billing import CustomerBalance, EntryKind, LedgerEntry
 from webapp.models.customer import Customer
+from webapp.services import guard
 from webapp.services.reference import currency_codes
 
 T = TypeVar("T")
@@ -107,24 +108,11 @@ def in_transaction(session: Session, work: Callable[[], T]) -> T:
 
 
 def lock_customer(session: Session, customer_id: int) -> Customer:
-    """Re-read the customer under a row lock (serialises postings per customer).
-
-    ``populate_existing`` refreshes a copy already in the session, which may have
-    been read before another request moved the balance.
-    """
-    if session.get_bind().dialect.name == "sqlite":
-        # SQLite ignores FOR UPDATE and pysqlite begins a transaction only at the first
-        # write: write first, so everything after is read under the database's write lock.
-        session.execute(update(Customer).where(Customer.id == customer_id).values(id=Customer.id))
-    customer = session.scalar(
-        select(Customer)
-        .where(Customer.id == customer_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if customer is None:
-        raise LedgerError("This customer no longer exists.")
-    return customer
+    """``guard.lock_customer`` for postings: a deleted customer is a ``LedgerError``."""
+    try:
+        return guard.lock_customer(session, customer_id)
+    except guard.CustomerGone as gone:
+        raise LedgerError(str(gone)) from None
 
 
 def find_by_key(session: Session, key: str | None) -> LedgerEntry | None:

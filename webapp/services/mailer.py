@@ -24,21 +24,16 @@ from sqlalchemy.orm import Session
 from webapp.extensions import jobs
 from webapp.models.base import utcnow
 from webapp.models.email import Email, EmailStatus
+from webapp.paging import Page, page_of
 from webapp.services import history
-from webapp.services.paging import Page, page_of
+from webapp.services.payment_link_tokens import PaymentLinkError, fill_in_link
 from webapp.services.sweeping import lease_due, times
 
 SEND_EMAIL_JOB = "jobs.emails.send_email"
 RESENDABLE = frozenset({EmailStatus.FAILED, EmailStatus.NOT_SENT})
 NO_MAIL_SERVER = "Not delivered: no mail server is configured (MAIL_SERVER)."
 
-STATUS_LABELS = {
-    EmailStatus.QUEUED: "Queued",
-    EmailStatus.SENDING: "Sending",
-    EmailStatus.SENT: "Delivered",
-    EmailStatus.FAILED: "Failed",
-    EmailStatus.NOT_SENT: "Not delivered",
-}
+STATUS_LABELS = {status: status.label for status in EmailStatus}
 
 
 def can_resend(email: Email) -> bool:
@@ -137,8 +132,6 @@ def _attempt(session: Session, email: Email) -> dict[str, Any]:
         return {"status": EmailStatus.NOT_SENT, "last_error": NO_MAIL_SERVER}
     html, text = email.html_body, email.text_body
     if email.payment_link_id is not None:
-        from webapp.services.payment_links import PaymentLinkError, fill_in_link
-
         try:
             html, text = fill_in_link(session, email)
         except PaymentLinkError as refusal:

@@ -6,8 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.models.notes import Note
-from webapp.services.paging import Page, page_of
-from webapp.services.records import customer_record, lock_editable, plain_text
+from webapp.paging import Page, page_of
+from webapp.services.guard import lock_editable
+from webapp.services.records import customer_record, plain_text
 
 MAX_LENGTH = 5000
 
@@ -25,7 +26,7 @@ def add_note(session: Session, customer_id: int, staff_id: int | None, body: str
         raise NoteError("Write the note first.")
     if len(text) > MAX_LENGTH:
         raise NoteError(f"A note can be at most {MAX_LENGTH:,} characters.")
-    lock_editable(session, customer_id, error=NoteError)
+    lock_editable(session, customer_id)
     note = Note(customer_id=customer_id, staff_id=staff_id, body=text)
     session.add(note)
     session.commit()

@@ -14,9 +14,6 @@ the customer's history.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,70 +25,27 @@ from sqlalchemy.orm import Session
 from webapp.models.base import utcnow
 from webapp.models.billing import LedgerEntry
 from webapp.models.customer import Customer
-from webapp.models.links import PaymentLink
+from webapp.models.payment_links import PaymentLink
 from webapp.services import history
+from webapp.services.guard import lock_editable
 from webapp.services.ledger import balances
 from webapp.services.mailer import queue_email
-from webapp.services.records import lock_editable
-from webapp.urls import external_url
+from webapp.services.payment_link_tokens import (
+    LINK_PLACEHOLDER,
+    PaymentLinkError,
+    is_live,
+    token_for,
+    token_hash,
+)
+
+# Re-exported: the URL of a live link, and a stored email body as staff see it.
+from webapp.services.payment_link_tokens import link_url as link_url
+from webapp.services.payment_link_tokens import without_link as without_link
 
 # Choices for "Expires": days, or None for never.
 EXPIRY_CHOICES = {"30": 30, "90": 90, "never": None}
 DEFAULT_EXPIRY = "90"
 RECENT_ENTRIES = 20
-# What the email bodies hold in place of the link; the job puts the link in.
-LINK_PLACEHOLDER = "[[payment-link]]"
-
-
-class PaymentLinkError(Exception):
-    """A payment-link request that cannot be done; the message says why."""
-
-
-def _signing_keys() -> list[str]:
-    """SECRET_KEY first, then each previous key still accepted (SECRET_KEY_FALLBACKS)."""
-    config = current_app.config
-    return [config["SECRET_KEY"], *(config.get("SECRET_KEY_FALLBACKS") or [])]
-
-
-def _token_for(nonce: str, key: str | None = None) -> str:
-    """The token of ``nonce`` under ``key`` (default: the current SECRET_KEY)."""
-    key_bytes = (key if key is not None else current_app.config["SECRET_KEY"]).encode()
-    digest = hmac.new(key_bytes, b"tally-payment-link:" + nonce.encode(), hashlib.sha256)
-    return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _token_of(link: PaymentLink) -> str | None:
-    """The link's token, under the key it was made with; None when that key is neither
-    the current one nor a fallback any more (the link is then dead)."""
-    for key in _signing_keys():
-        token = _token_for(link.nonce, key)
-        if hmac.compare_digest(_hash(token), link.token_hash):
-            return token
-    return None
-
-
-def _is_live(link: PaymentLink | None, now: datetime) -> bool:
-    """Opens the page: exists, not revoked, not expired, and made under a key that is
-    still accepted."""
-    return (
-        link is not None
-        and link.revoked_at is None
-        and (link.expires_at is None or link.expires_at > now)
-        and _token_of(link) is not None
-    )
-
-
-def link_url(link: PaymentLink) -> str:
-    """The absolute URL of a live link, on PUBLIC_BASE_URL (the same URL as before a
-    key rotation, while the old key is a fallback)."""
-    token = _token_of(link)
-    if token is None:
-        raise PaymentLinkError("This payment link was made under a secret key that is retired.")
-    return external_url("public.pay", token=token)
 
 
 def current_link(session: Session, customer_id: int, now: datetime | None = None):
@@ -103,7 +57,7 @@ def current_link(session: Session, customer_id: int, now: datetime | None = None
         .order_by(PaymentLink.id.desc())
         .limit(1)
     ).first()
-    return link if _is_live(link, now) else None
+    return link if is_live(link, now) else None
 
 
 def generate(
@@ -116,7 +70,7 @@ def generate(
     # Two Generate clicks at once must not leave two live links: take the customer's
     # lock first (the same one postings take); under it, a customer whose personal data
     # was cleared meanwhile gets no live link.
-    lock_editable(session, customer.id, error=PaymentLinkError)
+    lock_editable(session, customer.id)
     replaced = session.execute(
         update(PaymentLink)
         .where(PaymentLink.customer_id == customer.id, PaymentLink.revoked_at.is_(None))
@@ -127,7 +81,7 @@ def generate(
     link = PaymentLink(
         customer_id=customer.id,
         nonce=nonce,
-        token_hash=_hash(_token_for(nonce)),
+        token_hash=token_hash(token_for(nonce)),
         created_at=now,
         created_by_id=staff_id,
         expires_at=now + timedelta(days=days) if days else None,
@@ -166,7 +120,7 @@ def email_link(session: Session, customer: Customer, staff_id: int | None):
     """Email link to customer, through the recorded-email path. Under the customer's
     lock, which refreshes ``customer``: its address as it is now, never one cleared
     meanwhile."""
-    lock_editable(session, customer.id, error=PaymentLinkError)
+    lock_editable(session, customer.id)
     link = current_link(session, customer.id)
     if link is None:
         session.rollback()  # let go of the customer's lock
@@ -203,24 +157,6 @@ def email_link(session: Session, customer: Customer, staff_id: int | None):
     return email
 
 
-def without_link(body: str) -> str:
-    """A stored payment-link email body as staff see it (the link is never stored)."""
-    return body.replace(LINK_PLACEHOLDER, "[the payment link, filled in when sent]")
-
-
-def fill_in_link(session: Session, email) -> tuple[str, str]:
-    """The bodies of a payment-link email with the live link put in (at send time).
-    Raises PaymentLinkError when the link was revoked or expired meanwhile."""
-    link = session.get(PaymentLink, email.payment_link_id)
-    if not _is_live(link, utcnow()):
-        raise PaymentLinkError("The payment link was revoked or expired before it was sent.")
-    url = link_url(link)
-    return (
-        email.html_body.replace(LINK_PLACEHOLDER, url),
-        email.text_body.replace(LINK_PLACEHOLDER, url),
-    )
-
-
 @dataclass
 class PublicView:
     """What the public page shows: nothing else about the customer."""
@@ -238,9 +174,9 @@ def open_link(session: Session, token: str, now: datetime | None = None) -> Publ
         return None
     now = now or utcnow()
     link = session.scalars(
-        select(PaymentLink).where(PaymentLink.token_hash == _hash(token))
+        select(PaymentLink).where(PaymentLink.token_hash == token_hash(token))
     ).first()
-    if not _is_live(link, now):
+    if not is_live(link, now):
         return None
     customer = session.get(Customer, link.customer_id)
     if customer is None:

@@ -12,7 +12,7 @@ The files of finished customer exports are deleted (they list every customer).
 
 Everything is written with Core statements in one transaction, so the history records
 one "Personal data cleared" line instead of one line per removed value. Afterwards the
-customer can no longer be edited (``edit_refusal``).
+customer can no longer be edited (``guard.edit_refusal``).
 """
 
 from __future__ import annotations
@@ -27,13 +27,14 @@ from sqlalchemy.orm import Session
 from webapp.models.base import utcnow
 from webapp.models.billing import CreditNote, CustomerBalance, Invoice, LedgerEntry
 from webapp.models.contacts import Address, Alias, Contact
-from webapp.models.crm import Activity, Sale, Subscription, Ticket
+from webapp.models.crm import Activity, Sale, Ticket
 from webapp.models.customer import PERSONAL_COLUMNS, Customer, InvoicingFlow
 from webapp.models.email import Email, EmailStatus
 from webapp.models.history import CustomerEvent
-from webapp.models.links import PaymentLink
 from webapp.models.notes import Note
-from webapp.services import audit, exports, history, ledger, subscriptions
+from webapp.models.payment_links import PaymentLink
+from webapp.models.subscriptions import Subscription
+from webapp.services import audit, exports, guard, history, ledger, subscriptions
 from webapp.services.gateways import gateway_for
 from webapp.services.mailer import NO_MAIL_SERVER
 from webapp.services.money import format_money
@@ -58,17 +59,6 @@ _WAITING = (EmailStatus.QUEUED, EmailStatus.SENDING)
 
 class PersonalDataError(Exception):
     """Clearing was refused; the message says why and that nothing was cleared."""
-
-
-def edit_refusal(customer: Customer) -> str | None:
-    """Why this customer can no longer be edited, or None while it can."""
-    cleared_at = customer.personal_data_cleared_at
-    if cleared_at is None:
-        return None
-    return (
-        f"Personal data was cleared on {cleared_at:%Y-%m-%d}: "
-        "this customer can no longer be edited."
-    )
 
 
 def clear_refusal(session: Session, customer: Customer) -> str | None:
@@ -293,17 +283,15 @@ def preview(session: Session, customer: Customer) -> Preview:
 def clear_personal_data(session: Session, customer_id: int) -> ClearedCounts:
     """Clear the customer's personal data (see the module's docstring) and commit;
     refused with ``PersonalDataError`` (nothing written) when already cleared or while
-    a subscription is active. The files of finished customer exports are withdrawn in
-    the same transaction and deleted after the commit (``exports.withdraw_exports``).
+    a subscription is active, and with ``guard.CustomerGone`` once deleted. The files
+    of finished customer exports are withdrawn in the same transaction and deleted
+    after the commit (``exports.withdraw_exports``).
     Returns what was cleared."""
 
     def work() -> tuple[ClearedCounts, list[Path]]:
         # Under the lock postings, subscriptions and records take: nothing can be added
         # between the checks and the commit.
-        try:
-            customer = ledger.lock_customer(session, customer_id)
-        except ledger.LedgerError as gone:
-            raise PersonalDataError(str(gone)) from None
+        customer = guard.lock_customer(session, customer_id)  # CustomerGone when deleted
         refusal = clear_refusal(session, customer)
         if refusal is not None:
             raise PersonalDataError(refusal)

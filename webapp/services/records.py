@@ -6,12 +6,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from webapp.models.customer import Customer
-from webapp.services import ledger
-
 T = TypeVar("T")
-
-CUSTOMER_GONE = "This customer no longer exists."
 
 
 class RecordError(Exception):
@@ -21,30 +16,6 @@ class RecordError(Exception):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
-
-
-def lock_editable(
-    session: Session, customer_id: int, error: type[Exception] = RecordError
-) -> Customer:
-    """Take the customer's lock before adding or changing something on it, and return
-    the customer as it is now (re-read under the lock, refreshing the copy the session
-    holds). The route checked it before any lock, so a request in flight while Clear
-    personal data or Delete customer committed would otherwise write onto the cleared
-    customer (or fail on the deleted one): refused with ``error`` instead, rolled back
-    so nothing is written and the lock is let go."""
-    # Imported here: it imports services (subscriptions) that import this module.
-    from webapp.services import personal_data
-
-    try:
-        customer = ledger.lock_customer(session, customer_id)
-    except ledger.LedgerError:
-        session.rollback()
-        raise error(CUSTOMER_GONE) from None
-    refusal = personal_data.edit_refusal(customer)
-    if refusal is not None:
-        session.rollback()
-        raise error(refusal)
-    return customer
 
 
 def customer_record(session: Session, model: type[T], customer_id: int, record_id: int) -> T | None:

@@ -20,12 +20,13 @@ from sqlalchemy.orm import Session, selectinload
 from webapp.models.billing import Invoice, LedgerEntry
 from webapp.models.crm import Sale, SaleStatus
 from webapp.models.customer import Customer
+from webapp.paging import Page, page_of
 from webapp.services import billing, versions
 from webapp.services.contacts import billing_recipients
+from webapp.services.guard import lock_editable
 from webapp.services.ledger import LedgerError, lock_customer
 from webapp.services.money import format_money
-from webapp.services.paging import Page, page_of
-from webapp.services.records import RecordError, current_record, customer_record, lock_editable
+from webapp.services.records import RecordError, current_record, customer_record
 from webapp.services.reference import currency_codes
 
 # What staff may set on the form; Invoiced only comes from invoicing.

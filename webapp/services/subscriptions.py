@@ -12,11 +12,12 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from webapp.models.base import utcnow
-from webapp.models.crm import Subscription, SubscriptionInterval, SubscriptionStatus
 from webapp.models.customer import Customer
+from webapp.models.subscriptions import Subscription, SubscriptionInterval, SubscriptionStatus
+from webapp.services.guard import lock_editable
 from webapp.services.ledger import lock_customer
 from webapp.services.money import format_money
-from webapp.services.records import RecordError, current_record, customer_record, lock_editable
+from webapp.services.records import RecordError, current_record, customer_record
 from webapp.services.reference import currency_codes
 
 INTERVAL_LABELS = {

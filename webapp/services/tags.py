@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from webapp.models.crm import Tag, customer_tags
 from webapp.models.customer import Customer
 from webapp.services import history
-from webapp.services.records import lock_editable
+from webapp.services.guard import lock_editable
 from webapp.services.reference import fold_text
 
 NAME_MAX = 50
@@ -72,7 +72,7 @@ def add_tag(session: Session, customer: Customer, name: str) -> Tag:
     or a new one. Two staff creating the same new tag at once get the same tag: the
     insert skips a key that another transaction has just added, then both read it."""
     name, key = clean_tag_name(name)
-    lock_editable(session, customer.id, error=TagError)
+    lock_editable(session, customer.id)
     tag = session.scalar(select(Tag).where(Tag.key == key))
     if tag is not None and _has_tag(session, customer.id, tag.id):
         message = f"{customer.name} already has the tag {tag.name}."

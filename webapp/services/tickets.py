@@ -12,16 +12,11 @@ from sqlalchemy.orm import Session
 
 from webapp.models.crm import Ticket, TicketStatus
 from webapp.models.customer import Customer
+from webapp.paging import Page, page_of
 from webapp.services import versions
+from webapp.services.guard import lock_editable
 from webapp.services.ledger import LedgerError, lock_customer
-from webapp.services.paging import Page, page_of
-from webapp.services.records import (
-    RecordError,
-    customer_record,
-    lock_editable,
-    plain_text,
-    record_now,
-)
+from webapp.services.records import RecordError, customer_record, plain_text, record_now
 
 STATUS_LABELS = {
     TicketStatus.NEW.value: "New",

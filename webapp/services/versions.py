@@ -37,6 +37,10 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
+from webapp.models.settings import TaxClass
+from webapp.services import history
+from webapp.services.reference import country_name, format_tax_rate
+
 
 @dataclass(frozen=True)
 class Opened:
@@ -114,10 +118,6 @@ def opened(version: Any, seen: Any) -> Opened | None:
 def readable(session: Session, row: Any, name: str, value: Any) -> str:
     """A value as people read it on the page: as the customer's history shows it, a
     country by its name, a tax rate as a percentage."""
-    from webapp.models.settings import TaxClass
-    from webapp.services import history
-    from webapp.services.reference import country_name, format_tax_rate
-
     if isinstance(row, TaxClass) and name == "rate_bp":
         return f"{format_tax_rate(value)} %"
     if name == "country" and value:

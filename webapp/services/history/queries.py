@@ -1,0 +1,60 @@
+"""Reading a customer's history: the History tab's pages, the Billing tab's link log,
+and blanking its personal values."""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from webapp.models.history import CustomerEvent
+from webapp.paging import Page, page_of
+
+# Kind groups, as the History tab's filter offers them. A kind is "group" or
+# "group.detail" (entry.charge, record.contact.added, payment_link.revoked …).
+GROUPS = {
+    "created": "Created",
+    "edited": "Edits",
+    "status": "Status",
+    "entry": "Charges and credits",
+    "invoice": "Invoices",
+    "credit_note": "Credit notes",
+    "payment_link": "Payment link",
+    "email": "Emails",
+    "subscription": "Subscriptions",
+    "record": "Contacts and records",
+    "personal_data": "Personal data",
+}
+
+
+def _of_group(group: str):
+    # autoescape: "_" in credit_note and payment_link is a LIKE wildcard otherwise.
+    return or_(
+        CustomerEvent.kind == group, CustomerEvent.kind.startswith(group + ".", autoescape=True)
+    )
+
+
+def events_page(session: Session, customer_id: int, group: str = "", number: int = 1) -> Page:
+    """A page of the History tab, newest first; ``group`` is one of GROUPS or ''
+    (anything else shows every kind)."""
+    statement = select(CustomerEvent).where(CustomerEvent.customer_id == customer_id)
+    if group in GROUPS:
+        statement = statement.where(_of_group(group))
+    return page_of(session, statement.order_by(CustomerEvent.id.desc()), number)
+
+
+def events_of(session: Session, customer_id: int, prefix: str = "", limit: int = 10):
+    """The newest events whose kind starts with ``prefix`` (the Billing tab's link log)."""
+    statement = select(CustomerEvent).where(CustomerEvent.customer_id == customer_id)
+    if prefix:
+        statement = statement.where(CustomerEvent.kind.startswith(prefix, autoescape=True))
+    return session.scalars(statement.order_by(CustomerEvent.id.desc()).limit(limit)).all()
+
+
+def clear_personal_values(session: Session, customer_id: int) -> int:
+    """Blank every personal value in a customer's history (Clear personal data); the
+    History tab then reads "cleared with personal data" on those lines."""
+    return session.execute(
+        update(CustomerEvent)
+        .where(CustomerEvent.customer_id == customer_id, CustomerEvent.personal.is_(True))
+        .values(old_value=None, new_value=None)
+    ).rowcount

@@ -1,0 +1,55 @@
+"""Adding a line to a customer's history, in the caller's transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import has_request_context
+from sqlalchemy.orm import Session
+
+from webapp.models.customer import Customer
+from webapp.models.history import CustomerEvent
+
+_UNSET: Any = object()
+
+
+def acting_staff_id() -> int | None:
+    """The signed-in staff member of this request; None for jobs and the command line."""
+    if not has_request_context():
+        return None
+    from flask_login import current_user
+
+    return current_user.id if current_user and current_user.is_authenticated else None
+
+
+def record(
+    session: Session,
+    customer_id: int | None,
+    kind: str,
+    summary: str,
+    *,
+    staff_id: int | None = _UNSET,
+    field: str | None = None,
+    old: str | None = None,
+    new: str | None = None,
+    personal: bool = False,
+    customer: Customer | None = None,
+) -> CustomerEvent:
+    """Add a line to a customer's history in the caller's transaction. ``staff_id``
+    defaults to the signed-in staff member; pass ``customer`` instead of its id for a
+    customer that is not flushed yet. ``summary`` must hold nothing personal: a
+    personal value goes in ``old``/``new`` with ``personal=True``."""
+    entry = CustomerEvent(
+        customer_id=customer_id,
+        staff_id=acting_staff_id() if staff_id is _UNSET else staff_id,
+        kind=kind,
+        summary=summary,
+        field=field,
+        old_value=old,
+        new_value=new,
+        personal=personal,
+    )
+    if customer is not None:
+        entry.customer = customer
+    session.add(entry)
+    return entry
