@@ -10,8 +10,8 @@ from html.parser import HTMLParser
 
 from sqlalchemy import select
 
-from webapp.blueprints.customer_tabs import TABS
-from webapp.blueprints.records import KINDS
+from webapp.blueprints.customers.tabs import TABS
+from webapp.blueprints.records.routes import KINDS
 from webapp.models.billing import CreditNote, Invoice
 from webapp.models.contacts import Address, Alias, Contact
 from webapp.models.crm import Activity, Sale, Subscription, Tag, Ticket

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort
 from flask_login import current_user
 
-from webapp.blueprints import customer_changed, customer_or_404
+from webapp.blueprints.customers.answers import customer_changed, customer_or_404
 from webapp.extensions import db
 from webapp.forms import ConfirmForm, EntryForm, OneTimeChargeForm
 from webapp.models.billing import CreditNote, EntryKind, Invoice

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, abort
 from flask_login import current_user
 
-from webapp.blueprints import customer_changed, customer_or_404
-from webapp.blueprints.customers import render_customer_tab
-from webapp.blueprints.personal_data import refused_if_cleared, refused_if_gone_or_cleared
+from webapp.blueprints.customers.answers import customer_changed, customer_or_404
+from webapp.blueprints.customers.routes import render_customer_tab
+from webapp.blueprints.personal_data.routes import refused_if_cleared, refused_if_gone_or_cleared
 from webapp.extensions import db
 from webapp.forms import ConfirmForm, NoteForm
 from webapp.rendering import render_page

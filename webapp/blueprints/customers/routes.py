@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from jinja2_fragments.flask import render_block
 
-from webapp.blueprints import customer_or_404, editing
-from webapp.blueprints.customer_tabs import TABS, tab_context
-from webapp.blueprints.personal_data import refused_if_cleared
+from webapp.blueprints import editing
+from webapp.blueprints.customers.answers import customer_or_404
+from webapp.blueprints.customers.tabs import TABS, tab_context
+from webapp.blueprints.personal_data.routes import refused_if_cleared
 from webapp.extensions import db
 from webapp.forms import CustomerForm, StatusForm
 from webapp.models.customer import Customer, CustomerStatus

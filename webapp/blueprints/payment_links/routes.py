@@ -5,8 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, request
 from flask_login import current_user
 
-from webapp.blueprints import answer_if_customer_gone, customer_changed, customer_or_404
-from webapp.blueprints.personal_data import refused_if_cleared
+from webapp.blueprints.customers.answers import (
+    answer_if_customer_gone,
+    customer_changed,
+    customer_or_404,
+)
+from webapp.blueprints.personal_data.routes import refused_if_cleared
 from webapp.extensions import db
 from webapp.forms import ConfirmForm
 from webapp.rendering import render_page

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from webapp.blueprints import admin_only, customer_or_404, to_customer_list
+from webapp.blueprints.access import admin_only
+from webapp.blueprints.customers.answers import customer_or_404, to_customer_list
 from webapp.extensions import db
 from webapp.forms import DeleteCustomerForm
 from webapp.rendering import render_page

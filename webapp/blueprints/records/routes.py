@@ -17,8 +17,9 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
-from webapp.blueprints import customer_changed, customer_or_404, editing
-from webapp.blueprints.personal_data import refused_if_cleared, refused_if_gone_or_cleared
+from webapp.blueprints import editing
+from webapp.blueprints.customers.answers import customer_changed, customer_or_404
+from webapp.blueprints.personal_data.routes import refused_if_cleared, refused_if_gone_or_cleared
 from webapp.extensions import db
 from webapp.forms import (
     ActivityForm,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from flask import Blueprint, flash
 
-from webapp.blueprints import (
-    admin_only,
+from webapp.blueprints.access import admin_only
+from webapp.blueprints.customers.answers import (
     answer_if_customer_gone,
     customer_changed,
     customer_or_404,
@@ -69,7 +69,7 @@ def refused_if_cleared(customer: Customer, tab: str):
         # 409 swaps (an edit conflict brings its form back); this one has no body.
         response.headers["HX-Reswap"] = "none"
         return response
-    from webapp.blueprints.customers import render_customer_tab
+    from webapp.blueprints.customers.routes import render_customer_tab
 
     flash(refusal, "error")
     return render_customer_tab(customer, tab, status=409)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, url_for
 
-from webapp.blueprints import editing, require_admin
+from webapp.blueprints import editing
+from webapp.blueprints.access import require_admin
 from webapp.extensions import db
 from webapp.forms import ConfirmForm, LegalEntityForm, TaxClassForm
 from webapp.models.settings import LegalEntity, TaxClass

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, request, url_for
 
-from webapp.blueprints import customer_changed, customer_or_404
+from webapp.blueprints.customers.answers import customer_changed, customer_or_404
 from webapp.extensions import db
 from webapp.forms import TicketStatusForm
 from webapp.rendering import render_page

@@ -5,7 +5,7 @@ from __future__ import annotations
 import nh3
 from flask import Blueprint, abort, flash, make_response, redirect, url_for
 
-from webapp.blueprints import customer_or_404
+from webapp.blueprints.customers.answers import customer_or_404
 from webapp.extensions import db
 from webapp.rendering import htmx_done, is_htmx_partial, render_page
 from webapp.security_headers import HeaderPolicy, content_security_policy, header_policy

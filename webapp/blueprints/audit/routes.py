@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from webapp.blueprints import require_admin
+from webapp.blueprints.access import require_admin
 from webapp.extensions import db
 from webapp.rendering import render_page
 from webapp.services import audit as audit_service

@@ -12,7 +12,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, url_for
 from flask_login import current_user
 
-from webapp.blueprints import require_admin
+from webapp.blueprints.access import require_admin
 from webapp.extensions import db
 from webapp.forms import ConfirmForm, StaffForm, StaffRoleForm
 from webapp.models.staff import Staff

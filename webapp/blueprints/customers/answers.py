@@ -1,0 +1,60 @@
+"""Answers shared by the routes on a customer's page: the customer or a 404, the
+answer after a change (the tab, or htmx events), the list once the customer is gone."""
+
+from flask import abort, flash, make_response, redirect, url_for
+
+from webapp.extensions import db
+from webapp.models.customer import Customer
+from webapp.rendering import htmx_done, is_htmx_partial
+from webapp.services.records import CUSTOMER_GONE
+
+
+def customer_or_404(customer_id: int) -> Customer:
+    """The customer a customer-scoped route is about, or a 404 page."""
+    customer = db.session.get(Customer, customer_id)
+    if customer is None:
+        abort(404)
+    return customer
+
+
+def answer_if_customer_gone(customer_id: int):
+    """After a refusal (rolled back): when the customer was deleted while this request
+    ran, the answer, or None while it still exists. The customer page cannot be shown
+    any more (it would read the deleted row), so it is the customer list saying so, as
+    a full page load with htmx too (HX-Redirect)."""
+    if db.session.get(Customer, customer_id, populate_existing=True) is not None:
+        return None
+    return to_customer_list(CUSTOMER_GONE, "error")
+
+
+def to_customer_list(message: str, category: str = "success"):
+    """The customer page is gone (deleted): to the customer list with the message, as a
+    full page load with htmx too (HX-Redirect), so the list and its flash show whole."""
+    flash(message, category)
+    target = url_for("customers.index")
+    if is_htmx_partial():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, code=303)
+
+
+def customer_changed(
+    customer_id: int, message: str, tab: str, ok: bool = True, query: dict | None = None
+):
+    """After a change on the customer page. htmx: close any modal, refresh the customer
+    region (header and the open tab) and show the message, as an error if not ``ok``;
+    a plain form: back to ``tab`` (with ``query``, e.g. the list's filter) with the
+    message. Takes the id, not the customer, so nothing is re-read after the commit."""
+    if is_htmx_partial():
+        shown = message if ok else {"text": message, "level": "error"}
+        return htmx_done({"closeModal": True, "customerUpdated": customer_id, "showMessage": shown})
+    flash(message, "success" if ok else "error")
+    return redirect(customer_tab_url(customer_id, tab, **(query or {})), code=303)
+
+
+def customer_tab_url(customer_id: int, tab: str, **query) -> str:
+    """The address of a customer tab; Profile is the customer page itself."""
+    if tab == "profile":
+        return url_for("customers.show", customer_id=customer_id, **query)
+    return url_for("customers.tab", customer_id=customer_id, tab=tab, **query)
