@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, g, redirect, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
+from webapp.blueprints.auth.forms import PasswordChangeForm, SignInForm
 from webapp.extensions import db
-from webapp.forms import PasswordChangeForm, SignInForm
 from webapp.models.staff import Staff
 from webapp.rendering import render_page
 from webapp.services import staff as staff_service

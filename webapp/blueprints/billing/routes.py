@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, abort
 from flask_login import current_user
 
+from webapp.blueprints.billing.forms import EntryForm, OneTimeChargeForm
 from webapp.blueprints.customers.answers import customer_changed, customer_or_404
 from webapp.extensions import db
-from webapp.forms import ConfirmForm, EntryForm, OneTimeChargeForm
+from webapp.forms import ConfirmForm
 from webapp.models.billing import CreditNote, EntryKind, Invoice
 from webapp.rendering import render_page
 from webapp.services import billing as billing_service

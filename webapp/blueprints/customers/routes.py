@@ -7,10 +7,10 @@ from jinja2_fragments.flask import render_block
 
 from webapp.blueprints import editing
 from webapp.blueprints.customers.answers import customer_or_404
+from webapp.blueprints.customers.forms import CustomerForm, StatusForm
 from webapp.blueprints.customers.tabs import TABS, tab_context
 from webapp.blueprints.personal_data.routes import refused_if_cleared
 from webapp.extensions import db
-from webapp.forms import CustomerForm, StatusForm
 from webapp.models.customer import Customer, CustomerStatus
 from webapp.rendering import htmx_done, is_htmx_partial, render_page
 from webapp.services import customers as customer_service

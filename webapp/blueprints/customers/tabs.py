@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from flask import request
 
+from webapp.blueprints.notes.forms import NoteForm
+from webapp.blueprints.tags.forms import TagForm
 from webapp.extensions import db
-from webapp.forms import NoteForm, TagForm
 from webapp.models.base import utcnow
 from webapp.models.customer import Customer
 from webapp.services import activities as activities_service

@@ -7,8 +7,8 @@ from flask import Blueprint
 
 from webapp.blueprints.access import admin_only
 from webapp.blueprints.customers.answers import customer_or_404, to_customer_list
+from webapp.blueprints.deletion.forms import DeleteCustomerForm
 from webapp.extensions import db
-from webapp.forms import DeleteCustomerForm
 from webapp.rendering import render_page
 from webapp.services import deletion
 

@@ -7,9 +7,10 @@ from flask_login import current_user
 
 from webapp.blueprints.customers.answers import customer_changed, customer_or_404
 from webapp.blueprints.customers.routes import render_customer_tab
+from webapp.blueprints.notes.forms import NoteForm
 from webapp.blueprints.personal_data.routes import refused_if_cleared, refused_if_gone_or_cleared
 from webapp.extensions import db
-from webapp.forms import ConfirmForm, NoteForm
+from webapp.forms import ConfirmForm
 from webapp.rendering import render_page
 from webapp.services import notes as notes_service
 

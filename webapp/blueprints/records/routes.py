@@ -2,7 +2,7 @@
 external IDs): one set of routes for add, edit and delete, each a modal with htmx
 and a page without JS, confirmed on the server before anything is removed.
 
-A kind is a form (``webapp.forms.RecordForm``) and a service module with ``get``,
+A kind is a form (``records.forms.RecordForm``) and a service module with ``get``,
 ``add``, ``change``, ``remove`` and ``describe``; the service raises ``RecordError``
 naming the field a refusal belongs beside.
 """
@@ -20,18 +20,18 @@ from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from webapp.blueprints import editing
 from webapp.blueprints.customers.answers import customer_changed, customer_or_404
 from webapp.blueprints.personal_data.routes import refused_if_cleared, refused_if_gone_or_cleared
-from webapp.extensions import db
-from webapp.forms import (
+from webapp.blueprints.records.forms import (
     ActivityForm,
     AddressForm,
     AliasForm,
-    ConfirmForm,
     ContactForm,
     RecordForm,
     SaleForm,
     SubscriptionForm,
     TicketForm,
 )
+from webapp.extensions import db
+from webapp.forms import ConfirmForm
 from webapp.rendering import render_page
 from webapp.services import (
     activities,

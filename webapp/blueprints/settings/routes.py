@@ -11,8 +11,9 @@ from flask import Blueprint, abort, flash, redirect, url_for
 
 from webapp.blueprints import editing
 from webapp.blueprints.access import require_admin
+from webapp.blueprints.settings.forms import LegalEntityForm, TaxClassForm
 from webapp.extensions import db
-from webapp.forms import ConfirmForm, LegalEntityForm, TaxClassForm
+from webapp.forms import ConfirmForm
 from webapp.models.settings import LegalEntity, TaxClass
 from webapp.rendering import htmx_done, is_htmx_partial, render_page
 from webapp.services import settings as settings_service

@@ -13,8 +13,9 @@ from flask import Blueprint, abort, flash, redirect, url_for
 from flask_login import current_user
 
 from webapp.blueprints.access import require_admin
+from webapp.blueprints.staff.forms import StaffForm, StaffRoleForm
 from webapp.extensions import db
-from webapp.forms import ConfirmForm, StaffForm, StaffRoleForm
+from webapp.forms import ConfirmForm
 from webapp.models.staff import Staff
 from webapp.rendering import htmx_done, is_htmx_partial, render_page
 from webapp.services import staff as staff_service

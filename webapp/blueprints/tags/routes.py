@@ -8,8 +8,8 @@ from flask import Blueprint, abort
 from webapp.blueprints.customers.answers import customer_changed, customer_or_404
 from webapp.blueprints.customers.routes import render_customer_tab
 from webapp.blueprints.personal_data.routes import refused_if_cleared, refused_if_gone_or_cleared
+from webapp.blueprints.tags.forms import TagForm
 from webapp.extensions import db
-from webapp.forms import TagForm
 from webapp.services import tags as tags_service
 
 bp = Blueprint("tags", __name__, url_prefix="/customers/<int:customer_id>/tags")

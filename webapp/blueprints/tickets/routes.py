@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, request, url_for
 
 from webapp.blueprints.customers.answers import customer_changed, customer_or_404
+from webapp.blueprints.tickets.forms import TicketStatusForm
 from webapp.extensions import db
-from webapp.forms import TicketStatusForm
 from webapp.rendering import render_page
 from webapp.services import tickets as tickets_service
 from webapp.services.records import RecordError
