@@ -209,7 +209,7 @@ def build_world(db, admin_client, make_customer, make_staff) -> World:
         (base, f"{base}/tags", "tags.create", {}),
         (f"{base}/charges/new", f"{base}/charges/new", "billing.new_charge", {}),
         (f"{base}/charges/new", f"{base}/charges/new", "billing.new_charge", {"amount": "-5"}),
-        (f"{base}/billing", f"{base}/payment-link/", "links.generate", {}),
+        (f"{base}/billing", f"{base}/payment-link/", "payment_links.generate", {}),
         ("/customers", "/exports/", "exports.start", {}),
     ]:
         response = submit(admin_client, page, action, key, **typed)

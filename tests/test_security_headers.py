@@ -56,7 +56,7 @@ KNOWN_GET_ENDPOINTS = {
     "exports.index",
     "exports.show",
     "exports.download",
-    "links.revoke",
+    "payment_links.revoke",
     "notes.delete",
     "personal_data.confirm",
     "records.new",

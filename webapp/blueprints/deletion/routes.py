@@ -38,7 +38,7 @@ def confirm(customer_id: int):
         else:
             return to_customer_list(f"Customer {visible_id} deleted.")
     return render_page(
-        "customers/delete.html",
+        "deletion/confirm.html",
         blocks=("modal", "form"),
         status=422 if form.is_submitted() else 200,
         customer=customer,

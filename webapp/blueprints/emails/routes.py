@@ -58,7 +58,7 @@ def show(customer_id: int, email_id: int):
     customer = customer_or_404(customer_id)
     email = _email_or_404(customer.id, email_id)
     return render_page(
-        "customers/email.html",
+        "emails/show.html",
         customer=customer,
         email=email,
         text_body=without_link(email.text_body),

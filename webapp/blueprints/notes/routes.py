@@ -54,7 +54,7 @@ def delete(customer_id: int, note_id: int):
         notes_service.delete_note(db.session, customer.id, note.id)
         return _done(customer_id, "Note deleted.")
     return render_page(
-        "customers/note_delete.html",
+        "notes/delete.html",
         blocks=("modal", "form"),
         customer=customer,
         note=note,

@@ -16,7 +16,7 @@ from webapp.forms import ConfirmForm
 from webapp.rendering import render_page
 from webapp.services import mailer, payment_links
 
-bp = Blueprint("links", __name__, url_prefix="/customers/<int:customer_id>/payment-link")
+bp = Blueprint("payment_links", __name__, url_prefix="/customers/<int:customer_id>/payment-link")
 
 
 def _answer(customer_id: int, message: str, ok: bool = True):
@@ -79,5 +79,5 @@ def revoke(customer_id: int):
             return _answer(customer.id, str(refusal), ok=False)
         return _answer(customer.id, "Payment link revoked: it no longer works.")
     return render_page(
-        "billing/link_revoke.html", blocks=("modal", "form"), customer=customer, form=form
+        "payment_links/revoke.html", blocks=("modal", "form"), customer=customer, form=form
     )

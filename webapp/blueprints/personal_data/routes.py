@@ -42,7 +42,7 @@ def confirm(customer_id: int):
             return customer_changed(customer_id, message, "profile")
     preview = personal_data_service.preview(db.session, customer)
     return render_page(
-        "customers/clear_personal_data.html",
+        "personal_data/confirm.html",
         blocks=("modal", "form"),
         status=422 if form.is_submitted() else 200,
         customer=customer,

@@ -133,7 +133,7 @@ def _render_form(
     record_kind, kind, customer, form, record=None, error=None, locked=False, status=None
 ):
     return render_page(
-        "customers/record_form.html",
+        "records/form.html",
         blocks=("modal", "form"),
         status=status or (422 if form.is_submitted() else 200),
         locked=locked,
@@ -232,7 +232,7 @@ def delete(customer_id: int, kind: str, record_id: int):
             verb = "removed" if record_kind.delete_verb == "Remove" else "deleted"
             return customer_changed(customer_id, f"{record_kind.title} {verb}.", record_kind.tab)
     return render_page(
-        "customers/record_delete.html",
+        "records/delete.html",
         blocks=("modal", "form"),
         status=422 if form.is_submitted() else 200,
         customer=customer,

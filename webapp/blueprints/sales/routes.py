@@ -40,7 +40,7 @@ def invoice(customer_id: int, sale_id: int):
     else:
         error = sales_service.invoice_refusal(sale)
     return render_page(
-        "customers/sale_invoice.html",
+        "sales/invoice.html",
         blocks=("modal", "form"),
         status=422 if form.is_submitted() else 200,
         customer=customer,

@@ -33,7 +33,7 @@ def cancel(customer_id: int, subscription_id: int):
             message = f"Subscription {subscription.plan_name} cancelled."
             return customer_changed(customer_id, message, "subscriptions")
     return render_page(
-        "customers/subscription_cancel.html",
+        "subscriptions/cancel.html",
         blocks=("modal", "form"),
         status=422 if form.is_submitted() else 200,
         customer=customer,

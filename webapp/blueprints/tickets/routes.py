@@ -45,7 +45,7 @@ def change_status(customer_id: int, ticket_id: int):
             message = f"Ticket “{subject}” is now {label.lower()}."
             return customer_changed(customer_id, message, "tickets", query=query)
     return render_page(
-        "customers/ticket_status.html",
+        "tickets/status.html",
         blocks=("modal", "form"),
         status=422 if form.is_submitted() else 200,
         customer=customer,
