@@ -1,11 +1,21 @@
-"""Full page or fragment: the one helper every route renders through."""
+"""How every route answers: ``render_page`` (a full page or the block htmx targets),
+``render_form`` (a form page: 422 once submitted) and ``done`` (success: 204 with
+HX-Trigger events for htmx, a flash and a 303 without)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
 
-from flask import Response, current_app, make_response, render_template, request
+from flask import (
+    Response,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+)
 from jinja2 import UndefinedError
 from jinja2_fragments.flask import render_block
 
@@ -58,3 +68,47 @@ def htmx_done(events: dict, status: int = 204) -> Response:
     response.headers["HX-Trigger"] = json.dumps(events)
     response.vary.add("HX-Request")
     return response
+
+
+def render_form(
+    template: str,
+    form,
+    blocks: Iterable[str] = ("modal", "form"),
+    status: int | None = None,
+    **context,
+) -> Response:
+    """A form's page, or its ``modal``/``form`` block for htmx: 200 when it is first
+    shown, 422 when it comes back after a submit (invalid, or refused by a service).
+    ``status`` overrides that (409: someone else saved the row meanwhile)."""
+    if status is None:
+        status = 422 if form.is_submitted() else 200
+    return render_page(template, blocks=blocks, status=status, form=form, **context)
+
+
+def done(
+    events: str | dict,
+    to: str,
+    message: str | None = None,
+    *,
+    level: str = "success",
+    warnings: Iterable[str] = (),
+    close_modal: bool = True,
+) -> Response:
+    """The answer after a change. htmx: 204 with HX-Trigger ``closeModal`` (unless
+    ``close_modal`` is False), ``events`` (an event name, fired with ``true``, or a dict
+    of events and their values) and ``showMessage`` (the message, with any
+    ``warnings`` after it; ``{"text", "level"}`` unless ``level`` is "success"). A
+    plain request: the message (then each warning) flashed, and a 303 to ``to``."""
+    warnings = list(warnings)
+    if is_htmx_partial():
+        triggers: dict = {"closeModal": True} if close_modal else {}
+        triggers.update({events: True} if isinstance(events, str) else events)
+        if message is not None:
+            text = " ".join([message, *warnings])
+            triggers["showMessage"] = text if level == "success" else {"text": text, "level": level}
+        return htmx_done(triggers)
+    if message is not None:
+        flash(message, level)
+    for warning in warnings:
+        flash(warning, "warning")
+    return redirect(to, code=303)

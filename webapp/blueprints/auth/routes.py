@@ -10,7 +10,7 @@ from flask_login import current_user, login_user, logout_user
 from webapp.blueprints.auth.forms import PasswordChangeForm, SignInForm
 from webapp.extensions import db
 from webapp.models.staff import Staff
-from webapp.rendering import render_page
+from webapp.rendering import render_form
 from webapp.services import staff as staff_service
 from webapp.services import staff_sessions
 from webapp.services.auth import SignInError, ThrottlePolicy, authenticate
@@ -70,8 +70,7 @@ def sign_in():
             g.pop("csrf_token", None)
             _start_session(staff)
             return redirect(_safe_next(form.next.data), code=303)
-    status = 422 if request.method == "POST" else 200
-    return render_page("auth/sign_in.html", status=status, form=form, error=error)
+    return render_form("auth/sign_in.html", form, blocks=(), error=error)
 
 
 @bp.post("/sign-out")
@@ -108,4 +107,4 @@ def change_password():
                 "success",
             )
             return redirect(url_for("customers.index"), code=303)
-    return render_page("auth/password.html", status=422 if form.is_submitted() else 200, form=form)
+    return render_form("auth/password.html", form, blocks=())

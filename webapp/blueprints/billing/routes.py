@@ -10,7 +10,7 @@ from webapp.blueprints.customers.answers import customer_changed, customer_or_40
 from webapp.extensions import db
 from webapp.forms import ConfirmForm
 from webapp.models.billing import CreditNote, EntryKind, Invoice
-from webapp.rendering import render_page
+from webapp.rendering import render_form, render_page
 from webapp.services import billing as billing_service
 from webapp.services import ledger
 from webapp.services.money import format_money
@@ -50,12 +50,10 @@ def new_entry(customer_id: int):
             return customer_changed(
                 customer_id, f"{'Charge' if is_charge else 'Credit'} of {amount} added.", "billing"
             )
-    return render_page(
+    return render_form(
         "billing/entry_form.html",
-        blocks=("modal", "form"),
-        status=422 if form.is_submitted() else 200,
+        form,
         customer=customer,
-        form=form,
         ask_repeat=ask_repeat or form.repeat.data,
     )
 
@@ -94,12 +92,10 @@ def new_charge(customer_id: int):
             return customer_changed(
                 customer_id, f"Credit note {note.number} for {total} created.", "credit-notes"
             )
-    return render_page(
+    return render_form(
         "billing/charge_form.html",
-        blocks=("modal", "form"),
-        status=422 if form.is_submitted() else 200,
+        form,
         customer=customer,
-        form=form,
         ask_repeat=ask_repeat or form.repeat.data,
     )
 
@@ -130,15 +126,13 @@ def invoice_action(invoice_id: int, action: str):
             return customer_changed(
                 found.customer_id, f"{found.number} is now {found.status}.", "invoices"
             )
-    return render_page(
+    return render_form(
         "billing/invoice_action.html",
-        blocks=("modal", "form"),
-        status=422 if form.is_submitted() else 200,
+        form,
         invoice=found,
         customer=found.customer,
         action=action,
         label=billing_service.INVOICE_ACTIONS[action],
-        form=form,
         error=error,
     )
 

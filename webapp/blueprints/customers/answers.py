@@ -5,7 +5,7 @@ from flask import abort, flash, make_response, redirect, url_for
 
 from webapp.extensions import db
 from webapp.models.customer import Customer
-from webapp.rendering import htmx_done, is_htmx_partial
+from webapp.rendering import done, is_htmx_partial
 from webapp.services.records import CUSTOMER_GONE
 
 
@@ -46,11 +46,12 @@ def customer_changed(
     region (header and the open tab) and show the message, as an error if not ``ok``;
     a plain form: back to ``tab`` (with ``query``, e.g. the list's filter) with the
     message. Takes the id, not the customer, so nothing is re-read after the commit."""
-    if is_htmx_partial():
-        shown = message if ok else {"text": message, "level": "error"}
-        return htmx_done({"closeModal": True, "customerUpdated": customer_id, "showMessage": shown})
-    flash(message, "success" if ok else "error")
-    return redirect(customer_tab_url(customer_id, tab, **(query or {})), code=303)
+    return done(
+        {"customerUpdated": customer_id},
+        to=customer_tab_url(customer_id, tab, **(query or {})),
+        message=message,
+        level="success" if ok else "error",
+    )
 
 
 def customer_tab_url(customer_id: int, tab: str, **query) -> str:

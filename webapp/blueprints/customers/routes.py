@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, request, url_for
 from jinja2_fragments.flask import render_block
 
 from webapp.blueprints import editing
@@ -12,7 +12,7 @@ from webapp.blueprints.customers.tabs import TABS, tab_context
 from webapp.blueprints.personal_data.routes import refused_if_cleared
 from webapp.extensions import db
 from webapp.models.customer import Customer, CustomerStatus
-from webapp.rendering import htmx_done, is_htmx_partial, render_page
+from webapp.rendering import done, is_htmx_partial, render_form, render_page
 from webapp.services import customers as customer_service
 from webapp.services import tags as tags_service
 from webapp.services import versions
@@ -40,15 +40,12 @@ def _duplicate_notes(duplicates) -> list[str]:
 def _saved(customer: Customer, message: str, event: str, duplicates=()):
     """After a successful change: htmx gets 204 and events (the modal closes, the list or
     page refreshes itself, a toast shows); a plain form gets a 303 to the customer."""
-    notes = _duplicate_notes(duplicates)
-    if is_htmx_partial():
-        return htmx_done(
-            {"closeModal": True, event: customer.id, "showMessage": " ".join([message, *notes])}
-        )
-    flash(message, "success")
-    for note in notes:
-        flash(note, "warning")
-    return redirect(url_for("customers.show", customer_id=customer.id), code=303)
+    return done(
+        {event: customer.id},
+        to=url_for("customers.show", customer_id=customer.id),
+        message=message,
+        warnings=_duplicate_notes(duplicates),
+    )
 
 
 @bp.get("")
@@ -118,13 +115,13 @@ def _render_form(
     error: str | None = None,
     **labels,
 ):
-    status = status or (422 if form.is_submitted() else 200)
-    duplicates = _duplicates(form, customer.id if customer else None) if status == 422 else []
-    return render_page(
+    refused = status is None and form.is_submitted()  # answered 422 by render_form
+    duplicates = _duplicates(form, customer.id if customer else None) if refused else []
+    return render_form(
         FORM_TEMPLATE,
+        form,
         blocks=FORM_BLOCKS,
         status=status,
-        form=form,
         customer=customer,
         duplicates=duplicates,
         error=error,
@@ -234,12 +231,10 @@ def status(customer_id: int):
         if request.method == "GET":
             abort(404)
         target, error = None, error or "Choose active, suspended or archived."
-    return render_page(
+    return render_form(
         "customers/status.html",
-        blocks=("modal", "form"),
-        status=422 if form.is_submitted() else 200,
+        form,
         customer=customer,
-        form=form,
         target=target,
         action=STATUS_ACTIONS.get(target),
         error=error,

@@ -9,7 +9,7 @@ from webapp.blueprints.access import admin_only
 from webapp.blueprints.customers.answers import customer_or_404, to_customer_list
 from webapp.blueprints.deletion.forms import DeleteCustomerForm
 from webapp.extensions import db
-from webapp.rendering import render_page
+from webapp.rendering import render_form
 from webapp.services import deletion
 
 bp = Blueprint("deletion", __name__, url_prefix="/customers/<int:customer_id>")
@@ -37,15 +37,13 @@ def confirm(customer_id: int):
                 error = str(refusal)
         else:
             return to_customer_list(f"Customer {visible_id} deleted.")
-    return render_page(
+    return render_form(
         "deletion/confirm.html",
-        blocks=("modal", "form"),
-        status=422 if form.is_submitted() else 200,
+        form,
         customer=customer,
         visible_id=visible_id,
         what_goes=deletion.what_goes(db.session, customer.id),
         refusal=deletion.delete_refusal(db.session, customer),
         pattern=deletion.confirm_pattern(visible_id),
-        form=form,
         error=error,
     )

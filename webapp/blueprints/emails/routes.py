@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import nh3
-from flask import Blueprint, abort, flash, make_response, redirect, url_for
+from flask import Blueprint, abort, make_response, url_for
 
 from webapp.blueprints.customers.answers import customer_or_404
 from webapp.extensions import db
-from webapp.rendering import htmx_done, is_htmx_partial, render_page
+from webapp.rendering import done, render_page
 from webapp.security_headers import HeaderPolicy, content_security_policy, header_policy
 from webapp.services import mailer
 from webapp.services.payment_links import without_link
@@ -92,9 +92,10 @@ def resend(customer_id: int, email_id: int):
             f"{email.name} is queued to be sent again to {email.recipient}.",
             "success",
         )
-    if is_htmx_partial():
-        if category == "error":
-            return htmx_done({"showMessage": {"text": message, "level": "error"}})
-        return htmx_done({"customerUpdated": customer_id, "showMessage": message})
-    flash(message, category)
-    return redirect(url_for("emails.show", customer_id=customer_id, email_id=email_id), code=303)
+    return done(
+        {} if category == "error" else {"customerUpdated": customer_id},
+        to=url_for("emails.show", customer_id=customer_id, email_id=email_id),
+        message=message,
+        level=category,
+        close_modal=False,  # Resend is a button on the email's page, not a modal
+    )

@@ -11,7 +11,7 @@ from webapp.blueprints.notes.forms import NoteForm
 from webapp.blueprints.personal_data.routes import refused_if_cleared, refused_if_gone_or_cleared
 from webapp.extensions import db
 from webapp.forms import ConfirmForm
-from webapp.rendering import render_page
+from webapp.rendering import render_form
 from webapp.services import notes as notes_service
 
 bp = Blueprint("notes", __name__, url_prefix="/customers/<int:customer_id>/notes")
@@ -53,10 +53,4 @@ def delete(customer_id: int, note_id: int):
     if form.validate_on_submit():
         notes_service.delete_note(db.session, customer.id, note.id)
         return _done(customer_id, "Note deleted.")
-    return render_page(
-        "notes/delete.html",
-        blocks=("modal", "form"),
-        customer=customer,
-        note=note,
-        form=form,
-    )
+    return render_form("notes/delete.html", form, customer=customer, note=note)

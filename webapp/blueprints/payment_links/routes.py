@@ -13,7 +13,7 @@ from webapp.blueprints.customers.answers import (
 from webapp.blueprints.personal_data.routes import refused_if_cleared
 from webapp.extensions import db
 from webapp.forms import ConfirmForm
-from webapp.rendering import render_page
+from webapp.rendering import render_form
 from webapp.services import mailer, payment_links
 
 bp = Blueprint("payment_links", __name__, url_prefix="/customers/<int:customer_id>/payment-link")
@@ -78,6 +78,4 @@ def revoke(customer_id: int):
         except payment_links.PaymentLinkError as refusal:
             return _answer(customer.id, str(refusal), ok=False)
         return _answer(customer.id, "Payment link revoked: it no longer works.")
-    return render_page(
-        "payment_links/revoke.html", blocks=("modal", "form"), customer=customer, form=form
-    )
+    return render_form("payment_links/revoke.html", form, customer=customer)

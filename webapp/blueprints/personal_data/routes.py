@@ -14,7 +14,7 @@ from webapp.blueprints.customers.answers import (
 from webapp.extensions import db
 from webapp.forms import ConfirmForm
 from webapp.models.customer import Customer
-from webapp.rendering import htmx_done, is_htmx_partial, render_page
+from webapp.rendering import htmx_done, is_htmx_partial, render_form
 from webapp.services import personal_data as personal_data_service
 
 bp = Blueprint("personal_data", __name__, url_prefix="/customers/<int:customer_id>")
@@ -41,13 +41,11 @@ def confirm(customer_id: int):
             message = f"Personal data of {customer.customer_id} cleared."
             return customer_changed(customer_id, message, "profile")
     preview = personal_data_service.preview(db.session, customer)
-    return render_page(
+    return render_form(
         "personal_data/confirm.html",
-        blocks=("modal", "form"),
-        status=422 if form.is_submitted() else 200,
+        form,
         customer=customer,
         preview=preview,
-        form=form,
         # A refusal met on submit is shown once, not twice beside the preview's own.
         error=error if error != preview.refusal else None,
     )

@@ -32,7 +32,7 @@ from webapp.blueprints.records.forms import (
 )
 from webapp.extensions import db
 from webapp.forms import ConfirmForm
-from webapp.rendering import render_page
+from webapp.rendering import render_form
 from webapp.services import (
     activities,
     addresses,
@@ -132,13 +132,12 @@ def _refused(form: RecordForm, refusal: RecordError) -> str | None:
 def _render_form(
     record_kind, kind, customer, form, record=None, error=None, locked=False, status=None
 ):
-    return render_page(
+    return render_form(
         "records/form.html",
-        blocks=("modal", "form"),
-        status=status or (422 if form.is_submitted() else 200),
+        form,
+        status=status,
         locked=locked,
         customer=customer,
-        form=form,
         record=record,
         kind=kind,
         record_kind=record_kind,
@@ -231,12 +230,10 @@ def delete(customer_id: int, kind: str, record_id: int):
         else:
             verb = "removed" if record_kind.delete_verb == "Remove" else "deleted"
             return customer_changed(customer_id, f"{record_kind.title} {verb}.", record_kind.tab)
-    return render_page(
+    return render_form(
         "records/delete.html",
-        blocks=("modal", "form"),
-        status=422 if form.is_submitted() else 200,
+        form,
         customer=customer,
-        form=form,
         record=record,
         kind=kind,
         record_kind=record_kind,

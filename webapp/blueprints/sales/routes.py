@@ -9,7 +9,7 @@ from flask_login import current_user
 from webapp.blueprints.customers.answers import customer_changed, customer_or_404
 from webapp.extensions import db
 from webapp.forms import ConfirmForm
-from webapp.rendering import render_page
+from webapp.rendering import render_form
 from webapp.services import sales as sales_service
 from webapp.services.ledger import LedgerError
 
@@ -39,13 +39,11 @@ def invoice(customer_id: int, sale_id: int):
             return customer_changed(customer_id, done.message, "sales")
     else:
         error = sales_service.invoice_refusal(sale)
-    return render_page(
+    return render_form(
         "sales/invoice.html",
-        blocks=("modal", "form"),
-        status=422 if form.is_submitted() else 200,
+        form,
         customer=customer,
         sale=sale,
-        form=form,
         can_invoice=sales_service.invoice_refusal(sale) is None,
         preview=sales_service.invoice_preview(db.session, customer, sale),
         error=error,

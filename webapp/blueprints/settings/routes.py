@@ -7,7 +7,7 @@ delete is confirmed on the server and refused while anything still uses the sett
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, url_for
+from flask import Blueprint, abort, redirect, url_for
 
 from webapp.blueprints import editing
 from webapp.blueprints.access import require_admin
@@ -15,7 +15,7 @@ from webapp.blueprints.settings.forms import LegalEntityForm, TaxClassForm
 from webapp.extensions import db
 from webapp.forms import ConfirmForm
 from webapp.models.settings import LegalEntity, TaxClass
-from webapp.rendering import htmx_done, is_htmx_partial, render_page
+from webapp.rendering import done, render_form, render_page
 from webapp.services import settings as settings_service
 from webapp.services import versions
 from webapp.services.reference import format_tax_rate
@@ -40,10 +40,7 @@ def _get_or_404(model, row_id: int):
 def _saved(message: str, list_endpoint: str):
     """htmx: close the modal, refresh the list (settingsChanged) and say what happened;
     a plain form: 303 back to the list with the message."""
-    if is_htmx_partial():
-        return htmx_done({"closeModal": True, "settingsChanged": True, "showMessage": message})
-    flash(message, "success")
-    return redirect(url_for(list_endpoint), code=303)
+    return done("settingsChanged", to=url_for(list_endpoint), message=message)
 
 
 def _refused(form, refusal: SettingsError) -> None:
@@ -56,13 +53,7 @@ def _refused(form, refusal: SettingsError) -> None:
 
 
 def _form(template: str, form, status: int | None = None, **context):
-    return render_page(
-        template,
-        blocks=FORM_BLOCKS,
-        status=status or (422 if form.is_submitted() else 200),
-        form=form,
-        **context,
-    )
+    return render_form(template, form, blocks=FORM_BLOCKS, status=status, **context)
 
 
 @bp.get("")
@@ -244,11 +235,11 @@ def _delete_page(form, thing: str, name: str, row_id: int, refusal: str | None):
     """The confirmation; with a refusal it says why instead and offers only Back
     (422 when a Confirm was refused)."""
     endpoint, id_name, list_endpoint = DELETE_ROUTES[thing]
-    return render_page(
+    return render_form(
         "settings/delete.html",
+        form,
         blocks=FORM_BLOCKS,
-        status=422 if refusal and form.is_submitted() else 200,
-        form=form,
+        status=None if refusal else 200,  # a Confirm only comes back when refused
         thing=thing,
         name=name,
         action=url_for(endpoint, **{id_name: row_id}),

@@ -9,7 +9,7 @@ admin) are services.staff's, and each change writes an audit line there.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, url_for
+from flask import Blueprint, abort, url_for
 from flask_login import current_user
 
 from webapp.blueprints.access import require_admin
@@ -17,7 +17,7 @@ from webapp.blueprints.staff.forms import StaffForm, StaffRoleForm
 from webapp.extensions import db
 from webapp.forms import ConfirmForm
 from webapp.models.staff import Staff
-from webapp.rendering import htmx_done, is_htmx_partial, render_page
+from webapp.rendering import done, render_form, render_page
 from webapp.services import staff as staff_service
 from webapp.services.staff import StaffError
 
@@ -38,10 +38,7 @@ def _staff_or_404(staff_id: int) -> Staff:
 def _changed(message: str):
     """htmx: close the modal, refresh the list (staffChanged) and say what happened; a
     plain form: 303 back to the Staff page with the message."""
-    if is_htmx_partial():
-        return htmx_done({"closeModal": True, "staffChanged": True, "showMessage": message})
-    flash(message, "success")
-    return redirect(url_for("staff.index"), code=303)
+    return done("staffChanged", to=url_for("staff.index"), message=message)
 
 
 @bp.get("")
@@ -75,12 +72,7 @@ def new():
         else:
             label = staff_service.role_label(member.role).lower()
             return _changed(f"{member.name} ({member.email}) added as {label}.")
-    return render_page(
-        "staff/form.html",
-        blocks=FORM_BLOCKS,
-        status=422 if form.is_submitted() else 200,
-        form=form,
-    )
+    return render_form("staff/form.html", form, blocks=FORM_BLOCKS)
 
 
 @bp.route("/<int:staff_id>/role", methods=["GET", "POST"])
@@ -110,13 +102,7 @@ def change_role(staff_id: int):
             else:
                 message = f"{name} is already an {new_label}; nothing changed."
             return _changed(message)
-    return render_page(
-        "staff/role.html",
-        blocks=FORM_BLOCKS,
-        status=422 if form.is_submitted() else 200,
-        member=member,
-        form=form,
-    )
+    return render_form("staff/role.html", form, blocks=FORM_BLOCKS, member=member)
 
 
 @bp.route("/<int:staff_id>/deactivate", methods=["GET", "POST"])
@@ -163,11 +149,10 @@ def _confirmed_change(member: Staff, action: str, refusal: str | None, change, o
 
 
 def _confirmation(form: ConfirmForm, member: Staff, action: str, refusal: str | None):
-    return render_page(
+    return render_form(
         "staff/confirm.html",
+        form,
         blocks=FORM_BLOCKS,
-        status=422 if form.is_submitted() else 200,
-        form=form,
         member=member,
         action=action,
         refusal=refusal,

@@ -7,7 +7,7 @@ from flask import Blueprint, abort
 from webapp.blueprints.customers.answers import customer_changed, customer_or_404
 from webapp.extensions import db
 from webapp.forms import ConfirmForm
-from webapp.rendering import render_page
+from webapp.rendering import render_form
 from webapp.services import subscriptions as subscriptions_service
 from webapp.services.records import RecordError
 
@@ -32,13 +32,11 @@ def cancel(customer_id: int, subscription_id: int):
         else:
             message = f"Subscription {subscription.plan_name} cancelled."
             return customer_changed(customer_id, message, "subscriptions")
-    return render_page(
+    return render_form(
         "subscriptions/cancel.html",
-        blocks=("modal", "form"),
-        status=422 if form.is_submitted() else 200,
+        form,
         customer=customer,
         subscription=subscription,
         description=subscriptions_service.describe(subscription),
-        form=form,
         error=error,
     )

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, request, url_for
 from webapp.blueprints.customers.answers import customer_changed, customer_or_404
 from webapp.blueprints.tickets.forms import TicketStatusForm
 from webapp.extensions import db
-from webapp.rendering import render_page
+from webapp.rendering import render_form
 from webapp.services import tickets as tickets_service
 from webapp.services.records import RecordError
 
@@ -44,13 +44,11 @@ def change_status(customer_id: int, ticket_id: int):
             label = tickets_service.status_label(form.status.data)
             message = f"Ticket “{subject}” is now {label.lower()}."
             return customer_changed(customer_id, message, "tickets", query=query)
-    return render_page(
+    return render_form(
         "tickets/status.html",
-        blocks=("modal", "form"),
-        status=422 if form.is_submitted() else 200,
+        form,
         customer=customer,
         ticket=ticket,
-        form=form,
         action_url=url_for(
             "tickets.change_status", customer_id=customer.id, ticket_id=ticket.id, **query
         ),
