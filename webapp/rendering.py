@@ -16,7 +16,8 @@ from flask import (
     render_template,
     request,
 )
-from jinja2 import UndefinedError
+from jinja2 import UndefinedError, nodes
+from jinja2_fragments import BlockNotFoundError
 from jinja2_fragments.flask import render_block
 
 
@@ -44,7 +45,7 @@ def render_page(
     body = None
     if target and target in tuple(blocks):
         try:
-            body = render_block(template, target, **context)
+            body = _render_block(template, target, context)
         except UndefinedError as missing:
             # The allow-list is per route, but not every page of a route prepares every
             # block (the note form belongs to the Notes tab only): a block this page
@@ -60,6 +61,42 @@ def render_page(
     response = make_response(body, status)
     response.vary.add("HX-Request")
     return response
+
+
+def _render_block(template_name: str, block: str, context: dict) -> str:
+    """``block`` of ``template_name`` rendered alone (jinja2-fragments), also when the
+    template inherits it from the template it extends: a form template defines only
+    its ``form`` block, the ``modal`` block that wraps it is form_page.html's."""
+    env = current_app.jinja_env
+    template = env.get_template(template_name)
+    if block in template.blocks:
+        return render_block(template_name, block, **context)
+    current_app.update_template_context(context)
+    frame = template.new_context(context)
+    ancestor = template
+    while block not in ancestor.blocks:
+        parent = _extended_template(ancestor.name)
+        if parent is None:
+            raise BlockNotFoundError(block, template_name)
+        ancestor = env.get_template(parent)
+        # What {% extends %} does while rendering: the parent's blocks go after the
+        # child's, so self.form() in the parent's block is the child's form.
+        for name, render in ancestor.blocks.items():
+            frame.blocks.setdefault(name, []).append(render)
+    try:
+        return env.concat(frame.blocks[block][0](frame))
+    except Exception:
+        env.handle_exception()  # re-raised with the template's lines in the traceback
+
+
+def _extended_template(template_name: str) -> str | None:
+    """The name of the template ``template_name`` extends, or None."""
+    env = current_app.jinja_env
+    source, _filename, _uptodate = env.loader.get_source(env, template_name)
+    extends = env.parse(source).find(nodes.Extends)
+    if extends is None or not isinstance(extends.template, nodes.Const):
+        return None
+    return extends.template.value
 
 
 def htmx_done(events: dict, status: int = 204) -> Response:

@@ -1,6 +1,7 @@
 """What each customer tab shows besides the customer: one loader per tab, reading the
-query string (page, filters). A new tab is an entry in TABS, a block in
-customers/show.html and, if it shows more than the customer, a loader here."""
+query string (page, filters). A new tab is an entry in TABS, its template
+customers/tabs/<tab>.html (included by a block of customers/show.html) and, if it
+shows more than the customer, a loader here."""
 
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ from webapp.services import subscriptions as subscriptions_service
 from webapp.services import tags as tags_service
 from webapp.services import tickets as tickets_service
 
-# Tab slug -> label. A new tab is one entry here, one block in customers/show.html and,
-# if it shows more than the customer, a loader in LOADERS.
+# Tab slug -> label. A new tab is one entry here, customers/tabs/<tab>.html (and its
+# block in customers/show.html) and, if it shows more than the customer, a loader in
+# LOADERS.
 TABS = {
     "profile": "Profile",
     "billing": "Billing",
