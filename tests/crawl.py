@@ -10,8 +10,8 @@ from html.parser import HTMLParser
 
 from sqlalchemy import select
 
-from webapp.blueprints.customer_tabs import TABS
-from webapp.blueprints.records import KINDS
+from webapp.blueprints.customers.tabs import TABS
+from webapp.blueprints.records.routes import KINDS
 from webapp.models.billing import CreditNote, Invoice
 from webapp.models.contacts import Address, Alias, Contact
 from webapp.models.crm import Activity, Sale, Tag, Ticket
@@ -210,7 +210,7 @@ def build_world(db, admin_client, make_customer, make_staff) -> World:
         (base, f"{base}/tags", "tags.create", {}),
         (f"{base}/charges/new", f"{base}/charges/new", "billing.new_charge", {}),
         (f"{base}/charges/new", f"{base}/charges/new", "billing.new_charge", {"amount": "-5"}),
-        (f"{base}/billing", f"{base}/payment-link/", "links.generate", {}),
+        (f"{base}/billing", f"{base}/payment-link/", "payment_links.generate", {}),
         ("/customers", "/exports/", "exports.start", {}),
     ]:
         response = submit(admin_client, page, action, key, **typed)

@@ -14,7 +14,7 @@ import pytest
 from jinja2 import ChoiceLoader, DictLoader
 
 from tests.crawl import build_world, error_beside, forms_in, page_urls
-from webapp.blueprints.customer_tabs import TABS
+from webapp.blueprints.customers.tabs import TABS
 from webapp.rendering import render_page
 
 WEBAPP = Path(__file__).resolve().parent.parent / "webapp"

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import StaffClient, sign_in
-from webapp.blueprints import require_admin
+from webapp.blueprints.access import require_admin
 from webapp.services import settings
 
 # Every admin-only route there is today; the discovered set must include them (so the

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import StaffClient, _fresh_request_globals, make_app, sign_in
-from webapp.blueprints.customer_tabs import TABS
+from webapp.blueprints.customers.tabs import TABS
 from webapp.models.email import Email
 from webapp.models.staff import Staff
 from webapp.services import (
@@ -56,7 +56,7 @@ KNOWN_GET_ENDPOINTS = {
     "exports.index",
     "exports.show",
     "exports.download",
-    "links.revoke",
+    "payment_links.revoke",
     "notes.delete",
     "personal_data.confirm",
     "records.new",

@@ -70,26 +70,24 @@ def create_app(config: dict | None = None) -> Flask:
     history.install()
 
     from webapp import models  # noqa: F401  (registers tables with the metadata)
-    from webapp.blueprints import (
-        audit,
-        auth,
-        billing,
-        customers,
-        deletion,
-        emails,
-        exports,
-        links,
-        notes,
-        personal_data,
-        public,
-        records,
-        sales,
-        settings,
-        staff,
-        subscriptions,
-        tags,
-        tickets,
-    )
+    from webapp.blueprints.audit import routes as audit
+    from webapp.blueprints.auth import routes as auth
+    from webapp.blueprints.billing import routes as billing
+    from webapp.blueprints.customers import routes as customers
+    from webapp.blueprints.deletion import routes as deletion
+    from webapp.blueprints.emails import routes as emails
+    from webapp.blueprints.exports import routes as exports
+    from webapp.blueprints.notes import routes as notes
+    from webapp.blueprints.payment_links import routes as payment_links
+    from webapp.blueprints.personal_data import routes as personal_data
+    from webapp.blueprints.public import routes as public
+    from webapp.blueprints.records import routes as records
+    from webapp.blueprints.sales import routes as sales
+    from webapp.blueprints.settings import routes as settings
+    from webapp.blueprints.staff import routes as staff
+    from webapp.blueprints.subscriptions import routes as subscriptions
+    from webapp.blueprints.tags import routes as tags
+    from webapp.blueprints.tickets import routes as tickets
     from webapp.template_helpers import register_template_helpers
 
     app.register_blueprint(auth.bp)
@@ -97,7 +95,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(billing.bp)
     app.register_blueprint(emails.bp)
     app.register_blueprint(exports.bp)
-    app.register_blueprint(links.bp)
+    app.register_blueprint(payment_links.bp)
     app.register_blueprint(notes.bp)
     app.register_blueprint(records.bp)
     app.register_blueprint(subscriptions.bp)

@@ -1,12 +1,23 @@
-"""Full page or fragment: the one helper every route renders through."""
+"""How every route answers: ``render_page`` (a full page or the block htmx targets),
+``render_form`` (a form page: 422 once submitted) and ``done`` (success: 204 with
+HX-Trigger events for htmx, a flash and a 303 without)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
 
-from flask import Response, current_app, make_response, render_template, request
-from jinja2 import UndefinedError
+from flask import (
+    Response,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+)
+from jinja2 import UndefinedError, nodes
+from jinja2_fragments import BlockNotFoundError
 from jinja2_fragments.flask import render_block
 
 
@@ -34,7 +45,7 @@ def render_page(
     body = None
     if target and target in tuple(blocks):
         try:
-            body = render_block(template, target, **context)
+            body = _render_block(template, target, context)
         except UndefinedError as missing:
             # The allow-list is per route, but not every page of a route prepares every
             # block (the note form belongs to the Notes tab only): a block this page
@@ -52,9 +63,89 @@ def render_page(
     return response
 
 
+def _render_block(template_name: str, block: str, context: dict) -> str:
+    """``block`` of ``template_name`` rendered alone (jinja2-fragments), also when the
+    template inherits it from the template it extends: a form template defines only
+    its ``form`` block, the ``modal`` block that wraps it is form_page.html's."""
+    env = current_app.jinja_env
+    template = env.get_template(template_name)
+    if block in template.blocks:
+        return render_block(template_name, block, **context)
+    current_app.update_template_context(context)
+    frame = template.new_context(context)
+    ancestor = template
+    while block not in ancestor.blocks:
+        parent = _extended_template(ancestor.name)
+        if parent is None:
+            raise BlockNotFoundError(block, template_name)
+        ancestor = env.get_template(parent)
+        # What {% extends %} does while rendering: the parent's blocks go after the
+        # child's, so self.form() in the parent's block is the child's form.
+        for name, render in ancestor.blocks.items():
+            frame.blocks.setdefault(name, []).append(render)
+    try:
+        return env.concat(frame.blocks[block][0](frame))
+    except Exception:
+        env.handle_exception()  # re-raised with the template's lines in the traceback
+
+
+def _extended_template(template_name: str) -> str | None:
+    """The name of the template ``template_name`` extends, or None."""
+    env = current_app.jinja_env
+    source, _filename, _uptodate = env.loader.get_source(env, template_name)
+    extends = env.parse(source).find(nodes.Extends)
+    if extends is None or not isinstance(extends.template, nodes.Const):
+        return None
+    return extends.template.value
+
+
 def htmx_done(events: dict, status: int = 204) -> Response:
     """An empty htmx success that fires client events (closeModal, customerCreated …)."""
     response = make_response("", status)
     response.headers["HX-Trigger"] = json.dumps(events)
     response.vary.add("HX-Request")
     return response
+
+
+def render_form(
+    template: str,
+    form,
+    blocks: Iterable[str] = ("modal", "form"),
+    status: int | None = None,
+    **context,
+) -> Response:
+    """A form's page, or its ``modal``/``form`` block for htmx: 200 when it is first
+    shown, 422 when it comes back after a submit (invalid, or refused by a service).
+    ``status`` overrides that (409: someone else saved the row meanwhile)."""
+    if status is None:
+        status = 422 if form.is_submitted() else 200
+    return render_page(template, blocks=blocks, status=status, form=form, **context)
+
+
+def done(
+    events: str | dict,
+    to: str,
+    message: str | None = None,
+    *,
+    level: str = "success",
+    warnings: Iterable[str] = (),
+    close_modal: bool = True,
+) -> Response:
+    """The answer after a change. htmx: 204 with HX-Trigger ``closeModal`` (unless
+    ``close_modal`` is False), ``events`` (an event name, fired with ``true``, or a dict
+    of events and their values) and ``showMessage`` (the message, with any
+    ``warnings`` after it; ``{"text", "level"}`` unless ``level`` is "success"). A
+    plain request: the message (then each warning) flashed, and a 303 to ``to``."""
+    warnings = list(warnings)
+    if is_htmx_partial():
+        triggers: dict = {"closeModal": True} if close_modal else {}
+        triggers.update({events: True} if isinstance(events, str) else events)
+        if message is not None:
+            text = " ".join([message, *warnings])
+            triggers["showMessage"] = text if level == "success" else {"text": text, "level": level}
+        return htmx_done(triggers)
+    if message is not None:
+        flash(message, level)
+    for warning in warnings:
+        flash(warning, "warning")
+    return redirect(to, code=303)

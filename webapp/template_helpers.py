@@ -7,7 +7,7 @@ import json
 from flask import Flask
 from flask_wtf.csrf import generate_csrf
 
-from webapp.blueprints import customer_tab_url
+from webapp.blueprints.customers.answers import customer_tab_url
 from webapp.models.customer import CustomerStatus
 from webapp.services.billing import INVOICE_ACTIONS, available_actions
 from webapp.services.contacts import preferences_label

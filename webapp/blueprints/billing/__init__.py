@@ -1,0 +1,1 @@
+"""Money on the customer page: entries, one time charges, invoices, credit notes."""

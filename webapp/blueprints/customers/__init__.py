@@ -1,0 +1,1 @@
+"""The customer list, Add and Edit customer, the customer page and its tabs."""

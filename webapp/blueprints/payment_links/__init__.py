@@ -1,0 +1,1 @@
+"""The payment link on the Billing tab (staff side; the public page is public/)."""

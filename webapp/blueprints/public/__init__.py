@@ -1,0 +1,1 @@
+"""The public payment-link page."""

@@ -1,0 +1,2 @@
+"""Records kept on a customer: contacts, addresses, external IDs, activities,
+tickets, sales and subscriptions."""

@@ -1,0 +1,1 @@
+"""Settings (admins): tax classes and legal entities."""

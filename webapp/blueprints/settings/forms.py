@@ -1,0 +1,104 @@
+"""Add and edit tax classes and legal entities."""
+
+from __future__ import annotations
+
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from webapp.forms import EditVersionForm, normalised
+from webapp.services import reference, settings
+
+
+class TaxClassForm(EditVersionForm):
+    """Add tax class / Edit tax class (Settings)."""
+
+    name = StringField(
+        "Name",
+        validators=[
+            DataRequired("Enter the name of the tax class."),
+            Length(
+                max=settings.TAX_CLASS_NAME_MAX, message="A name can be at most 100 characters."
+            ),
+        ],
+        description="What staff pick in the customer form, e.g. Standard or Reduced.",
+    )
+    rate = StringField("Rate (%)", description="From 0 to 100, at most two decimals: 19 or 7.25.")
+
+    def validate_rate(self, field):
+        if not (field.data or "").strip():
+            raise ValidationError("Enter the rate, e.g. 19 or 7.25 (0 for no tax).")
+        try:
+            self.rate_bp = reference.parse_tax_rate(field.data)
+        except ValueError as error:
+            raise ValidationError(str(error)) from None
+
+    @classmethod
+    def for_tax_class(cls, tax_class) -> TaxClassForm:
+        form = cls(obj=tax_class)
+        if not form.is_submitted():
+            form.rate.data = tax_class.rate_percent
+        return form
+
+
+class LegalEntityForm(EditVersionForm):
+    """Add legal entity / Edit legal entity (Settings): the seller on invoices."""
+
+    name = StringField(
+        "Name",
+        validators=[
+            DataRequired("Enter the name of the legal entity."),
+            Length(max=settings.ENTITY_NAME_MAX, message="A name can be at most 200 characters."),
+        ],
+        description="The seller's name on invoices and credit notes.",
+    )
+    address = TextAreaField(
+        "Address",
+        validators=[
+            Length(
+                max=settings.ENTITY_ADDRESS_MAX,
+                message="An address can be at most 1,000 characters.",
+            )
+        ],
+        description="Printed under the name, line by line.",
+    )
+    country = SelectField("Country", validate_choice=False)
+    tax_id = StringField(
+        "Tax ID / VAT number",
+        validators=[Length(max=50)],
+        description="Checked against the country's format where one is known.",
+    )
+    default_currency = SelectField("Default currency", validate_choice=False, default="EUR")
+    number_prefix = StringField(
+        "Number prefix",
+        description="Optional, up to 10 letters and digits: ACME numbers invoices "
+        "ACME-INV-000001. Each entity has its own series.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.country.choices = [("", "Choose a country…"), *reference.countries()]
+        self.default_currency.choices = [
+            (code, f"{code} — {name}") for code, name in reference.currencies()
+        ]
+
+    def validate_country(self, field):
+        field.data = (field.data or "").upper()
+        if field.data and field.data not in reference.country_codes():
+            raise ValidationError("Choose a country from the list.")
+
+    def validate_tax_id(self, field):
+        country = self.country.data if self.country.data in reference.country_codes() else ""
+        normalised(field, reference.normalise_tax_id, country or None)
+
+    def validate_default_currency(self, field):
+        field.data = (field.data or "").upper()
+        if field.data not in reference.currency_codes():
+            raise ValidationError("Choose a currency from the list.")
+
+    def validate_number_prefix(self, field):
+        normalised(field, settings.normalise_number_prefix)
+
+    def entity_fields(self) -> dict:
+        """The validated values, ready for services.settings."""
+        names = ("name", "address", "country", "tax_id", "default_currency", "number_prefix")
+        return {name: (getattr(self, name).data or "").strip() for name in names}

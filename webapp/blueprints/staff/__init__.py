@@ -1,0 +1,1 @@
+"""The Staff page (admins)."""

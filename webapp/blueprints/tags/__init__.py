@@ -1,0 +1,1 @@
+"""Tags on the customer page."""

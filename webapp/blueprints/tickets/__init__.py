@@ -1,0 +1,1 @@
+"""A ticket's status change."""
