@@ -39,6 +39,8 @@ from webapp.services.staff import create_staff
 
 BACKENDS = ["sqlite", "postgresql"]
 PASSWORD = "correct horse battery"
+# A cheap password hash for the tests only (webapp.config PASSWORD_HASH_METHOD).
+TEST_PASSWORD_HASH = "pbkdf2:sha256:1000"
 
 
 def _admin_url(database_url: str) -> str:
@@ -82,6 +84,8 @@ def make_app(database_url: str, instance_dir: Path, **config):
             "JOBS_INLINE": "sync",
             "REDIS_URL": None,
             "MAIL_SERVER": None,
+            # scrypt costs most of a second per staff account; production keeps it.
+            "PASSWORD_HASH_METHOD": TEST_PASSWORD_HASH,
             **config,
         }
     )
