@@ -17,7 +17,6 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from email import message_from_bytes
@@ -33,12 +32,15 @@ from flask import g
 from flask_migrate import upgrade
 from sqlalchemy import text
 
+from tests.waiting import wait_for
 from webapp import create_app
 from webapp.extensions import db as _db
 from webapp.services.staff import create_staff
 
 BACKENDS = ["sqlite", "postgresql"]
 PASSWORD = "correct horse battery"
+# A cheap password hash for the tests only (webapp.config PASSWORD_HASH_METHOD).
+TEST_PASSWORD_HASH = "pbkdf2:sha256:1000"
 
 
 def _admin_url(database_url: str) -> str:
@@ -82,6 +84,8 @@ def make_app(database_url: str, instance_dir: Path, **config):
             "JOBS_INLINE": "sync",
             "REDIS_URL": None,
             "MAIL_SERVER": None,
+            # scrypt costs most of a second per staff account; production keeps it.
+            "PASSWORD_HASH_METHOD": TEST_PASSWORD_HASH,
             **config,
         }
     )
@@ -394,15 +398,16 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
+
+        def answers() -> bool:
             with (
                 contextlib.suppress(OSError),
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
             ):
-                return
-            time.sleep(0.05)
-        pytest.fail(f"redis-server did not start on port {self.port}")
+                return True
+            return False
+
+        wait_for(answers, f"redis-server to start on port {self.port}", 10)
 
     def stop(self) -> None:
         if self.process is not None:

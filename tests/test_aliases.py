@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import pytest
 from sqlalchemy import select, text
 
+from tests.waiting import start_and_wait_for_lock
 from webapp.extensions import db as _db
 from webapp.models.contacts import Alias
 from webapp.models.customer import Customer
@@ -336,8 +336,7 @@ def test_two_requests_taking_the_same_value_at_once(app, db, customer, other):
             {"c": other_id},
         )
         worker = threading.Thread(target=add_in_its_own_request)
-        worker.start()
-        time.sleep(0.5)
+        start_and_wait_for_lock(worker, _db.engine)
         assert worker.is_alive(), "the second request did not wait for the first"
         first.commit()
     worker.join(timeout=30)

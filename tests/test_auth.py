@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from flask import Flask
 
 from tests.conftest import PASSWORD, csrf_token_from, sign_in
+from webapp.config import load_config
 from webapp.models.staff import SignInThrottle
+from webapp.services.staff import hash_password
 
 
 def test_sign_in_page_is_public_and_has_a_visible_form(client):
@@ -49,6 +52,15 @@ def test_passwords_are_stored_only_as_hashes(db, make_staff):
     staff = make_staff(password=PASSWORD)
     assert PASSWORD not in staff.password_hash
     assert staff.password_hash.startswith(("scrypt:", "pbkdf2:"))
+
+
+def test_outside_the_tests_passwords_are_hashed_with_scrypt(tmp_path):
+    """The tests' cheap hash is their own setting: the app's default stays scrypt."""
+    assert load_config(str(tmp_path))["PASSWORD_HASH_METHOD"] is None
+    bare = Flask(__name__)
+    bare.config["PASSWORD_HASH_METHOD"] = None
+    with bare.app_context():
+        assert hash_password(PASSWORD).startswith("scrypt:")
 
 
 def test_next_only_redirects_within_the_site(client, make_staff):

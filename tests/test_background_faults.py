@@ -39,7 +39,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -65,6 +64,7 @@ from tests.conftest import (
     make_app,
     sign_in,
 )
+from tests.waiting import WAIT_SECONDS, holds, wait_for
 from webapp.extensions import db, jobs
 from webapp.models.base import utcnow
 from webapp.models.billing import Invoice, LedgerEntry
@@ -88,33 +88,8 @@ EXPORT_BATCH_SIZE = 1_000
 # The worker that is killed mid-export commits progress every few rows, so the export
 # is still early on when the test sees its first batch.
 KILLED_EXPORT_BATCH_SIZE = 10
-WAIT_SECONDS = 40
 # An idle worker should leave within a second of SIGTERM; the jobs are asserted by then.
 STOP_GRACE_SECONDS = 2
-
-
-# -- waiting ---------------------------------------------------------------------------
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = WAIT_SECONDS) -> Any:
-    """Poll ``condition`` until it returns something truthy, and return that."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.05)
-
-
-def holds(condition: Callable[[], Any], what: str, seconds: float) -> None:
-    """Check ``condition`` stays true for ``seconds`` (e.g. no duplicate shows up)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert condition(), what
-        time.sleep(0.1)
-    assert condition(), what
 
 
 # -- the worker as a real process ------------------------------------------------------

@@ -4,7 +4,6 @@ download it, the list, stale and expired exports, and the in-process job thread.
 from __future__ import annotations
 
 import csv
-import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from sqlalchemy import func, select, update
 
 from jobs.maintenance import sweep
 from tests.conftest import PASSWORD, csrf_token_from, make_app, sign_in
+from tests.waiting import wait_for
 from webapp.extensions import db as _db
 from webapp.models.base import utcnow
 from webapp.models.billing import EntryKind
@@ -686,15 +686,13 @@ def test_the_job_thread_delivers_a_captured_invoice_in_the_background(
             key=None,
             today=date(2026, 1, 31),
         )
-        deadline = time.monotonic() + 15
-        status = None
-        while time.monotonic() < deadline:
+
+        def email_status():
             _db.session.rollback()  # a new snapshot each time round
-            status = _db.session.scalar(select(Email.status))
-            if status == EmailStatus.SENT:
-                break
-            time.sleep(0.05)
-        assert status == EmailStatus.SENT
+            return _db.session.scalar(select(Email.status))
+
+        wait_for(lambda: email_status() == EmailStatus.SENT, "the invoice email to be sent", 15)
+        assert email_status() == EmailStatus.SENT
         assert [m["Subject"] for m in smtp.to("thread@example.com")] == [
             f"Invoice INV-000001 from {thread_app.config['SELLER_NAME']}"
         ]

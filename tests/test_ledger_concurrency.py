@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import empty_database, make_app
+from tests.waiting import start_and_wait_for_lock
 from webapp.extensions import db
 from webapp.models.billing import (
     CustomerBalance,
@@ -284,8 +285,7 @@ def test_the_first_invoice_while_another_is_being_numbered(pg_app):
         # The entity's INV counter row is created, uncommitted.
         assert next_number(session, "INV", entity) == "INV-000001"
         thread = threading.Thread(target=second_invoice)
-        thread.start()
-        time.sleep(0.5)  # let the second transaction reach the counter
+        start_and_wait_for_lock(thread, db.engine)  # the second transaction is at the counter
         capture_one_time_charge(
             session,
             first,

@@ -15,13 +15,13 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import free_port
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVE = ROOT / "scripts" / "serve"
@@ -82,11 +82,12 @@ def serve_workers(tmp_path: Path, **settings: str) -> int:
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + START_SECONDS
-        while not health(port):
+
+        def answers() -> bool:
             assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "gunicorn did not answer /health"
-            time.sleep(0.1)
+            return health(port)
+
+        wait_for(answers, "gunicorn to answer /health", START_SECONDS)
         # gunicorn forks every worker before any of them loads the app, so all of them
         # exist once one answers.
         return len(child_pids(process.pid))

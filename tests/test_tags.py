@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import pytest
 from sqlalchemy import select, text
 
 from tests.conftest import csrf_token_from
+from tests.waiting import start_and_wait_for_lock
 from webapp.extensions import db as _db
 from webapp.models.crm import Tag, customer_tags
 from webapp.models.customer import Customer
@@ -243,8 +243,7 @@ def test_two_staff_creating_the_same_new_tag_get_one_tag(app, db, customer, make
             {"c": other_id, "t": first_id},
         )
         worker = threading.Thread(target=add_in_its_own_request)
-        worker.start()
-        time.sleep(0.5)
+        start_and_wait_for_lock(worker, _db.engine)
         assert worker.is_alive(), "the second request did not wait for the first"
         first.commit()
     worker.join(timeout=30)

@@ -142,6 +142,9 @@ def load_config(instance_path: str) -> dict:
         # The CSRF token lives as long as the session: staff keep the panel open all day.
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_HEADERS": ["X-CSRFToken"],
+        # Not an operator setting: None hashes passwords with werkzeug's default (scrypt);
+        # the tests set a cheap method so that making a staff account costs no time.
+        "PASSWORD_HASH_METHOD": None,
         "SIGN_IN_MAX_FAILURES_PER_ACCOUNT": int(os.environ.get("SIGN_IN_MAX_FAILURES", "5")),
         "SIGN_IN_MAX_FAILURES_PER_ADDRESS": 20,
         "SIGN_IN_LOCK_MINUTES": int(os.environ.get("SIGN_IN_LOCK_MINUTES", "15")),

@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import re
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import select
 
 from tests.browser.test_panel import assert_not_reloaded, mark_window
+from tests.waiting import wait_for
 from webapp.extensions import db
 from webapp.models.email import Email, EmailStatus
 from webapp.models.export import Export
@@ -66,13 +66,6 @@ def saved_exports(app) -> list[dict]:
 def ready_email_status(app) -> str | None:
     with app.app_context():
         return db.session.scalar(select(Email.status).where(Email.kind == "export_ready"))
-
-
-def wait_until(condition: Callable[[], bool], what: str, seconds: float = 10) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting: {what}"
-        time.sleep(0.05)
 
 
 def refresh_until_ready(page: Page) -> None:
@@ -225,7 +218,8 @@ def test_export_from_the_customer_list_to_the_downloaded_csv(
 
     # The "ready" email is recorded (no mail server here, so not delivered); waiting for
     # it also means no job of this test is still running when the database is emptied.
-    wait_until(
+    wait_for(
         lambda: ready_email_status(live_app) == EmailStatus.NOT_SENT,
         "the export-ready email to be recorded",
+        10,
     )

@@ -24,8 +24,9 @@ from sqlalchemy import select
 
 from tests.browser.conftest import JS_ON_ONLY, sign_in
 from tests.browser.test_billing import CAPTURE, open_tab
-from tests.browser.test_exports import ready_email_status, wait_until
+from tests.browser.test_exports import ready_email_status
 from tests.browser.test_panel import assert_not_reloaded, mark_window, open_actions, results
+from tests.waiting import wait_for
 from webapp.extensions import db
 from webapp.models.email import EmailStatus
 from webapp.models.staff import Staff
@@ -177,9 +178,10 @@ def test_main_flows_run_without_any_csp_violation(
     expect(page.get_by_role("heading", name="Exports", level=1)).to_be_visible()
     csp.assert_none("the Exports page")
     # No job of this test may still run when the database is emptied after it.
-    wait_until(
+    wait_for(
         lambda: ready_email_status(live_app) == EmailStatus.NOT_SENT,
         "the export-ready email to be recorded",
+        10,
     )
 
 

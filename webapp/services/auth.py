@@ -15,11 +15,16 @@ from datetime import timedelta
 from functools import cache
 
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
 from webapp.models.base import utcnow
 from webapp.models.staff import SignInThrottle, Staff
-from webapp.services.staff import find_staff_by_email, password_matches
+from webapp.services.staff import (
+    find_staff_by_email,
+    hash_password,
+    password_hash_method,
+    password_matches,
+)
 
 
 class SignInError(Exception):
@@ -96,11 +101,12 @@ def authenticate(
 
 
 @cache
-def _dummy_hash() -> str:
-    return generate_password_hash(secrets.token_hex(16))
+def _dummy_hash(method: str | None) -> str:
+    """A hash of a random password, made once per hash method (``method`` keys the cache)."""
+    return hash_password(secrets.token_hex(16))
 
 
 def _dummy_check(password: str) -> bool:
     """Spend the same time on an unknown email, so timing does not reveal which exist."""
-    check_password_hash(_dummy_hash(), password)
+    check_password_hash(_dummy_hash(password_hash_method()), password)
     return False

@@ -11,6 +11,7 @@ on the server (services.staff_sessions), in the same transaction as the change.
 
 from __future__ import annotations
 
+from flask import current_app, has_app_context
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -63,7 +64,7 @@ def create_staff(session: Session, email: str, name: str, role: str, password: s
         email=email,
         name=name,
         role=role,
-        password_hash=generate_password_hash(password),
+        password_hash=hash_password(password),
     )
     session.add(staff)
     audit.record(
@@ -119,7 +120,7 @@ def set_password(session: Session, email: str, new_password: str) -> Staff:
 
 
 def _replace_password(session: Session, staff: Staff, password: str, by: int | None) -> None:
-    staff.password_hash = generate_password_hash(password)
+    staff.password_hash = hash_password(password)
     ended = staff_sessions.end_all_sessions(session, staff.id)
     audit.record(
         session,
@@ -137,6 +138,17 @@ def _already_exists(email: str) -> str:
 
 def find_staff_by_email(session: Session, email: str) -> Staff | None:
     return session.scalar(select(Staff).where(func.lower(Staff.email) == email.strip().lower()))
+
+
+def password_hash_method() -> str | None:
+    """The config's PASSWORD_HASH_METHOD, a test knob (the tests choose a cheap hash);
+    None: werkzeug's default, scrypt."""
+    return current_app.config.get("PASSWORD_HASH_METHOD") if has_app_context() else None
+
+
+def hash_password(password: str) -> str:
+    method = password_hash_method()
+    return generate_password_hash(password, method) if method else generate_password_hash(password)
 
 
 def password_matches(staff: Staff, password: str) -> bool:
