@@ -153,7 +153,7 @@ def load_config(instance_path: str) -> dict:
         "SESSION_IDLE_MINUTES": _positive("SESSION_IDLE_MINUTES", 8 * 60),
         "SESSION_LIFETIME_HOURS": _positive("SESSION_LIFETIME_HOURS", 24),
         "CUSTOMERS_PER_PAGE": 50,
-        # Background work (see jobs/ and README "Background work").
+        # Background work (see jobs/ and docs/features.md "Background work").
         # Without REDIS_URL jobs run in a thread of the web process ("thread"); the
         # tests use "sync", which runs them in the request right after the commit.
         "JOBS_INLINE": os.environ.get("JOBS_INLINE", "thread").strip() or "thread",
