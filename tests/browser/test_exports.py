@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -70,16 +69,17 @@ def ready_email_status(app) -> str | None:
 
 def refresh_until_ready(page: Page) -> None:
     """Without JavaScript nothing polls: click Refresh, as a person would, until done."""
-    deadline = time.monotonic() + EXPORT_TIMEOUT_MS / 1000
-    while True:
+
+    def ready() -> bool:
         text = progress(page).inner_text()
         if "Export ready" in text:
-            return
+            return True
         assert "failed" not in text, text
-        assert time.monotonic() < deadline, f"the export did not finish: {text}"
-        page.wait_for_timeout(250)
         with page.expect_navigation():
             progress(page).get_by_role("link", name="Refresh").click()
+        return False
+
+    wait_for(ready, "the export to finish", EXPORT_TIMEOUT_MS / 1000)
 
 
 def read_csv(path: Path) -> tuple[bytes, list[str], list[dict[str, str]]]:
