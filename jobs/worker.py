@@ -60,10 +60,8 @@ DEQUEUE_SECONDS = 5
 
 
 def worker_connection(url: str) -> Redis:
-    """The worker's Redis client: connecting gives up after 2 s (an unreachable host
-    must not hold the wait loop), and a command that finds its connection dropped
-    (Redis restarted) is sent once more, at once, on a fresh connection instead of
-    failing. RQ sets the socket timeout (``DEQUEUE_SECONDS`` + 10 s)."""
+    """The worker's Redis client: a 2 s connect timeout, and a command on a dropped connection is
+    retried once on a fresh one. RQ sets the socket timeout."""
     return Redis.from_url(url, socket_connect_timeout=2, retry=Retry(NoBackoff(), 1))
 
 
@@ -77,10 +75,8 @@ def redis_address(connection: Redis) -> str:
 def wait_for_redis(
     connection: Redis, error: Exception, stop_requested: Callable[[], bool] = lambda: False
 ) -> None:
-    """Return once Redis answers a PING. A connection that was merely dropped (Redis
-    restarted) answers at once, and nothing is logged; otherwise the wait is logged
-    when it starts, every ``REDIS_WAIT_LOG_SECONDS`` while it lasts, and when it ends.
-    Raises ``StopRequested`` should a stop be requested meanwhile."""
+    """Return once Redis answers a PING; a long wait is logged (start, periodically, end).
+    Raises ``StopRequested`` if a stop is requested meanwhile."""
     with suppress(*REDIS_DOWN):
         connection.ping()
         return
@@ -134,8 +130,7 @@ class AppJob(Job):
 
 
 class TallyWorker(Worker):
-    """An RQ worker that also sweeps, at least every ``sweep_seconds``, and waits for
-    Redis whenever it is unreachable instead of stopping."""
+    """An RQ worker that also sweeps every ``sweep_seconds`` and waits out a Redis outage."""
 
     sweep_seconds = 60
     # RQ stops an idle worker by raising StopRequested without recording why, so the
@@ -292,8 +287,7 @@ def _leave_on_signals() -> None:
 
 
 def run_worker(app: Flask, burst: bool = False, queues: tuple[str, ...] = QUEUE_NAMES) -> None:
-    """Run jobs from ``queues`` (in priority order) until stopped; SIGTERM or Ctrl-C let
-    the current job finish first. Without Redis it waits for it (see the module)."""
+    """Run jobs from ``queues`` (in order) until stopped; SIGTERM/Ctrl-C let the job finish."""
     # This module's lines (waiting for Redis, sweeps) look like RQ's own.
     setup_loghandlers("INFO", name=log.name)
     AppJob.flask_app = app

@@ -60,8 +60,7 @@ def run_job(app: Flask, func_name: str, args: tuple) -> Any:
 
 
 def job_id(func_name: str, args: tuple) -> str | None:
-    """The fixed RQ job id of a job about one row (``email-42``), else None (RQ picks
-    a random one)."""
+    """The fixed RQ job id of a job about one row (``email-42``), else None (RQ picks one)."""
     prefix = JOB_ID_PREFIXES.get(func_name)
     return f"{prefix}-{args[0]}" if prefix is not None else None
 
@@ -76,8 +75,7 @@ class RedisBackend:
         self.queues = {name: Queue(name, connection=self.connection) for name in QUEUE_NAMES}
 
     def enqueue(self, func_name: str, args: tuple) -> bool:
-        """Hand the job to RQ, unless the same job (same id) is waiting in the queue
-        already. False when Redis did not take it (the sweeper tries again)."""
+        """Hand the job to RQ unless the same id is waiting; False if Redis did not take it."""
         queue = self.queues[JOB_QUEUES.get(func_name, QUEUE_NAME)]
         try:
             job = queue.create_job(
@@ -131,8 +129,7 @@ class RedisBackend:
 
 
 class ThreadBackend:
-    """In-process: one daemon thread per web process runs the jobs in order and sweeps
-    every ``JOBS_SWEEP_SECONDS``, so staff never wait for email or exports."""
+    """In-process: a daemon thread runs jobs in order and sweeps every ``JOBS_SWEEP_SECONDS``."""
 
     name = "thread"
 
@@ -173,8 +170,7 @@ class ThreadBackend:
 
 
 class SyncBackend:
-    """In-process, at once: the job runs right after the commit that caused it, in its
-    own app context. Deterministic, for tests; errors propagate."""
+    """In-process, right after the commit, in its own app context; for tests, errors propagate."""
 
     name = "sync"
 
@@ -218,15 +214,13 @@ class JobQueue:
         return (app or current_app).extensions[_EXTENSION]
 
     def redis(self) -> Redis | None:
-        """The app's Redis connection when REDIS_URL is set (also used for counters
-        every web process shares, such as the payment-link rate limit), else None."""
+        """The Redis connection when REDIS_URL is set (also for shared counters), else None."""
         backend = self.backend()
         return backend.connection if isinstance(backend, RedisBackend) else None
 
     @contextmanager
     def run_in_process(self) -> Iterator[None]:
-        """Within the block, jobs run at once in this process unless Redis takes them
-        (for commands, whose background thread would die with them)."""
+        """Within the block, jobs run at once unless Redis takes them (a command's thread dies)."""
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         backend = app.extensions[_EXTENSION]
         if isinstance(backend, RedisBackend | SyncBackend):

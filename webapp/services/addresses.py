@@ -88,8 +88,7 @@ def _refuse(session: Session, message: str, field: str | None = None) -> RecordE
 
 
 def _reread(session: Session, address: Address) -> Address:
-    """The address as it is now, read under the customer lock (another member of staff
-    may have marked, changed or removed it since the form was opened)."""
+    """The address read afresh under the customer lock (someone may have changed it meanwhile)."""
     current = current_record(session, Address, address.customer_id, address.id)
     if current is None:
         raise _refuse(session, GONE)
@@ -117,8 +116,7 @@ def _mark_billing(session: Session, address: Address) -> None:
 
 
 def add(session: Session, customer: Customer, staff_id: int | None, fields: Mapping) -> Address:
-    """+ New address. The first address is the billing address whatever the box says;
-    ticking "Billing address" moves the mark from the old one."""
+    """+ New address; the first is the billing address, ticking "Billing address" moves the mark."""
     _check(fields)
     customer = lock_editable(session, customer.id)
     address = Address(
@@ -142,9 +140,8 @@ def change(
     fields: Mapping,
     opened: versions.Opened | None = None,
 ) -> Address:
-    """Save changes. Ticking "Billing address" moves the mark here; unticking it on the
-    billing address is refused (mark another one instead). With ``opened``, a change
-    someone else saved since the form was opened is refused (``versions.EditConflict``)."""
+    """Save changes; ticking "Billing address" moves the mark here, unticking it is refused.
+    With ``opened``, raises ``versions.EditConflict`` if someone else saved it since."""
     _check(fields)
     customer = lock_editable(session, customer.id)
     address = _reread(session, address)
@@ -163,8 +160,7 @@ def change(
 
 
 def remove(session: Session, customer: Customer, address: Address) -> None:
-    """Remove an address. The billing address goes only when it is the last one (the
-    customer is then left with no address); otherwise mark another one first."""
+    """Remove an address; the billing address only when it is the last (else mark another first)."""
     customer = lock_customer(session, customer.id)
     address = _reread(session, address)
     was_billing = address.is_billing
@@ -184,13 +180,9 @@ def remove(session: Session, customer: Customer, address: Address) -> None:
 
 
 def store_profile_address(session: Session, customer: Customer) -> None:
-    """Add / Edit customer: make the billing address say what the form's address fields
-    put on the customer row, so the two never disagree. The first non-empty address
-    becomes the billing address (in the customer's country); clearing the fields removes
-    it when it is the only address, and is refused while there are others.
-
-    Does not commit: the customer service saves the customer and its address together.
-    Raises ``RecordError`` (field ``address_line1``) for the refusal."""
+    """Make the billing address match the customer row's address fields (Add / Edit customer).
+    The first non-empty one becomes billing; clearing removes it if it is the only address, else
+    raises ``RecordError`` (``address_line1``). Does not commit (saved with the customer)."""
     if customer.id is None:
         session.flush()
     lock_customer(session, customer.id)

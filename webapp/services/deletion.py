@@ -70,8 +70,7 @@ CONFIRM_FIELD = "typed_id"
 
 
 class DeletionError(Exception):
-    """Delete customer was refused and nothing was deleted. ``field`` names the form
-    field the message belongs beside; without one it is shown above the form."""
+    """Delete customer refused, nothing deleted; ``field``: where the message goes (None: above)."""
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -84,8 +83,7 @@ class CustomerGone(DeletionError):
 
 @dataclass(frozen=True)
 class WhatGoes:
-    """How many of a customer's rows Delete customer removes, as the confirmation and
-    the audit line tell it."""
+    """How many of a customer's rows Delete customer removes (confirmation and audit line)."""
 
     invoices: int
     credit_notes: int
@@ -165,8 +163,7 @@ def what_goes(session: Session, customer_id: int) -> WhatGoes:
 
 
 def tables_with_customer_rows(metadata: MetaData) -> set[str]:
-    """Every table whose rows can belong to a customer: it has a customer_id column, or
-    a foreign key to customers or (transitively) to such a table."""
+    """Tables whose rows can belong to a customer (customer_id, or an FK chain to customers)."""
     found = {"customers"}
     grew = True
     while grew:
@@ -212,13 +209,9 @@ def confirm_pattern(visible_id: str) -> str:
 
 
 def delete_customer(session: Session, customer_id: int, typed_id: str | None) -> WhatGoes:
-    """Delete customer: remove every row of the customer, once the staff member typed
-    its ID (e.g. C-000042; spaces around it and letter case do not matter) and no
-    subscription of it is active. Runs under the customer's lock, so a charge from
-    another tab waits and then finds the customer gone; writes one audit line (kind,
-    customer ID, counts; the acting staff member and the time) and commits once.
-    The files of finished customer exports hold the customer too: they are withdrawn in
-    the same transaction and deleted after the commit (``exports.withdraw_exports``).
+    """Remove every row of the customer once the typed ID matches (case, spaces ignored) and no
+    subscription is active. Runs under the customer's lock; writes one audit line and commits once.
+    Its finished exports are withdrawn in the same transaction, files deleted after the commit.
     Returns what was removed; raises ``DeletionError`` (nothing deleted) when refused."""
     missing = uncovered_tables()
     if missing:

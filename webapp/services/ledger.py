@@ -40,8 +40,7 @@ class LedgerError(Exception):
 
 
 class RepeatedEntryError(LedgerError):
-    """An identical entry was just recorded under another form key (Back and submit
-    again, or a second tab): staff must confirm before it is recorded twice."""
+    """An identical entry was just recorded under another form key: staff must confirm it."""
 
 
 # How long an identical entry counts as "just recorded".
@@ -51,8 +50,7 @@ REPEAT_WINDOW = timedelta(minutes=10)
 def refuse_recent_repeat(
     session: Session, customer_id: int, amount_minor: int, currency: str, description: str
 ) -> None:
-    """Raise ``RepeatedEntryError`` if the same amount and description were recorded for
-    this customer within ``REPEAT_WINDOW``."""
+    """Raise ``RepeatedEntryError`` on the same amount and description within ``REPEAT_WINDOW``."""
     since = utcnow() - REPEAT_WINDOW
     recent = session.scalar(
         select(LedgerEntry)
@@ -136,8 +134,7 @@ def add_entry(
     invoice_id: int | None = None,
     credit_note_id: int | None = None,
 ) -> LedgerEntry:
-    """Write one entry and move the balances. The caller holds the customer lock and
-    commits (see ``in_transaction``)."""
+    """Write one entry and move the balances; the caller holds the customer lock and commits."""
     if amount_minor == 0:
         raise LedgerError("An entry cannot be zero.")
     entry = LedgerEntry(
@@ -192,8 +189,7 @@ def post_entry(
     reference: str = "",
     allow_repeat: bool = True,
 ) -> Posted:
-    """Add entry (Charge is negative, Credit positive), exactly once per key. With
-    ``allow_repeat=False`` an identical recent entry must be confirmed first."""
+    """Add entry (Charge < 0, Credit > 0) once per key; ``allow_repeat=False``: confirm repeats."""
     if amount_minor == 0:
         raise LedgerError("An entry cannot be zero.")
     if currency not in currency_codes():
@@ -298,9 +294,7 @@ class Mismatch:
 
 
 def check_balances(session: Session) -> list[Mismatch]:
-    """Recompute every balance from the entries, in the database, and list those that
-    disagree: per-currency balance rows, entries with no balance row, and the
-    billing-currency mirror on the customer row."""
+    """Recompute every balance from the entries; list mismatches (rows, missing rows, mirrors)."""
     sums = (
         select(
             LedgerEntry.customer_id.label("customer_id"),

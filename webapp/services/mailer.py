@@ -57,9 +57,8 @@ def queue_email(
     staff_id: int | None = None,
     **context: Any,
 ) -> Email:
-    """Render ``emails/<template>.html`` and ``.txt`` now and record the message in the
-    caller's transaction; it is sent after the commit. The seller is ``SELLER_NAME``
-    unless the caller names one (an invoice's legal entity)."""
+    """Render ``emails/<template>`` now, record it in the caller's transaction; sent after commit.
+    The seller is SELLER_NAME unless given (an invoice's legal entity)."""
     context["subject"] = subject
     context.setdefault("seller_name", current_app.config["SELLER_NAME"])
     email = Email(
@@ -81,11 +80,7 @@ def queue_email(
 
 
 def deliver(session: Session, email_id: int) -> str | None:
-    """Send one recorded email if it is still waiting, and record what happened.
-
-    Returns the status it ended in, or None when there was nothing to do (sent
-    already, another job holds it, or its retry back-off has not ended).
-    """
+    """Send one recorded email if still waiting; returns its status, or None if nothing to do."""
     now = utcnow()
     claimed = session.execute(
         update(Email)
@@ -178,9 +173,7 @@ def message_id(email: Email, sender: str) -> str:
 
 
 class _TimedConnection(Connection):
-    """Flask-Mail's connection with a timeout: it opens smtplib.SMTP without one, and
-    a server that accepts the connection and then stalls must not hold the job for
-    ever. (The rest is Flask-Mail's own set-up: SSL or STARTTLS, then login.)"""
+    """Flask-Mail's connection with a timeout, so a stalled server cannot hold the job for ever."""
 
     def __init__(self, state, timeout: int) -> None:
         super().__init__(state)
@@ -238,9 +231,8 @@ def _requeue_time(now: datetime) -> datetime:
 
 
 def due_for_delivery(session: Session, now: datetime | None = None, limit: int = 500) -> list[int]:
-    """Emails to enqueue again: queued ones past their next attempt (a back-off ended,
-    or their job was lost while Redis was down), and sends whose job died. Each is
-    given a new next attempt, so the next sweep leaves it to the job it gets now."""
+    """Emails to enqueue again (queued past their next attempt, or a dead job's send); each gets a
+    new next attempt, so the next sweep leaves it to the job it gets now."""
     now = now or utcnow()
     stale = now - timedelta(seconds=current_app.config["MAIL_REQUEUE_AFTER_SECONDS"])
     lost = and_(Email.status == EmailStatus.SENDING, Email.claimed_at < stale)

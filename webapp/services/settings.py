@@ -42,8 +42,7 @@ def legal_entities(session: Session) -> list[LegalEntity]:
 
 
 def tax_class_for_rate(session: Session, rate_bp: int) -> TaxClass:
-    """The first class with this rate, made if there is none ("No tax", "Rate 19.00 %").
-    For customers created without a form: demo data, imports, tests."""
+    """The first class with this rate, made if there is none; for demo data, imports and tests."""
     found = session.scalar(
         select(TaxClass).where(TaxClass.rate_bp == rate_bp).order_by(TaxClass.id).limit(1)
     )
@@ -81,9 +80,8 @@ def assign_defaults(session: Session, customer: Customer) -> None:
 
 
 def set_class_rate(session: Session, tax_class: TaxClass, rate_bp: int) -> int:
-    """Change a class's rate and every customer's mirrored rate with it; returns how
-    many customers changed, each with a line in its history. Issued invoices keep the
-    rate they were issued at."""
+    """Set a class's rate and its customers' (a history line each); returns how many changed.
+    Issued invoices keep the rate they were issued at."""
     old_percent = tax_class.rate_percent
     tax_class.rate_bp = rate_bp
     moved = Customer.tax_class_id == tax_class.id, Customer.tax_rate_bp != rate_bp
@@ -146,8 +144,7 @@ def document_number(series: str, entity: LegalEntity, number: int) -> str:
 
 
 class SettingsError(Exception):
-    """A rule refused the change; the message is shown to the user, beside ``field``
-    when one is named."""
+    """A rule refused the change; the message is shown to the user, beside ``field`` if named."""
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -155,9 +152,7 @@ class SettingsError(Exception):
 
 
 def customer_choices(session: Session) -> tuple[list[TaxClass], list[LegalEntity]]:
-    """The tax classes and legal entities a customer can be put in. On a new database
-    the defaults ("No tax" and the SELLER_NAME entity) are made and committed first, so
-    the customer form never offers an empty list."""
+    """The tax classes and legal entities for the customer form; commits the defaults if none."""
     classes, entities = tax_classes(session), legal_entities(session)
     if classes and entities:
         return classes, entities
@@ -195,8 +190,7 @@ def documents_of_entity(session: Session, entity_id: int) -> tuple[int, int]:
 def _checked_name(
     session: Session, model, name: str, longest: int, thing: str, exclude_id: int | None
 ) -> str:
-    """The name without surrounding spaces: required, not too long, and unique
-    (ignoring case, so "Standard" and "standard" are not two classes)."""
+    """The name, stripped: required, not too long, and unique ignoring case."""
     name = (name or "").strip()
     if not name:
         raise SettingsError(f"Enter the name of the {thing}.", "name")
@@ -222,10 +216,8 @@ CHANGED_MEANWHILE = (
 
 
 def _commit(session: Session, message: str, field: str | None) -> None:
-    """Commit; a row another request saved meanwhile (same name, a new user of what is
-    being deleted) comes back as a refusal instead of a database error, and so does a
-    versioned update or delete that no longer matches (someone saved the row between
-    this request reading it and writing)."""
+    """Commit, rolling back to a ``SettingsError`` when a concurrent save (same name, a new user of
+    what is being deleted, a versioned row saved meanwhile) makes the database refuse it."""
     try:
         session.commit()
     except IntegrityError:
@@ -237,8 +229,7 @@ def _commit(session: Session, message: str, field: str | None) -> None:
 
 
 def _now(session: Session, row):
-    """The row as it is now, read afresh (locked on PostgreSQL): an edit form compares
-    with it, and the versioned update matches it."""
+    """The row read afresh (locked on PostgreSQL), for the edit check and the versioned update."""
     current = session.get(type(row), row.id, populate_existing=True, with_for_update=True)
     if current is None:
         session.rollback()
@@ -262,10 +253,8 @@ def update_tax_class(
     rate_bp: int,
     opened: versions.Opened | None = None,
 ) -> int:
-    """Rename a class and change its rate, and commit. Customers in the class follow the
-    new rate (returns how many changed); issued invoices keep the rate they were issued
-    at. With ``opened``, a change someone else saved since the form was opened is
-    refused (``versions.EditConflict``)."""
+    """Rename a class, set its rate and commit; returns how many customers followed the rate.
+    With ``opened``, raises ``versions.EditConflict`` if someone else saved it since."""
     name = _checked_name(session, TaxClass, name, TAX_CLASS_NAME_MAX, "tax class", tax_class.id)
     _checked_rate(rate_bp)
     tax_class = _now(session, tax_class)
@@ -297,8 +286,7 @@ def delete_tax_class(session: Session, tax_class: TaxClass) -> None:
 
 
 def normalise_number_prefix(value: str) -> str:
-    """What starts an entity's document numbers: up to 10 letters A–Z and digits, in
-    capitals ("acme" is ACME); empty for none."""
+    """An entity's number prefix: up to 10 capitals A–Z and digits ("acme" is ACME); "" for none."""
     prefix = (value or "").strip().upper()
     if not NUMBER_PREFIX.fullmatch(prefix):
         raise ValueError("A number prefix is up to 10 letters (A–Z) and digits, e.g. ACME.")
@@ -355,8 +343,7 @@ def _entity_values(
 
 
 def create_legal_entity(session: Session, fields: Mapping[str, str]) -> LegalEntity:
-    """Add a legal entity from its fields (name, address, country, tax_id,
-    default_currency, number_prefix) and commit."""
+    """Add a legal entity from its fields (name, address, tax_id, number_prefix …) and commit."""
     entity = LegalEntity(**_entity_values(session, fields, None))
     session.add(entity)
     _commit(session, "Another legal entity has this name or number prefix.", "name")
@@ -369,10 +356,8 @@ def update_legal_entity(
     fields: Mapping[str, str],
     opened: versions.Opened | None = None,
 ) -> LegalEntity:
-    """Change a legal entity and commit. Issued invoices keep their numbers; a new
-    prefix applies to the next document, whose number continues the series. With
-    ``opened``, a change someone else saved since the form was opened is refused
-    (``versions.EditConflict``)."""
+    """Change a legal entity and commit; a new prefix applies from the next document on.
+    With ``opened``, raises ``versions.EditConflict`` if someone else saved it since."""
     values = _entity_values(session, fields, entity.id)
     entity = _now(session, entity)
     versions.check(session, entity, opened, values)
@@ -383,8 +368,7 @@ def update_legal_entity(
 
 
 def legal_entity_delete_refusal(session: Session, entity: LegalEntity) -> str | None:
-    """Why the entity cannot be deleted (it bills customers, or has issued invoices or
-    credit notes), or None if it can."""
+    """Why the entity cannot be deleted (it bills customers or has issued documents), or None."""
     used = customers_of_entity(session, entity.id)
     if used:
         return (

@@ -31,8 +31,7 @@ CHOOSE_ROLE = "Choose admin or agent."
 
 
 class StaffError(Exception):
-    """A staff account rule refused the change; ``field`` names the form field the
-    message belongs beside (None: the form as a whole)."""
+    """A staff rule refused the change; ``field``: the form field it goes by (None: the form)."""
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -40,8 +39,7 @@ class StaffError(Exception):
 
 
 def create_staff(session: Session, email: str, name: str, role: str, password: str) -> Staff:
-    """Add a staff account and commit; the password is stored only as a salted hash.
-    The audit line names the signed-in admin, or the command line outside a request."""
+    """Add a staff account (password kept as a salted hash) and commit with an audit line."""
     try:
         email = normalise_email(email).lower()
     except ValueError as error:
@@ -90,10 +88,8 @@ def password_refusal(password: str) -> str | None:
 def change_password(
     session: Session, staff_id: int, current_password: str, new_password: str
 ) -> Staff:
-    """The signed-in staff member changes their own password and commits with an audit
-    line. Every session of the account ends, the caller's too (it starts a fresh one).
-    StaffError names the field: a wrong current password, or a new one the rules
-    refuse."""
+    """The signed-in member changes their password; commits, audits, ends all the account's sessions
+    (the caller starts a fresh one). StaffError names the field: wrong current or refused new."""
     staff = session.get(Staff, staff_id)
     if staff is None or not password_matches(staff, current_password):
         raise StaffError("Your current password is not right.", "current_password")
@@ -107,8 +103,7 @@ def change_password(
 
 
 def set_password(session: Session, email: str, new_password: str) -> Staff:
-    """Set an account's password from the command line (an operator, no current
-    password asked) and commit with an audit line; every session of the account ends."""
+    """Set an account's password from the command line; commits, audits, ends all its sessions."""
     staff = find_staff_by_email(session, email) if email.strip() else None
     if staff is None:
         raise StaffError(f"There is no staff account for {email.strip()}.", "email")
@@ -141,8 +136,7 @@ def find_staff_by_email(session: Session, email: str) -> Staff | None:
 
 
 def password_hash_method() -> str | None:
-    """The config's PASSWORD_HASH_METHOD, a test knob (the tests choose a cheap hash);
-    None: werkzeug's default, scrypt."""
+    """The config's PASSWORD_HASH_METHOD (tests pick a cheap one); None: werkzeug's default."""
     return current_app.config.get("PASSWORD_HASH_METHOD") if has_app_context() else None
 
 
@@ -227,9 +221,8 @@ def role_change_refusal(session: Session, staff: Staff, role: str, by: int | Non
 
 
 def change_role(session: Session, staff_id: int, role: str, by: int | None) -> bool:
-    """Give the account ``role`` (``by``: the admin doing it) and commit with an audit
-    line. False when it already had that role (nothing is written); StaffError when a
-    rule refuses (the caller rolls back)."""
+    """Give the account ``role`` (``by``: the acting admin), commit, audit; False if it had it.
+    Raises StaffError when a rule refuses (the caller rolls back)."""
     staff = _lock_staff(session, staff_id)
     refusal = role_change_refusal(session, staff, role, by)
     if refusal is not None:
@@ -268,9 +261,7 @@ def deactivation_refusal(session: Session, staff: Staff, by: int | None) -> str 
 
 
 def deactivate(session: Session, staff_id: int, by: int | None) -> Staff:
-    """Deactivate the account and commit with an audit line. It can no longer sign in,
-    and its sessions on the server are deleted, so none comes back with a
-    reactivation."""
+    """Deactivate the account, commit with an audit line, and delete its sessions on the server."""
     staff = _lock_staff(session, staff_id)
     refusal = deactivation_refusal(session, staff, by)
     if refusal is not None:
@@ -296,8 +287,7 @@ def reactivation_refusal(staff: Staff) -> str | None:
 
 
 def reactivate(session: Session, staff_id: int, by: int | None) -> Staff:
-    """Let a deactivated account sign in again (with its old password) and commit with
-    an audit line."""
+    """Let a deactivated account sign in again (old password) and commit with an audit line."""
     staff = _lock_staff(session, staff_id)
     refusal = reactivation_refusal(staff)
     if refusal is not None:

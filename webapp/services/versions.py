@@ -44,8 +44,7 @@ from webapp.services.reference import country_name, format_tax_rate
 
 @dataclass(frozen=True)
 class Opened:
-    """What an edit form was opened at: the row's version and the values it showed
-    (None when they did not come back readable)."""
+    """An edit form's opening state: the row's version and values shown (None if unreadable)."""
 
     version: int
     seen: dict[str, str] | None = None
@@ -53,8 +52,7 @@ class Opened:
 
 @dataclass(frozen=True)
 class Changed:
-    """A field someone else changed since the form was opened, and its value now as
-    people read it."""
+    """A field someone else changed since the form was opened, and its value now, readable."""
 
     field: str
     now: str
@@ -65,8 +63,7 @@ class Changed:
 
 
 class EditConflict(Exception):
-    """Someone else saved the row since the form was opened. ``changes`` names the
-    fields; ``version`` and ``seen`` are what the form is opened at again."""
+    """Saved by someone else meanwhile; ``changes`` names fields, ``version``/``seen`` reopen."""
 
     def __init__(self, changes: list[Changed], version: int, seen: str) -> None:
         super().__init__(", ".join(change.field for change in changes))
@@ -97,9 +94,8 @@ def seen_token(row: Any, names: Iterable[str]) -> str:
 
 
 def opened(version: Any, seen: Any) -> Opened | None:
-    """The form's hidden fields read back: None when the form has no version (nothing
-    to compare); a version that is not a number compares as 0, so the save is checked
-    against the values instead of waved through."""
+    """The form's hidden fields read back; None without a version. A non-number version reads as 0,
+    so the save is checked against the values instead of waved through."""
     text = str(version or "").strip()
     if not text:
         return None
@@ -116,8 +112,7 @@ def opened(version: Any, seen: Any) -> Opened | None:
 
 
 def readable(session: Session, row: Any, name: str, value: Any) -> str:
-    """A value as people read it on the page: as the customer's history shows it, a
-    country by its name, a tax rate as a percentage."""
+    """A value as the page shows it: as in the history, a country by name, a rate as a percent."""
     if isinstance(row, TaxClass) and name == "rate_bp":
         return f"{format_tax_rate(value)} %"
     if name == "country" and value:
@@ -132,11 +127,8 @@ def check(
     typed: Mapping[str, Any],
     shown=readable,
 ) -> None:
-    """Refuse the save (``EditConflict``, rolled back so the lock is let go) when
-    someone else changed a field of ``row`` since the form was opened at ``opened``;
-    see the module's docstring. Call it with the row as it is now, read under the lock,
-    before anything is applied. ``shown(session, row, field, value)`` makes a value
-    readable for the message."""
+    """Raise ``EditConflict`` (rolled back, freeing the lock) if someone else changed ``row`` since
+    ``opened``. Call with the row read under the lock, before applying; ``shown`` formats values."""
     if opened is None or opened.version == row.version:
         return
     columns = columns_of(row)

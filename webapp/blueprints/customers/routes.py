@@ -37,8 +37,7 @@ def _duplicate_notes(duplicates) -> list[str]:
 
 
 def _saved(customer: Customer, message: str, event: str, duplicates=()):
-    """After a successful change: htmx gets 204 and events (the modal closes, the list or
-    page refreshes itself, a toast shows); a plain form gets a 303 to the customer."""
+    """Success: htmx gets 204 and events (modal closes, refresh, toast); a plain form a 303."""
     return done(
         {event: customer.id},
         to=url_for("customers.show", customer_id=customer.id),
@@ -84,8 +83,7 @@ def new():
 
 @bp.get("/form/currency")
 def currency_field():
-    """The currency select after a country change (htmx): it follows the country
-    unless the user has picked a currency themselves."""
+    """The currency select after a country change (htmx); follows the country unless picked."""
     form = CustomerForm(formdata=request.args, meta={"csrf": False})
     if not form.currency_chosen.data:
         from webapp.services.reference import currency_for_country
@@ -143,8 +141,7 @@ def tab(customer_id: int, tab: str):
 
 
 def render_customer_tab(customer: Customer, tab: str, status: int = 200, **extra):
-    """The customer page with ``tab`` open (or, for htmx, the tab or one of its
-    blocks); ``extra`` overrides what the tab shows, e.g. a form with its errors."""
+    """The customer page with ``tab`` open (htmx: the tab or a block); ``extra`` overrides it."""
     context = {**tab_context(customer, tab), **extra}
     return render_page(
         "customers/show.html",
@@ -158,23 +155,17 @@ def render_customer_tab(customer: Customer, tab: str, status: int = 200, **extra
 
 
 def refuse_unless_editable(customer: Customer, tab: str) -> None:
-    """Before showing or saving a change made from the customer's ``tab``: refused
-    (``guard.CustomerCleared``, answered by ``refused``) once the customer can no
-    longer be edited. The tab is kept for that answer, also for a refusal the service
-    meets later, under the customer's lock."""
+    """Raise ``guard.CustomerCleared`` (answered by ``refused``) once the customer is not editable;
+    ``tab`` is kept for that answer, also for a later refusal under the lock."""
     g.customer_tab = tab
     guard.check_editable(customer)
 
 
 @bp.app_errorhandler(guard.CustomerRefusal)
 def refused(refusal: guard.CustomerRefusal):
-    """The one answer to a change refused because of the customer itself, met by the
-    route or by a service under the customer's lock; nothing was written. Deleted: the
-    customer list saying so (its page is gone), as a full page load with htmx too.
-    Cleared: htmx gets 409 with the refusal as an error message (htmx fires HX-Trigger
-    events whatever the status), any modal closed and the customer region refreshed; a
-    plain request gets the customer's tab with the refusal, also 409. The form is not
-    shown again: the page no longer offers it, and its record may be gone."""
+    """The answer to a change refused because of the customer itself; nothing was written.
+    Deleted: the customer list (a full page load, htmx too). Cleared: 409 with the message (htmx:
+    an error event, modal closed, region refreshed; plain: the tab). The form is not shown again."""
     db.session.rollback()
     customer = db.session.get(Customer, refusal.customer_id) if refusal.customer_id else None
     if isinstance(refusal, guard.CustomerGone) or customer is None:
@@ -192,10 +183,8 @@ def refused(refusal: guard.CustomerRefusal):
 
 @bp.route("/<int:customer_id>/edit", methods=["GET", "POST"])
 def edit(customer_id: int):
-    """Edit customer: the Add customer form, filled in; Save changes. Refused (409)
-    once the customer's personal data was cleared, and (409, the form again with what
-    was typed and a message naming what changed) when someone else saved the customer
-    after this form was opened."""
+    """Edit customer: the Add customer form, filled in. 409 once cleared, or (the form, naming what
+    changed) when someone else saved the customer since it was opened."""
     customer = customer_or_404(customer_id)
     refuse_unless_editable(customer, "profile")
     form = CustomerForm.for_customer(customer)

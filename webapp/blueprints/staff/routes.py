@@ -36,8 +36,7 @@ def _staff_or_404(staff_id: int) -> Staff:
 
 
 def _changed(message: str):
-    """htmx: close the modal, refresh the list (staffChanged) and say what happened; a
-    plain form: 303 back to the Staff page with the message."""
+    """htmx: close the modal, refresh the list, say what happened; a plain form: 303 to Staff."""
     return done("staffChanged", to=url_for("staff.index"), message=message)
 
 
@@ -54,8 +53,7 @@ def index():
 
 @bp.route("/new", methods=["GET", "POST"])
 def new():
-    """Add staff: name, email, role and a first password; the account can sign in at
-    once."""
+    """Add staff: name, email, role and a first password; the account can sign in at once."""
     form = StaffForm()
     if form.validate_on_submit():
         try:
@@ -77,10 +75,7 @@ def new():
 
 @bp.route("/<int:staff_id>/role", methods=["GET", "POST"])
 def change_role(staff_id: int):
-    """Change: give a staff member the role chosen in their row (each row posts here).
-    A refusal (yourself, the last active admin, an unknown role) changes nothing and
-    comes back as this form with the message beside the field (422). GET shows the
-    same form."""
+    """Set the role chosen in a staff row; a refusal changes nothing and returns this form (422)."""
     member = _staff_or_404(staff_id)
     form = StaffRoleForm()
     if not form.is_submitted():
@@ -107,9 +102,7 @@ def change_role(staff_id: int):
 
 @bp.route("/<int:staff_id>/deactivate", methods=["GET", "POST"])
 def deactivate(staff_id: int):
-    """Deactivate, confirmed on the server: the account can no longer sign in and its
-    sessions end at their next request. Refused for yourself and the last active admin;
-    the confirmation then says why and offers no button."""
+    """Deactivate, confirmed; sessions end. Refused (no button) for yourself or the last admin."""
     member = _staff_or_404(staff_id)
     refusal = staff_service.deactivation_refusal(db.session, member, current_user.id)
     return _confirmed_change(
@@ -123,8 +116,7 @@ def deactivate(staff_id: int):
 
 @bp.route("/<int:staff_id>/reactivate", methods=["GET", "POST"])
 def reactivate(staff_id: int):
-    """Reactivate: the account can sign in again with its old password. The row's
-    button posts straight here; GET shows a confirmation (the page without JS)."""
+    """Reactivate (the old password works again); the row posts here, GET confirms (no JS)."""
     member = _staff_or_404(staff_id)
     refusal = staff_service.reactivation_refusal(member)
     return _confirmed_change(
@@ -133,8 +125,7 @@ def reactivate(staff_id: int):
 
 
 def _confirmed_change(member: Staff, action: str, refusal: str | None, change, outcome: str):
-    """The confirmation of ``action``; on Confirm (unless refused) ``change`` runs and
-    the list says "<name> <outcome>"."""
+    """Confirm ``action``; on Confirm (unless refused) run ``change`` and say "<name> <outcome>"."""
     form = ConfirmForm()
     if refusal is None and form.validate_on_submit():
         name = member.name

@@ -36,9 +36,7 @@ def _stale_before(now: datetime) -> datetime:
 
 
 def start_export(session: Session, staff: Staff) -> tuple[Export, bool]:
-    """Start an export of all customers for ``staff``; when theirs is still under
-    way, return that one instead (a double click starts one export, not two).
-    The flag says whether a new export was started."""
+    """Start an export for ``staff``, or return theirs under way; the flag: whether it is new."""
     now = utcnow()
     # Serialise this staff member's requests (a row lock on PostgreSQL, the write lock
     # on SQLite), so two clicks arriving together still start one export.
@@ -73,11 +71,8 @@ def start_export(session: Session, staff: Staff) -> tuple[Export, bool]:
 
 
 def run_export(session: Session, export_id: int) -> str | None:
-    """Write the export's CSV file if it is waiting, then email the requester.
-
-    Returns the status it ended in, or None when there was nothing to do (done
-    already, or another job holds it). Safe to run twice.
-    """
+    """Write the export's CSV if waiting, then email the requester; returns its status, or None if
+    nothing to do. Safe to run twice."""
     now = utcnow()
     # The total is counted in the claim, so progress never reads "0 of 0".
     total = select(func.count()).select_from(Customer).scalar_subquery()
@@ -161,9 +156,7 @@ def _owned_by(export_id: int, attempt: int) -> tuple:
 
 
 def _record_failure(session: Session, export_id: int, attempt: int) -> str | None:
-    """An error in the middle (the database went away, the disk filled up): run it again
-    after a pause, up to EXPORT_MAX_ATTEMPTS, then give up. The details go to the log;
-    staff see what happened and what to do."""
+    """A failure mid-way: retry after a pause up to EXPORT_MAX_ATTEMPTS, then give up; logged."""
     now = utcnow()
     if attempt < current_app.config["EXPORT_MAX_ATTEMPTS"]:
         values = {
@@ -187,9 +180,7 @@ def _record_failure(session: Session, export_id: int, attempt: int) -> str | Non
 
 
 def due_to_run(session: Session, now: datetime | None = None) -> list[int]:
-    """Exports to enqueue again: running ones whose heartbeat went stale (their job
-    died) are queued again, or failed once their attempts are used up; queued ones
-    whose job was lost are handed back."""
+    """Exports to enqueue again: stale running ones (failed when out of attempts), lost queued."""
     now = now or utcnow()
     max_attempts = current_app.config["EXPORT_MAX_ATTEMPTS"]
     stale = and_(Export.status == ExportStatus.RUNNING, Export.heartbeat_at < _stale_before(now))
@@ -219,18 +210,11 @@ def due_to_run(session: Session, now: datetime | None = None) -> list[int]:
 
 
 def withdraw_exports(session: Session, because: str) -> list[Path]:
-    """Take back every export file that may hold a customer's personal data, in the
-    caller's transaction, when a customer is deleted or their personal data cleared
-    (``because`` says which: "a customer in it was deleted"). Finished exports become
-    expired now, with the reason their page and download show; failed ones give up
-    their leftovers. Returns the paths for ``delete_files`` to delete after the commit
-    (before it, a rollback would leave exports whose file is gone).
-
-    An export under way may have written the customer already: a running one is queued
-    again (its job finds it taken at its next batch and deletes its part file) and
-    enqueued after the commit, so its file is written afresh without them. Queued and
-    running rows are locked first, so a job cannot claim or finish one meanwhile and
-    read the customer before this transaction commits."""
+    """Take back every export file that may hold a deleted or cleared customer, in the caller's
+    transaction (``because`` is the reason shown). Finished exports expire, failed ones drop their
+    leftovers. Returns the paths for ``delete_files`` to delete after the commit (a rollback must
+    not leave exports whose file is gone). Queued and running rows are locked first, and a running
+    one is queued again, so no file is finished with the customer in it."""
     now = utcnow()
     active = session.execute(
         select(Export.id, Export.status)
