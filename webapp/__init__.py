@@ -19,8 +19,7 @@ PUBLIC_BLUEPRINTS: set[str] = set()
 
 
 class IdConverter(IntegerConverter):
-    """``<int:…>`` that matches 0 … 2**31 - 1 only: the range of an INTEGER id column
-    on PostgreSQL (and well inside SQLite's), so /customers/99999999999 is a 404."""
+    """``<int:…>`` limited to an INTEGER id's range (0 … 2**31 - 1), so a huge id is a 404."""
 
     def __init__(self, map, *args, **kwargs) -> None:
         kwargs.setdefault("max", 2**31 - 1)
@@ -130,10 +129,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.before_request
     def refuse_unstorable_characters():
-        """A NUL character in the path, the query string (search, filters, ``next``) or
-        the client address (stored by sign-in throttling) is a 422 page saying so, for
-        every route at once: PostgreSQL cannot compare or store it. The public payment
-        page hashes its token and answers for itself."""
+        """A NUL in the path, query or client address is a 422 page: PostgreSQL cannot store it.
+        The public payment page hashes its token and answers for itself."""
         from webapp.services.reference import has_unstorable_character
 
         if request.blueprint in PUBLIC_BLUEPRINTS:
@@ -195,8 +192,7 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def _unstorable_request_page():
-    """422: the address held a NUL. htmx gets the message alone, in place of what it
-    asked for (the results under the search box); a page load gets a page."""
+    """422 for a NUL in the address: htmx gets the message alone, a page load gets a page."""
     from jinja2_fragments.flask import render_block
 
     from webapp.rendering import is_htmx_partial, render_page
@@ -220,9 +216,7 @@ def _init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_staff(session_id: str):
-        """The signed-in staff member, or None (signed out) when the session is not on
-        the server any more (signed out, ended by a password or role change or a
-        deactivation, idle or too old) or the account is deactivated."""
+        """The signed-in member, or None when the session is gone or the account deactivated."""
         from webapp.services import staff_sessions
 
         policy = staff_sessions.policy_from_config(app.config)
@@ -230,8 +224,7 @@ def _init_login(app: Flask) -> None:
 
     @login_manager.unauthorized_handler
     def unauthorized():
-        """Full pages redirect to sign-in; htmx requests get HX-Redirect so the
-        whole window goes to the sign-in page instead of a fragment of it."""
+        """Pages redirect to sign-in; htmx gets HX-Redirect, so the whole window goes there."""
         if request.headers.get("HX-Request") == "true":
             current = request.headers.get("HX-Current-URL", "")
             from urllib.parse import urlsplit

@@ -36,8 +36,7 @@ def create_staff_command(email: str, name: str, role: str, password: str | None)
 @staff_cli.command("set-password")
 @click.option("--email", required=True, help="Sign-in email of the account.")
 def set_password_command(email: str) -> None:
-    """Set a staff account's password (prompted for, hidden, twice). Every session of
-    the account is signed out."""
+    """Set a staff account's password (prompted, hidden, twice); all its sessions are signed out."""
     from webapp.services.staff import StaffError, set_password
 
     password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
@@ -51,8 +50,7 @@ def set_password_command(email: str) -> None:
 @staff_cli.command("ensure-admin")
 @click.option("--email", default="admin@example.com", show_default=True)
 def ensure_admin_command(email: str) -> None:
-    """First run only: when no staff account exists, make an admin with a random
-    password and print it once. Does nothing when any account exists."""
+    """With no staff account yet, make an admin with a random password and print it once."""
     from webapp.services.staff import create_staff, staff_count
 
     if staff_count(db.session):
@@ -147,9 +145,8 @@ jobs_cli = AppGroup("jobs", help="Background work: emails and exports.")
 
 @jobs_cli.command("sweep")
 def sweep_command() -> None:
-    """Enqueue again the emails and exports still waiting, and delete expired export
-    files and expired staff sessions. Workers do this every JOBS_SWEEP_SECONDS; run it
-    by hand or from cron after an outage if you like."""
+    """Re-enqueue waiting emails and exports; delete expired export files and staff sessions.
+    Workers do this every JOBS_SWEEP_SECONDS; run it by hand after an outage."""
     from jobs.maintenance import sweep
     from webapp.extensions import jobs
 

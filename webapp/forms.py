@@ -22,9 +22,7 @@ def _storable(form, field) -> None:
 
 
 class Form(FlaskForm):
-    """The base of every form. A NUL character in any field is refused beside that
-    field before its own rules run, on SQLite as on PostgreSQL (whose text cannot hold
-    it): 422, nothing written. The CSRF token is checked by Flask-WTF itself."""
+    """Base form: a NUL in any field is refused beside it before its rules (422, no write)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -42,9 +40,7 @@ def normalised(field, normalise, *args) -> None:
 
 
 class EditVersionForm(Form):
-    """An edit form of an existing row carries the version it was opened at and what it
-    showed then (services.versions), so a save can tell whether someone else saved the
-    row in between. Both are empty on an Add form."""
+    """An edit form carrying the version and values it opened at (services.versions)."""
 
     opened_version = HiddenField()
     seen = HiddenField()

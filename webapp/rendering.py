@@ -114,8 +114,7 @@ def render_form(
     status: int | None = None,
     **context,
 ) -> Response:
-    """A form's page, or its ``modal``/``form`` block for htmx: 200 when it is first
-    shown, 422 when it comes back after a submit (invalid, or refused by a service).
+    """A form's page (htmx: its ``modal``/``form`` block): 200 first, 422 after a submit.
     ``status`` overrides that (409: someone else saved the row meanwhile)."""
     if status is None:
         status = 422 if form.is_submitted() else 200

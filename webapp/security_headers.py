@@ -58,8 +58,7 @@ PANEL = HeaderPolicy(
 
 
 def header_policy(policy: HeaderPolicy) -> Callable[[View], View]:
-    """Give a view's responses ``policy`` instead of the panel's (any response of that
-    endpoint: its pages, its error pages, its redirects)."""
+    """Give the view's responses (pages, errors, redirects) ``policy`` instead of the panel's."""
 
     def declare(view: View) -> View:
         view.header_policy = policy
@@ -75,8 +74,7 @@ def policy_for_request() -> HeaderPolicy:
 
 
 def add_security_headers(response: Response) -> Response:
-    """Set the request's policy on the response; HSTS in production only (the quick
-    start and the tests are plain http on a loopback address)."""
+    """Set the request's policy on the response; HSTS in production only (tests are plain http)."""
     policy = policy_for_request()
     response.headers["Content-Security-Policy"] = policy.content_security_policy
     response.headers["X-Frame-Options"] = policy.frame_options

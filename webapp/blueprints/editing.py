@@ -29,8 +29,7 @@ def compared_columns(form: EditVersionForm, row: Any) -> list[str]:
 
 
 def open_at(form: EditVersionForm, row: Any) -> None:
-    """When the form is first shown: the version it is opened at and what it shows.
-    A submitted form keeps the ones it was sent with."""
+    """On first show, set the version and values the form opens at; a submit keeps its own."""
     if form.is_submitted():
         return
     form.opened_version.data = str(row.version)
@@ -43,8 +42,7 @@ def opened(form: EditVersionForm) -> versions.Opened | None:
 
 
 def conflict_message(form: EditVersionForm, noun: str, conflict: versions.EditConflict) -> str:
-    """The message above the form: each field someone else changed, with its value now,
-    under the label this form gives it."""
+    """The message above the form: each field changed meanwhile and its value now, by its label."""
     labels = {
         FORM_COLUMNS.get(name, name): field.label.text for name, field in form._fields.items()
     }
@@ -78,9 +76,8 @@ def _refresh(form: EditVersionForm, conflict: versions.EditConflict) -> None:
 
 
 def reopen(form: EditVersionForm, noun: str, conflict: versions.EditConflict) -> str:
-    """After a conflict: the form is opened again at the current version, holding what
-    this person typed and, in the fields they left alone, the values now; saving it
-    again goes through deliberately. Returns the message to show above it."""
+    """After a conflict, reopen the form at the current version (typed values kept, untouched fields
+    refreshed); returns the message to show above it."""
     form.opened_version.data = str(conflict.version)
     form.seen.data = conflict.seen
     _refresh(form, conflict)

@@ -112,8 +112,7 @@ def _refresh_search_text(session: Session, customer_id: int) -> None:
 
 
 def _commit(session: Session, customer: Customer, key: str, own_id: int | None) -> None:
-    """Commit; a value another customer took in the meantime (the unique index caught
-    it) is refused like one found by the check, never a server error."""
+    """Commit; a value taken meanwhile (the unique index) is refused like a clash, not a 500."""
     customer_id, customer_name = customer.id, customer.name
     try:
         _refresh_search_text(session, customer_id)
@@ -147,9 +146,8 @@ def change(
     fields: Mapping,
     opened: versions.Opened | None = None,
 ) -> Alias:
-    """Save changes; keeping its own value (or changing only its case) is no clash. With
-    ``opened``, a change someone else saved since the form was opened is refused
-    (``versions.EditConflict``)."""
+    """Save changes; its own value (in any case) is no clash.
+    With ``opened``, raises ``versions.EditConflict`` if someone else saved it since."""
     label, value, key = _clean(fields)
     lock_editable(session, customer.id)
     alias = record_now(session, Alias, customer.id, alias.id, "external ID")
@@ -161,8 +159,7 @@ def change(
 
 
 def remove(session: Session, customer: Customer, alias: Alias) -> None:
-    """Remove an external ID: its value is free for any customer again, and searching
-    for it no longer finds this customer."""
+    """Remove an external ID; its value is free again and no longer finds this customer."""
     session.delete(alias)
     _refresh_search_text(session, customer.id)
     session.commit()

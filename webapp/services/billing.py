@@ -52,9 +52,8 @@ CREDIT_NOTE_SERIES = "CN"
 
 
 def next_number(session: Session, series: str, entity: LegalEntity) -> str:
-    """INV-000001, INV-000002 … per legal entity (after its prefix, if it has one):
-    gapless, because the counter moves in the same transaction as the document and
-    is locked while it does."""
+    """INV-000001 … per legal entity (after its prefix): gapless, as the counter is locked and moves
+    in the document's transaction."""
     series_key = settings.document_series(series, entity.id)
     # Create the series row if it is missing without racing another first invoice.
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
@@ -149,9 +148,8 @@ def capture_one_time_charge(
 
 
 def queue_document_email(session: Session, customer: Customer, entry: LedgerEntry) -> None:
-    """Record the invoice or credit-note email, in the same transaction as the
-    document, to the customer and every contact who wants billing emails: one
-    recorded email per recipient, each sent (and retried) on its own after the commit."""
+    """Record the invoice or credit-note email in the document's transaction: one per recipient
+    (customer and billing contacts), each sent and retried on its own after the commit."""
     for recipient in billing_recipients(session, customer):
         _queue_document_email(session, customer, entry, recipient)
 

@@ -19,8 +19,7 @@ from webapp.services.search import build_search_text
 
 
 class CustomerError(Exception):
-    """A rule refused the change; the message is shown to the user, beside ``field``
-    when one is named."""
+    """A rule refused the change; the message is shown to the user, beside ``field`` if named."""
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -68,9 +67,7 @@ def _apply(customer: Customer, fields: Mapping[str, Any]) -> None:
 
 
 def create_customer(session: Session, fields: Mapping[str, Any]) -> Customer:
-    """Add a customer from already-validated form fields and commit. Without a tax
-    class, the first class with ``tax_rate_bp`` (default 0) is used; without a legal
-    entity, the default one."""
+    """Add a customer from validated fields and commit; defaults the tax class and legal entity."""
     customer = Customer(status=CustomerStatus.ACTIVE, tax_rate_bp=fields.get("tax_rate_bp", 0))
     _apply(customer, fields)
     settings.assign_defaults(session, customer)
@@ -86,12 +83,9 @@ def update_customer(
     fields: Mapping[str, Any],
     opened: versions.Opened | None = None,
 ) -> Customer:
-    """Save validated edits to a customer and commit. Under the lock that postings and
-    Clear personal data take: no charge slips in between the currency check and the
-    save, and an edit that was in flight while the personal data was cleared is refused
-    instead of writing a personal value back. With ``opened`` (what the edit form was
-    opened at), a change someone else saved since is refused with
-    ``versions.EditConflict`` instead of being overwritten."""
+    """Save validated edits and commit, under the lock postings and Clear personal data take (no
+    charge between the currency check and the save; an edit racing a clear is refused).
+    With ``opened``, raises ``versions.EditConflict`` if someone else saved it since."""
     currency = fields.get("currency", customer.currency)
     lock_customer(session, customer.id)  # re-reads the customer
     refusal = edit_refusal(customer)
@@ -189,8 +183,7 @@ def find_duplicates(
 def find_duplicates_of_input(
     session: Session, email: str, tax_id: str, country: str, exclude_id: int | None = None
 ) -> list[Duplicate]:
-    """``find_duplicates`` for raw typed values: each is normalised as the form would
-    store it, and a value that would not validate is simply not compared."""
+    """``find_duplicates`` on raw typed values, normalised as stored; invalid ones are skipped."""
     try:
         email = reference.normalise_email(email) if email.strip() else ""
     except ValueError:

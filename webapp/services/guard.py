@@ -21,8 +21,7 @@ CUSTOMER_GONE = "This customer no longer exists."
 
 
 class CustomerRefusal(Exception):
-    """A change on a customer was refused because of the customer itself (not of what
-    was typed). ``message`` is for the user; ``status`` is the HTTP status it means."""
+    """Refused because of the customer itself; ``message`` is for the user, ``status`` HTTP."""
 
     status = 409
 
@@ -88,12 +87,9 @@ def lock_customer(session: Session, customer_id: int) -> Customer:
 
 
 def lock_editable(session: Session, customer_id: int) -> Customer:
-    """Take the customer's lock before adding or changing something on it, and return
-    the customer as it is now (re-read under the lock, refreshing the copy the session
-    holds). The route checked it before any lock, so a request in flight while Clear
-    personal data or Delete customer committed would otherwise write onto the cleared
-    customer (or fail on the deleted one): refused with ``CustomerCleared`` or
-    ``CustomerGone`` instead, rolled back so nothing is written and the lock is let go."""
+    """Lock the customer before changing something on it and return it re-read under the lock.
+    Raises ``CustomerCleared`` or ``CustomerGone`` (rolled back, lock let go) if it was cleared or
+    deleted since the route checked it."""
     try:
         customer = lock_customer(session, customer_id)
         check_editable(customer)

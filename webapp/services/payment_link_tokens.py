@@ -44,8 +44,7 @@ def token_hash(token: str) -> str:
 
 
 def _token_of(link: PaymentLink) -> str | None:
-    """The link's token, under the key it was made with; None when that key is neither
-    the current one nor a fallback any more (the link is then dead)."""
+    """The link's token under the key it was made with; None once that key is no longer accepted."""
     for key in _signing_keys():
         token = token_for(link.nonce, key)
         if hmac.compare_digest(token_hash(token), link.token_hash):
@@ -54,8 +53,7 @@ def _token_of(link: PaymentLink) -> str | None:
 
 
 def is_live(link: PaymentLink | None, now: datetime) -> bool:
-    """Opens the page: exists, not revoked, not expired, and made under a key that is
-    still accepted."""
+    """Whether the page opens: exists, not revoked or expired, made under a still-accepted key."""
     return (
         link is not None
         and link.revoked_at is None
@@ -65,8 +63,7 @@ def is_live(link: PaymentLink | None, now: datetime) -> bool:
 
 
 def link_url(link: PaymentLink) -> str:
-    """The absolute URL of a live link, on PUBLIC_BASE_URL (the same URL as before a
-    key rotation, while the old key is a fallback)."""
+    """The live link's absolute URL on PUBLIC_BASE_URL (stable across a key rotation)."""
     token = _token_of(link)
     if token is None:
         raise PaymentLinkError("This payment link was made under a secret key that is retired.")
@@ -79,8 +76,7 @@ def without_link(body: str) -> str:
 
 
 def fill_in_link(session: Session, email) -> tuple[str, str]:
-    """The bodies of a payment-link email with the live link put in (at send time).
-    Raises PaymentLinkError when the link was revoked or expired meanwhile."""
+    """A payment-link email's bodies with the live link put in; raises PaymentLinkError if dead."""
     link = session.get(PaymentLink, email.payment_link_id)
     if not is_live(link, utcnow()):
         raise PaymentLinkError("The payment link was revoked or expired before it was sent.")

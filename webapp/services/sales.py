@@ -62,8 +62,7 @@ def status_label(status: str) -> str:
 
 
 def why_locked(sale: Sale) -> str | None:
-    """Why this sale can no longer be edited or deleted, or None if it can (the record
-    routes show it instead of a form that could only be refused)."""
+    """Why this sale can no longer be edited or deleted, or None; shown instead of a form."""
     return locked_message(sale) if sale.status == SaleStatus.INVOICED else None
 
 
@@ -141,10 +140,8 @@ def change(
     fields: Mapping,
     opened: versions.Opened | None = None,
 ) -> Sale:
-    """Save changes to an open or cancelled sale; an invoiced one is refused. Checked
-    under the customer's lock, which invoicing holds too, so an edit cannot slip in
-    between an invoice and its sale. With ``opened``, a change someone else saved since
-    the form was opened is refused (``versions.EditConflict``)."""
+    """Save changes to an open or cancelled sale (invoiced: refused), under the customer's lock that
+    invoicing holds too. With ``opened``, raises ``versions.EditConflict`` if saved since."""
     _check(fields)
     lock_editable(session, customer.id)
     current = current_record(session, Sale, customer.id, sale.id)
@@ -204,8 +201,7 @@ class InvoicePreview:
 
 
 def invoice_preview(session: Session, customer: Customer, sale: Sale) -> InvoicePreview:
-    """The invoice a sale would make now: its amount plus tax at the customer's rate,
-    emailed to the customer and every contact who wants billing emails."""
+    """The invoice a sale would make now (amount plus tax) and who gets it emailed."""
     tax_minor, total_minor = billing.invoice_total(sale.amount_minor, customer.tax_rate_bp)
     return InvoicePreview(
         net_minor=sale.amount_minor,
@@ -237,10 +233,8 @@ def invoice_sale(
 ) -> SaleInvoiced:
     """Invoice an open sale through Capture one time charge, exactly once.
 
-    The invoice's key comes from the sale, so a double click, a retried request or a
-    second tab finds the first invoice instead of making another; the sale is marked
-    Invoiced (with the invoice) in the invoice's own transaction, so neither exists
-    without the other. A sale that is already invoiced answers with its invoice. Raises
+    The key comes from the sale, so a repeat finds the first invoice; the sale is marked Invoiced
+    in the invoice's own transaction, and an invoiced sale answers with its invoice. Raises
     ``LedgerError`` for a refusal (a cancelled sale, a sale changed meanwhile)."""
     sale = get(session, customer_id, sale_id)
     if sale is None:

@@ -57,10 +57,8 @@ _PHONE_QUERY = re.compile(r"^\+?[\d\s()./-]+$")
 
 
 def build_search_text(customer: Customer, aliases: Iterable[str] | None = None) -> str:
-    """Everything a person may type to find this customer, folded for matching: the
-    profile's names, email, tax ID and phone numbers, and the values of its external
-    IDs. Without ``aliases``, a customer already in the database has them read from its
-    session, so an edit of the profile keeps them searchable."""
+    """Everything a person may type to find this customer, folded: names, email, tax ID, phones and
+    external IDs (read from the session when ``aliases`` is None)."""
     if aliases is None:
         aliases = _stored_alias_values(customer)
     words = [
@@ -90,8 +88,7 @@ def _stored_alias_values(customer: Customer) -> list[str]:
 
 
 def _search_terms(q: str) -> list[str]:
-    """Words to match; a query that is a whole phone number ("+1 202 555 0143",
-    "030 1234567") becomes one run of digits, as numbers are stored."""
+    """Words to match; a whole phone number ("+1 202 555 0143") becomes one run of digits."""
     if _PHONE_QUERY.match(q) and len(re.sub(r"\D", "", q)) >= 6:
         return [re.sub(r"[^\d+]", "", q)]
     return [term for term in fold_text(q).split() if term][:MAX_TERMS]

@@ -62,8 +62,7 @@ def _expired(policy: SessionPolicy, now: datetime):
 def start_session(
     session: Session, staff: Staff, policy: SessionPolicy, now: datetime | None = None
 ) -> str:
-    """A new session for ``staff`` (committed); returns its id for the cookie and sets
-    it on ``staff`` for Flask-Login. Expired sessions of every account go on the way."""
+    """Commit a new session for ``staff`` (expired ones go); returns its id, set on ``staff``."""
     now = now or utcnow()
     remove_expired(session, policy, now)
     token = secrets.token_urlsafe(32)
@@ -78,9 +77,7 @@ def start_session(
 def staff_for_session(
     session: Session, token: str | None, policy: SessionPolicy, now: datetime | None = None
 ) -> Staff | None:
-    """The active staff member whose live session has this id, or None. An expired
-    session is deleted here; a live one has its ``last_seen_at`` moved on when it is
-    more than ``TOUCH_EVERY`` old."""
+    """The active member whose live session has this id, or None; expires or touches it too."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
     id_hash = _hash(token)
@@ -117,13 +114,11 @@ def end_session(session: Session, token: str | None) -> None:
 
 
 def end_all_sessions(session: Session, staff_id: int) -> int:
-    """Delete every session of the account in the caller's transaction (the caller
-    commits it with the change that ends them); returns how many there were."""
+    """Delete the account's sessions in the caller's transaction (it commits); returns how many."""
     return session.execute(delete(StaffSession).where(StaffSession.staff_id == staff_id)).rowcount
 
 
 def remove_expired(session: Session, policy: SessionPolicy, now: datetime | None = None) -> int:
-    """Delete every session past its idle timeout or lifetime, in the caller's
-    transaction; returns how many."""
+    """Delete expired sessions (idle or too old) in the caller's transaction; returns how many."""
     now = now or utcnow()
     return session.execute(delete(StaffSession).where(_expired(policy, now))).rowcount

@@ -22,9 +22,7 @@ from webapp.services.money import AmountError, format_plain, parse_amount
 
 
 class RecordForm(EditVersionForm):
-    """The form of a record kept on a customer (see blueprints.records). Built with the
-    customer (phone numbers, countries and currencies default to theirs) and, when
-    editing, the record, whose values fill it in."""
+    """A customer record's form: built with the customer (defaults) and, to edit, the record."""
 
     # Legend -> field names shown together in a <fieldset>, after the other fields.
     fieldsets: dict[str, tuple[str, ...]] = {}
@@ -110,8 +108,7 @@ class AliasForm(RecordForm):
 
 
 class PlainDateField(DateField):
-    """A date typed as 2025-03-14 (``<input type="date">`` sends it so); anything else
-    gets a message saying what to type rather than WTForms' own."""
+    """A date typed as 2025-03-14 (as ``<input type="date">`` sends it); else a clear message."""
 
     def process_formdata(self, valuelist):
         if valuelist and not " ".join(valuelist).strip():
@@ -124,9 +121,8 @@ class PlainDateField(DateField):
 
 
 class _AmountRecordForm(RecordForm):
-    """A record form with ``amount`` (typed money, positive) and ``currency`` fields,
-    declared by the subclass where they belong in its order; the currency starts as
-    the customer's and the service gets ``amount_minor``."""
+    """A record form with ``amount`` (positive money) and ``currency``, placed by the subclass;
+    the currency starts as the customer's and the service gets ``amount_minor``."""
 
     def __init__(self, *args, customer: Customer, record=None, **kwargs):
         super().__init__(*args, customer=customer, record=record, **kwargs)
@@ -160,8 +156,7 @@ class _AmountRecordForm(RecordForm):
 
 
 class SaleForm(_AmountRecordForm):
-    """+ New sale / Edit sale. The amount is typed money in the chosen currency; the
-    status is Open or Cancelled (Invoiced only comes from invoicing the sale)."""
+    """+ New sale / Edit sale; status Open or Cancelled (Invoiced comes only from invoicing)."""
 
     sold_on = PlainDateField(
         "Date",
@@ -213,8 +208,7 @@ class SubscriptionForm(_AmountRecordForm):
 
 
 class UtcDateTimeField(DateTimeLocalField):
-    """A date and time typed in UTC (``<input type="datetime-local">``, sent as
-    2025-03-14T15:30); anything else gets a message saying what to type."""
+    """A UTC date and time as ``<input type="datetime-local">`` sends it; else a clear message."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault(

@@ -1,5 +1,4 @@
-"""Settings (admins): tax classes and legal entities, each a list with Add, Edit and
-Delete.
+"""Settings (admins): tax classes and legal entities, each a list with Add, Edit and Delete.
 
 Forms open in the modal with htmx and are pages of their own without JavaScript; a
 delete is confirmed on the server and refused while anything still uses the setting.
@@ -38,8 +37,7 @@ def _get_or_404(model, row_id: int):
 
 
 def _saved(message: str, list_endpoint: str):
-    """htmx: close the modal, refresh the list (settingsChanged) and say what happened;
-    a plain form: 303 back to the list with the message."""
+    """htmx: close the modal, refresh the list, say what happened; a plain form: 303 to the list."""
     return done("settingsChanged", to=url_for(list_endpoint), message=message)
 
 
@@ -97,8 +95,7 @@ def new_tax_class():
 
 @bp.route("/tax-classes/<int:tax_class_id>/edit", methods=["GET", "POST"])
 def edit_tax_class(tax_class_id: int):
-    """Edit tax class. A new rate applies to every customer in the class at once;
-    invoices already issued keep the rate they were issued at."""
+    """Edit tax class; a new rate applies to its customers at once, issued invoices keep theirs."""
     tax_class = _get_or_404(TaxClass, tax_class_id)
     form = TaxClassForm.for_tax_class(tax_class)
     editing.open_at(form, tax_class)
@@ -210,8 +207,7 @@ def edit_legal_entity(entity_id: int):
 
 @bp.route("/legal-entities/<int:entity_id>/delete", methods=["GET", "POST"])
 def delete_legal_entity(entity_id: int):
-    """Delete legal entity, confirmed on the server; refused while it bills customers
-    or is the seller on an invoice or credit note."""
+    """Delete legal entity, confirmed; refused while it bills customers or issued a document."""
     entity = _get_or_404(LegalEntity, entity_id)
     name = entity.name
     form = ConfirmForm()
@@ -232,8 +228,7 @@ DELETE_ROUTES = {
 
 
 def _delete_page(form, thing: str, name: str, row_id: int, refusal: str | None):
-    """The confirmation; with a refusal it says why instead and offers only Back
-    (422 when a Confirm was refused)."""
+    """The confirmation; with a refusal it says why and offers only Back (422 after a Confirm)."""
     endpoint, id_name, list_endpoint = DELETE_ROUTES[thing]
     return render_form(
         "settings/delete.html",

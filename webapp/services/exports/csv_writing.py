@@ -71,10 +71,8 @@ _SELECTED = [name for _, name in COLUMNS]
 
 
 def _cells(row: tuple, others: dict[int, str]) -> tuple[str, ...]:
-    """One customer's cells, in the order of ``COLUMNS``. Text typed by people is
-    neutralised, numbers Tally writes are not (a balance of -150.00 must stay a number
-    a spreadsheet can add up). One call per row, tuple unpacking instead of a lambda
-    and getattr per cell: at a million rows that is most of the export's time."""
+    """One customer's cells in ``COLUMNS`` order; people's text neutralised, Tally's numbers not.
+    One call per row, tuple unpacking: at a million rows this is most of the export's time."""
     (
         customer_id,
         name,
@@ -164,8 +162,7 @@ def _write_customers(session: Session, writer) -> Iterable[int]:
 
 
 def _other_balances(session: Session, first_id: int, last_id: int) -> dict[int, str]:
-    """Non-zero balances in currencies other than the billing one, per customer id:
-    "USD -10.00; GBP 5.00"."""
+    """Non-zero balances in non-billing currencies, per customer id: "USD -10.00; GBP 5.00"."""
     found = session.execute(
         select(CustomerBalance.customer_id, CustomerBalance.currency, CustomerBalance.balance_minor)
         .join(Customer, Customer.id == CustomerBalance.customer_id)

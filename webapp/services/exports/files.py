@@ -24,8 +24,7 @@ STATUS_LABELS = {status: status.label for status in ExportStatus}
 
 
 class ExportError(Exception):
-    """An export request that cannot be done; the message says why and ``status`` is
-    the HTTP status that fits (403 not yours, 409 not finished, 410 gone)."""
+    """An export request that cannot be done: the message says why, ``status`` is 403/409/410."""
 
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
@@ -69,8 +68,7 @@ def remove_expired_files(session: Session, now: datetime | None = None) -> int:
 
 
 def finished_files(session: Session) -> int:
-    """How many finished exports still keep their file: what ``withdraw_exports`` would
-    delete (the confirmations of Delete customer and Clear personal data say it)."""
+    """How many finished exports keep their file (what ``withdraw_exports`` would delete)."""
     return (
         session.scalar(
             select(func.count())
