@@ -1,5 +1,4 @@
-"""The sweeper: hand back work that is still waiting, and remove expired files and
-expired staff sessions.
+"""The sweeper: hand back waiting work, remove expired files and expired staff sessions.
 
 Run periodically by the RQ worker (every ``JOBS_SWEEP_SECONDS``), by the
 in-process job thread, and on demand by ``flask --app wsgi jobs sweep``.
@@ -24,10 +23,8 @@ class SweepResult:
 
 
 def sweep() -> SweepResult:
-    """Enqueue emails still queued past their next attempt (Redis was down, a retry's
-    back-off ended, a worker died mid-send) and exports whose job was lost; delete
-    export files past their expiry, and staff sessions past their idle timeout or
-    lifetime."""
+    """Re-enqueue emails past their next attempt and exports whose job was lost; delete expired
+    export files and staff sessions."""
     email_ids = mailer.due_for_delivery(db.session)
     export_ids = exports.due_to_run(db.session)
     for email_id in email_ids:

@@ -160,8 +160,7 @@ def insert_demo_customers(
     seed: int | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> None:
-    """Insert ``count`` demo customers, committing in batches, each in the tax class
-    of its rate and billed by the default legal entity, with its billing address."""
+    """Insert ``count`` demo customers with billing addresses, committing in batches."""
     # Looked up before the rows stream: during COPY the connection can run nothing else.
     entity_id = settings.default_legal_entity(session).id
     class_ids = {rate: settings.tax_class_for_rate(session, rate).id for rate in set(TAX_RATES)}

@@ -1,5 +1,4 @@
-"""Who and where a customer is, beyond the profile: contacts, addresses and the
-identifiers other systems know the customer by."""
+"""A customer beyond the profile: contacts, addresses and identifiers other systems use."""
 
 from __future__ import annotations
 

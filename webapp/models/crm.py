@@ -25,8 +25,7 @@ from webapp.models.base import Versioned, utcnow
 
 
 class Tag(db.Model):
-    """A label staff put on customers; the list filters by it. ``key`` is the folded
-    name, so "VIP" and "vip" are one tag."""
+    """A label staff put on customers; ``key``, the folded name, makes "VIP" and "vip" one tag."""
 
     __tablename__ = "tags"
 
@@ -107,8 +106,7 @@ class SaleStatus(enum.StrEnum):
 
 
 class Sale(Versioned, db.Model):
-    """An order sold to the customer. Invoicing it makes an invoice through Capture
-    one time charge; from then on the sale is kept as invoiced."""
+    """An order sold to the customer; once invoiced (Capture one time charge) it is kept as is."""
 
     __tablename__ = "sales"
 

@@ -50,9 +50,7 @@ class CustomerEvent(db.Model):
 
 
 class AuditEvent(db.Model):
-    """What admins review on the Audit page: deleted customers, cleared personal data and
-    staff-account changes. ``subject`` is a customer ID or a staff email, never a
-    customer's personal data, so the record outlives the customer."""
+    """An Audit page line; ``subject`` is a customer ID or staff email, never personal data."""
 
     __tablename__ = "audit_events"
 

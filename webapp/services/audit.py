@@ -28,8 +28,7 @@ _UNSET: object = object()
 def record(
     session: Session, kind: str, subject: str, summary: str, staff_id: int | None = _UNSET
 ) -> AuditEvent:
-    """Add an audit line in the caller's transaction; ``staff_id`` defaults to the
-    signed-in staff member (None: the command line)."""
+    """Add an audit line in the caller's transaction; ``staff_id`` defaults to the signed-in one."""
     entry = AuditEvent(
         kind=kind,
         subject=subject,

@@ -91,9 +91,8 @@ def change(
     fields: Mapping,
     opened: versions.Opened | None = None,
 ) -> Contact:
-    """Save changes. Making a contact primary moves the mark from the old one. With
-    ``opened``, a change someone else saved since the form was opened is refused
-    (``versions.EditConflict``)."""
+    """Save changes; making a contact primary moves the mark.
+    With ``opened``, raises ``versions.EditConflict`` if someone else saved it since."""
     _check(fields)
     lock_editable(session, customer.id)
     contact = record_now(session, Contact, customer.id, contact.id, "contact")
@@ -135,8 +134,7 @@ def describe(contact: Contact) -> str:
 
 
 def billing_recipients(session: Session, customer: Customer) -> list[str]:
-    """Where an invoice or credit note goes: the customer's email, then every contact
-    who wants billing emails, each address once."""
+    """Billing email recipients: the customer's email, then contacts who want them, each once."""
     addresses = [customer.email] if customer.email else []
     addresses += session.scalars(
         select(Contact.email)

@@ -117,9 +117,7 @@ def revoke(session: Session, customer: Customer, staff_id: int | None) -> None:
 
 
 def email_link(session: Session, customer: Customer, staff_id: int | None):
-    """Email link to customer, through the recorded-email path. Under the customer's
-    lock, which refreshes ``customer``: its address as it is now, never one cleared
-    meanwhile."""
+    """Email link to customer (recorded email), under the lock, to its address as it is now."""
     lock_editable(session, customer.id)
     link = current_link(session, customer.id)
     if link is None:
@@ -168,8 +166,7 @@ class PublicView:
 
 
 def open_link(session: Session, token: str, now: datetime | None = None) -> PublicView | None:
-    """The balance page behind a token, counting the view; None for an unknown,
-    revoked or expired token (all alike)."""
+    """The balance page behind a token, counting the view; None for any dead or unknown token."""
     if not token or len(token) > 100:
         return None
     now = now or utcnow()

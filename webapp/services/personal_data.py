@@ -281,12 +281,9 @@ def preview(session: Session, customer: Customer) -> Preview:
 
 
 def clear_personal_data(session: Session, customer_id: int) -> ClearedCounts:
-    """Clear the customer's personal data (see the module's docstring) and commit;
-    refused with ``PersonalDataError`` (nothing written) when already cleared or while
-    a subscription is active, and with ``guard.CustomerGone`` once deleted. The files
-    of finished customer exports are withdrawn in the same transaction and deleted
-    after the commit (``exports.withdraw_exports``).
-    Returns what was cleared."""
+    """Clear the customer's personal data (see the module) and commit; returns what was cleared.
+    Raises ``PersonalDataError`` (nothing written) if already cleared or a subscription is active,
+    ``guard.CustomerGone`` once deleted. Finished exports are withdrawn (``withdraw_exports``)."""
 
     def work() -> tuple[ClearedCounts, list[Path]]:
         # Under the lock postings, subscriptions and records take: nothing can be added

@@ -64,8 +64,7 @@ def currency_for_country(country: str) -> str | None:
 
 
 def normalise_email(value: str) -> str:
-    """Check syntax only (no DNS) and return the address in lower case, so the same
-    mailbox typed twice is recognised as the same (duplicates, sign-in)."""
+    """Check syntax only (no DNS); return it lower-cased, so one mailbox typed twice matches."""
     try:
         result = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as error:
@@ -102,11 +101,8 @@ def display_phone(e164: str) -> str:
 
 
 def normalise_tax_id(value: str, country: str | None) -> str:
-    """Validate a VAT/tax number for the country where stdnum knows the format.
-
-    Returns it without spaces, dots or dashes; a country prefix the user typed
-    (DE123…) is kept so the number reads as it will on an invoice.
-    """
+    """Validate a VAT/tax number where stdnum knows the country's format; return it compacted.
+    A typed country prefix (DE123…) is kept, so it reads as it will on an invoice."""
     compact = re.sub(r"[\s.\-/]", "", value).upper()
     if not compact:
         return ""

@@ -49,8 +49,7 @@ def subscriptions_of(session: Session, customer_id: int) -> list[Subscription]:
 
 
 def has_active(session: Session, customer_id: int) -> bool:
-    """Whether the customer has an active subscription (issue 7's delete and clear
-    refuse while one is)."""
+    """Whether the customer has an active subscription (delete and clear refuse while one is)."""
     return bool(
         session.scalar(
             select(

@@ -68,9 +68,8 @@ def _insert(session: Session, table):
 
 
 def add_tag(session: Session, customer: Customer, name: str) -> Tag:
-    """Put a tag on a customer and commit: the existing tag with the same folded name,
-    or a new one. Two staff creating the same new tag at once get the same tag: the
-    insert skips a key that another transaction has just added, then both read it."""
+    """Put a tag (existing by folded name, or new) on a customer and commit. Two staff creating
+    one tag at once share it: the insert skips a key just added, then both read it."""
     name, key = clean_tag_name(name)
     lock_editable(session, customer.id)
     tag = session.scalar(select(Tag).where(Tag.key == key))
@@ -135,9 +134,8 @@ def tags_of(session: Session, customer_id: int) -> list[Tag]:
 
 
 def all_tags(session: Session, selected_key: str = "") -> list[Tag]:
-    """Tags to choose from (the list filter, the Add tag suggestions) in alphabetical
-    order, at most ``TAG_LIST_LIMIT``; the tag ``selected_key`` names is always among
-    them, so a filter on it survives a change to another filter."""
+    """Tags to choose from, alphabetical, at most ``TAG_LIST_LIMIT``, always with ``selected_key``'s
+    (so a filter on it survives another filter's change)."""
     tags = list(session.scalars(select(Tag).order_by(Tag.key).limit(TAG_LIST_LIMIT)))
     if selected_key and all(tag.key != selected_key for tag in tags):
         selected = session.scalar(select(Tag).where(Tag.key == selected_key))

@@ -77,9 +77,8 @@ def change(
     fields: Mapping[str, Any],
     opened: versions.Opened | None = None,
 ) -> Ticket:
-    """Save changes to subject and description, and the status when the form has one.
-    With ``opened``, a change someone else saved since the form was opened is refused
-    (``versions.EditConflict``)."""
+    """Save subject, description and the status when the form has one.
+    With ``opened``, raises ``versions.EditConflict`` if someone else saved it since."""
     values = _checked(fields)
     if "status" in fields:
         values["status"] = _checked_status(fields["status"])
@@ -93,9 +92,7 @@ def change(
 
 
 def change_status(session: Session, customer: Customer, ticket: Ticket, status: Any) -> Ticket:
-    """Move a ticket to another status (the quick Change on each row): the status
-    chosen, whatever it was meanwhile. Read afresh under the customer's lock, so the
-    versioned update matches the ticket as it is now."""
+    """Set the status chosen in the row (whatever it was meanwhile), re-read under the lock."""
     status = _checked_status(status)
     try:
         lock_customer(session, customer.id)

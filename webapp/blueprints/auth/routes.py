@@ -75,8 +75,7 @@ def sign_in():
 
 @bp.post("/sign-out")
 def sign_out():
-    """End the session on the server, so a copy of the cookie is signed out too (POST
-    with a CSRF token, so a link elsewhere cannot sign you out)."""
+    """End the session on the server (a cookie copy too); POST with CSRF, so no link can do it."""
     staff_sessions.end_session(db.session, session.get(SESSION_ID_KEY))
     logout_user()
     session.clear()
@@ -86,9 +85,7 @@ def sign_out():
 
 @bp.route("/password", methods=["GET", "POST"])
 def change_password():
-    """Change password (top bar): the current password and the new one twice. Every
-    session of the account ends — other browsers, copies of the cookie — and this
-    browser carries on in a fresh session with a new id."""
+    """Change password (top bar); ends every session of the account, this one continues afresh."""
     form = PasswordChangeForm()
     if form.validate_on_submit():
         staff = current_user._get_current_object()

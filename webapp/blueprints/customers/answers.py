@@ -1,5 +1,4 @@
-"""Answers shared by the routes on a customer's page: the customer or a 404, the
-answer after a change (the tab, or htmx events), the list once the customer is gone."""
+"""Shared answers on a customer's page: the customer or a 404, after a change, once it is gone."""
 
 from flask import abort, flash, make_response, redirect, url_for
 
@@ -17,8 +16,7 @@ def customer_or_404(customer_id: int) -> Customer:
 
 
 def to_customer_list(message: str, category: str = "success"):
-    """The customer page is gone (deleted): to the customer list with the message, as a
-    full page load with htmx too (HX-Redirect), so the list and its flash show whole."""
+    """To the customer list with the message, a full page load with htmx too (HX-Redirect)."""
     flash(message, category)
     target = url_for("customers.index")
     if is_htmx_partial():
@@ -31,10 +29,9 @@ def to_customer_list(message: str, category: str = "success"):
 def customer_changed(
     customer_id: int, message: str, tab: str, ok: bool = True, query: dict | None = None
 ):
-    """After a change on the customer page. htmx: close any modal, refresh the customer
-    region (header and the open tab) and show the message, as an error if not ``ok``;
-    a plain form: back to ``tab`` (with ``query``, e.g. the list's filter) with the
-    message. Takes the id, not the customer, so nothing is re-read after the commit."""
+    """After a change: htmx closes any modal, refreshes the customer region and shows the message
+    (an error unless ``ok``); a plain form goes back to ``tab`` (with ``query``). Takes the id, so
+    nothing is re-read after the commit."""
     return done(
         {"customerUpdated": customer_id},
         to=customer_tab_url(customer_id, tab, **(query or {})),

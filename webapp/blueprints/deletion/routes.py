@@ -18,9 +18,7 @@ bp = Blueprint("deletion", __name__, url_prefix="/customers/<int:customer_id>")
 @bp.route("/delete", methods=["GET", "POST"])
 @admin_only
 def confirm(customer_id: int):
-    """Delete customer: GET shows what will be removed and asks for the customer's ID
-    (a modal with htmx, a page without); POST deletes, refused with 422 (nothing
-    deleted) for a wrong ID or while a subscription is active."""
+    """GET shows what goes and asks for the ID; POST deletes, or 422 when refused (nothing gone)."""
     customer = customer_or_404(customer_id)
     visible_id = customer.customer_id
     form = DeleteCustomerForm(visible_id=visible_id)

@@ -37,9 +37,7 @@ def _respond(template: str, status: int, **context):
 @bp.get("/pay/<token>")
 @header_policy(PAYMENT_PAGE_POLICY)
 def pay(token: str):
-    """The customer's balance and recent entries, or the same "not valid" page for any
-    token that does not open a live link. Rate limited per client address (see
-    ``webapp.rate_limits``)."""
+    """The balance page, or one "not valid" page for any dead token; rate limited per address."""
     view = payment_links.open_link(db.session, token)
     if view is None:
         return _respond("public/invalid.html", 404)
@@ -48,6 +46,5 @@ def pay(token: str):
 
 @bp.errorhandler(RateLimitExceeded)
 def too_many_requests(error: RateLimitExceeded):
-    """Over ``PAYMENT_LINK_RATE_LIMIT``: the "too many requests" page (Flask-Limiter adds
-    ``Retry-After``)."""
+    """Over ``PAYMENT_LINK_RATE_LIMIT``: the "too many requests" page (with ``Retry-After``)."""
     return _respond("public/too_many.html", 429)

@@ -113,8 +113,7 @@ def _changed_meanwhile(record_kind: RecordKind, customer_id: int):
 
 
 def _why_locked(record_kind: RecordKind, record) -> str | None:
-    """A kind's service may keep some records as they are (``why_locked``, e.g. an
-    invoiced sale): their edit and delete pages say why, with nothing to submit."""
+    """Why the kind's service keeps this record as it is (e.g. an invoiced sale), or None."""
     why_locked = getattr(record_kind.service, "why_locked", None)
     return why_locked(record) if why_locked is not None else None
 
@@ -165,9 +164,7 @@ def new(customer_id: int, kind: str):
 
 @bp.route("/<kind>/<int:record_id>/edit", methods=["GET", "POST"])
 def edit(customer_id: int, kind: str, record_id: int):
-    """Edit a record: the same form, filled in; Save changes. When someone else saved
-    the record after this form was opened: 409, the form again with what was typed and
-    a message naming what changed (services.versions)."""
+    """Edit a record: the same form, filled in; 409 with what changed if saved since (versions)."""
     record_kind = _kind_or_404(kind)
     if not record_kind.editable:
         abort(404)

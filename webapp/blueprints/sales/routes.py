@@ -18,9 +18,7 @@ bp = Blueprint("sales", __name__, url_prefix="/customers/<int:customer_id>/sales
 
 @bp.route("/<int:sale_id>/invoice", methods=["GET", "POST"])
 def invoice(customer_id: int, sale_id: int):
-    """Invoice this sale? The confirmation says what the invoice will be; Confirm
-    creates it (once, however often it is posted) and marks the sale Invoiced. A
-    refusal (a cancelled sale …) is shown on the page, 422."""
+    """Confirm, then invoice the sale once and mark it Invoiced; a refusal shows on the page."""
     customer = customer_or_404(customer_id)
     sale = sales_service.get(db.session, customer.id, sale_id)
     if sale is None:

@@ -16,9 +16,7 @@ bp = Blueprint("tags", __name__, url_prefix="/customers/<int:customer_id>/tags")
 
 @bp.post("")
 def create(customer_id: int):
-    """Add tag: an existing tag with the same name (any case) or a new one. A refused
-    name comes back beside the field (422): with htmx just the form, without JS the
-    customer page."""
+    """Add tag (the existing one, any case, or new); a refused name comes back by the field, 422."""
     customer = customer_or_404(customer_id)
     refuse_unless_editable(customer, "profile")
     form = TagForm()

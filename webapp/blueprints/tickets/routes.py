@@ -17,13 +17,10 @@ bp = Blueprint("tickets", __name__, url_prefix="/customers/<int:customer_id>/tic
 
 @bp.route("/<int:ticket_id>/status", methods=["GET", "POST"])
 def change_status(customer_id: int, ticket_id: int):
-    """Change: move a ticket to the status chosen in its row (each row posts here).
+    """Move a ticket to the status chosen in its row; GET shows the same form.
 
-    The list's filter rides in the query string (``?status=``, as on the tab) and the
-    new status in the form, so the answer comes back to the same filtered list. A
-    status that is not one of the four changes nothing: the form comes back with the
-    message beside the field (422; a modal with htmx, a page without). GET shows the
-    same form."""
+    The filter rides in the query string (``?status=``), so the answer returns to the same list.
+    An unknown status changes nothing: the form comes back with the message (422)."""
     customer = customer_or_404(customer_id)
     ticket = tickets_service.get(db.session, customer.id, ticket_id)
     if ticket is None:

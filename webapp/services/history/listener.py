@@ -1,5 +1,4 @@
-"""The ``before_flush`` listener that writes down what the ORM changes (see the
-package's docstring), and ``install``, which puts it on every session."""
+"""The ``before_flush`` listener recording ORM changes (see the package), and ``install``."""
 
 from __future__ import annotations
 
@@ -67,8 +66,7 @@ def _changes(session: Session, obj: Any, fields: Iterable[str]) -> list[tuple[st
 
 
 def _actor(obj: Any) -> int | None:
-    """Who added a record: its own staff column when it has one, else the signed-in
-    staff member."""
+    """Who added a record: its own staff column if it has one, else the signed-in member."""
     staff_id = getattr(obj, "staff_id", None)
     return staff_id if staff_id is not None else acting_staff_id()
 

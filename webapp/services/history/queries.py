@@ -1,5 +1,4 @@
-"""Reading a customer's history: the History tab's pages, the Billing tab's link log,
-and blanking its personal values."""
+"""Reading a customer's history (History tab, Billing link log) and blanking personal values."""
 
 from __future__ import annotations
 
@@ -34,8 +33,7 @@ def _of_group(group: str):
 
 
 def events_page(session: Session, customer_id: int, group: str = "", number: int = 1) -> Page:
-    """A page of the History tab, newest first; ``group`` is one of GROUPS or ''
-    (anything else shows every kind)."""
+    """A History tab page, newest first; ``group`` is one of GROUPS, else every kind shows."""
     statement = select(CustomerEvent).where(CustomerEvent.customer_id == customer_id)
     if group in GROUPS:
         statement = statement.where(_of_group(group))
@@ -51,8 +49,7 @@ def events_of(session: Session, customer_id: int, prefix: str = "", limit: int =
 
 
 def clear_personal_values(session: Session, customer_id: int) -> int:
-    """Blank every personal value in a customer's history (Clear personal data); the
-    History tab then reads "cleared with personal data" on those lines."""
+    """Blank a customer's personal history values (Clear personal data); returns how many."""
     return session.execute(
         update(CustomerEvent)
         .where(CustomerEvent.customer_id == customer_id, CustomerEvent.personal.is_(True))

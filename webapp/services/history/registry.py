@@ -162,8 +162,7 @@ WATCHED: dict[type, Watched] = {
 
 
 def shown_value(session: Session, obj: Any, name: str, value: Any) -> str:
-    """A customer's or a watched record's value as its history lines read it (country
-    names, tax class labels, money …); "" for an empty one."""
+    """A value as history lines read it (country names, tax class labels, money …); "" if empty."""
     if isinstance(obj, Customer):
         shown = CUSTOMER_SHOWN.get(name)
     else:
