@@ -7,6 +7,5 @@ from webapp.services import mailer
 
 
 def send_email(email_id: int) -> str | None:
-    """Send one recorded email unless it was sent already; a failure is recorded on
-    the row and retried by the sweeper after the back-off."""
+    """Send a recorded email unless already sent; a failure is recorded, the sweeper retries it."""
     return mailer.deliver(db.session, email_id)

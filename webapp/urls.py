@@ -6,9 +6,7 @@ from flask import current_app, has_request_context, url_for
 
 
 def external_url(endpoint: str, **values) -> str:
-    """``PUBLIC_BASE_URL`` + the endpoint's path: the address staff and customers use,
-    whether asked in a request (whose own host may be internal) or in a job (which
-    has no request at all)."""
+    """``PUBLIC_BASE_URL`` + the endpoint's path: the public address, in a request or a job."""
     base = current_app.config["PUBLIC_BASE_URL"]
     if has_request_context():
         return base + url_for(endpoint, **values)

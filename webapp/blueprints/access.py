@@ -7,8 +7,7 @@ from flask_login import current_user
 
 
 def require_admin() -> None:
-    """403 unless the signed-in staff member is an admin (a blueprint's before_request,
-    or called first thing in a route)."""
+    """403 unless the signed-in member is an admin (a before_request, or first thing in a route)."""
     if not getattr(current_user, "is_admin", False):
         abort(403)
 

@@ -12,11 +12,9 @@ def utcnow() -> datetime:
 
 
 class Versioned:
-    """A row staff edit in a form: ``version`` counts its saves (1 when added). The
-    mapper bumps it on every ORM update and adds ``WHERE version = …``, so an update
-    made from a copy read before someone else's save matches nothing (StaleDataError)
-    instead of silently undoing it; the edit forms carry the version they were opened
-    at, and services.versions compares it (see there)."""
+    """A row staff edit in a form: ``version`` counts its saves (1 when added). The mapper bumps it
+    and adds ``WHERE version = …``, so an update from a stale copy matches nothing (StaleDataError)
+    instead of silently undoing a save; services.versions compares it with the edit forms'."""
 
     version: Mapped[int] = mapped_column(
         Integer, nullable=False, default=1, server_default=text("1")

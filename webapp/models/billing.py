@@ -93,8 +93,7 @@ class CustomerBalance(db.Model):
 
 
 class DocumentCounter(db.Model):
-    """The last number issued per series (INV:1, CN:1: a kind and a legal entity),
-    advanced under a row lock."""
+    """The last number issued per series (INV:1: kind and legal entity), advanced under a lock."""
 
     __tablename__ = "document_counters"
 

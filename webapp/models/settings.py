@@ -34,8 +34,7 @@ class TaxClass(Versioned, db.Model):
 
 
 class LegalEntity(Versioned, db.Model):
-    """A company under which customers are billed: the seller on their invoices.
-    Invoices and credit notes are numbered per entity, after its number prefix."""
+    """The seller customers are billed by; invoices and credit notes are numbered per entity."""
 
     __tablename__ = "legal_entities"
 

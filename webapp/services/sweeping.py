@@ -16,10 +16,8 @@ def times(count: int) -> str:
 def lease_due(
     session: Session, model, queued: str, now: datetime, lease: timedelta, limit: int = 500
 ) -> list[int]:
-    """Ids of ``model`` rows still ``queued`` whose ``next_attempt_at`` has come, oldest
-    first. Each gets a new next attempt ``lease`` from now, so the next sweep leaves it
-    to the job it is handed to now (and takes it back should that job be lost).
-    The caller commits."""
+    """Ids of queued ``model`` rows due now, oldest first, each leased ``lease`` ahead so the next
+    sweep leaves it to its job (and retakes it if lost). The caller commits."""
     ids = list(
         session.scalars(
             select(model.id)

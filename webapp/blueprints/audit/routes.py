@@ -15,8 +15,7 @@ bp.before_request(require_admin)
 
 @bp.get("")
 def index():
-    """The audit trail, newest first and paged, filtered by kind (``?kind=``, real
-    links pushed with htmx, which then swap only the results)."""
+    """The audit trail, newest first and paged, filtered by ``?kind=`` (htmx swaps the results)."""
     kind = request.args.get("kind", "")
     kind = kind if kind in audit_service.KINDS else ""
     page = audit_service.audit_page(db.session, kind, request.args.get("page", 1, type=int))

@@ -16,8 +16,7 @@ class SignInForm(Form):
 
 
 class PasswordChangeForm(Form):
-    """Change password: the current one, and the new one twice. services.staff checks
-    the current password and the password rules; its message goes beside the field."""
+    """Change password: current and new twice; services.staff checks the rules, beside the field."""
 
     current_password = PasswordField(
         "Current password", validators=[InputRequired("Enter your current password.")]

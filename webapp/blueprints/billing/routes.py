@@ -60,8 +60,7 @@ def new_entry(customer_id: int):
 
 @bp.route("/customers/<int:customer_id>/charges/new", methods=["GET", "POST"])
 def new_charge(customer_id: int):
-    """Capture one time charge: an invoice for a positive amount, a credit note for a
-    negative one (if the customer's gateway supports credit notes)."""
+    """Capture one time charge: invoice a positive amount, credit note a negative (if supported)."""
     customer = customer_or_404(customer_id)
     form = OneTimeChargeForm(billing_currency=customer.currency)
     ask_repeat = False

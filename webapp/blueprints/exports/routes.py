@@ -27,9 +27,7 @@ def index():
 
 @bp.post("/")
 def start():
-    """Export: start an export of all customers (or show the one already running).
-    htmx swaps the progress into the page it was started from; a plain form goes to
-    the export's own page."""
+    """Start an export of all customers (or show the running one); htmx swaps in the progress."""
     export, _started = export_service.start_export(db.session, current_user)
     if is_htmx_partial():
         return render_page("exports/show.html", blocks=("export_progress",), export=export)

@@ -25,8 +25,7 @@ REFUSALS = (payment_links.PaymentLinkError, guard.CustomerCleared)
 
 @bp.post("/")
 def generate(customer_id: int):
-    """Generate link (with an expiry); a previous link stops working. Refused (409) once
-    the customer's personal data was cleared."""
+    """Generate link (expiring), killing the previous one; 409 once the customer is cleared."""
     customer = customer_or_404(customer_id)
     refuse_unless_editable(customer, "billing")
     try:

@@ -17,9 +17,8 @@ bp = Blueprint("personal_data", __name__, url_prefix="/customers/<int:customer_i
 @bp.route("/clear-personal-data", methods=["GET", "POST"])
 @admin_only
 def confirm(customer_id: int):
-    """Clear personal data: the preview with Cancel / Confirm (a modal with htmx, a page
-    without JS). Refused (422, nothing cleared) when already cleared or while a
-    subscription is active; the preview then says why and offers no Confirm."""
+    """Clear personal data: the preview with Confirm; refused (422, nothing cleared) when already
+    cleared or a subscription is active, the preview then saying why without Confirm."""
     customer = customer_or_404(customer_id)
     form = ConfirmForm()
     error = None

@@ -11,8 +11,7 @@ from webapp.services.staff import MIN_PASSWORD_LENGTH, ROLE_LABELS
 
 
 class StaffForm(Form):
-    """Add staff (the Staff page): services.staff checks the rest (length of the
-    password, a duplicate email) and its message goes beside the field."""
+    """Add staff; services.staff checks the rest (password length, duplicate email) by the field."""
 
     name = StringField(
         "Name", validators=[DataRequired("Enter the person's name."), Length(max=200)]

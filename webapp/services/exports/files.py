@@ -82,9 +82,8 @@ def finished_files(session: Session) -> int:
 def _release_files(
     session: Session, done_goes: ColumnElement[bool], **on_expiry: object
 ) -> list[Path]:
-    """Unlink in the database the files of the finished exports ``done_goes`` picks
-    (they become expired, with the ``on_expiry`` values) and the leftovers of failed
-    ones. The caller commits, then deletes the returned paths with ``delete_files``."""
+    """Expire the finished exports ``done_goes`` picks (with ``on_expiry``), drop failed ones'
+    leftovers; the caller commits, then deletes the returned paths (``delete_files``)."""
     exports = session.scalars(
         select(Export).where(
             or_(

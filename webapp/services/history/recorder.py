@@ -35,10 +35,9 @@ def record(
     personal: bool = False,
     customer: Customer | None = None,
 ) -> CustomerEvent:
-    """Add a line to a customer's history in the caller's transaction. ``staff_id``
-    defaults to the signed-in staff member; pass ``customer`` instead of its id for a
-    customer that is not flushed yet. ``summary`` must hold nothing personal: a
-    personal value goes in ``old``/``new`` with ``personal=True``."""
+    """Add a customer history line in the caller's transaction; ``staff_id`` defaults to the
+    signed-in member; pass ``customer`` for one not flushed yet. Personal values go in
+    ``old``/``new`` with ``personal=True``, never in ``summary``."""
     entry = CustomerEvent(
         customer_id=customer_id,
         staff_id=acting_staff_id() if staff_id is _UNSET else staff_id,
