@@ -19,8 +19,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import Select, select, tuple_
@@ -32,27 +32,35 @@ MAX_CURSOR = 1_000  # characters: far more than any key needs
 
 @dataclass
 class Page:
-    """One page of rows and the cursors of its neighbours ('' when there is none)."""
+    """One page of rows and the query arguments of its neighbours (empty: none there)."""
 
     rows: list
-    next_cursor: str = ""
-    prev_cursor: str = ""
+    next_args: dict[str, str] = field(default_factory=dict)
+    prev_args: dict[str, str] = field(default_factory=dict)
 
     @property
     def has_next(self) -> bool:
-        return bool(self.next_cursor)
+        return bool(self.next_args)
 
     @property
     def has_prev(self) -> bool:
-        return bool(self.prev_cursor)
+        return bool(self.prev_args)
 
-    @property
-    def next_args(self) -> dict[str, str]:
-        return {"after": self.next_cursor}
 
-    @property
-    def prev_args(self) -> dict[str, str]:
-        return {"before": self.prev_cursor}
+@dataclass(frozen=True)
+class PageAt:
+    """Which page a request asks for: after a cursor, before one, or (neither) the first."""
+
+    after: str = ""
+    before: str = ""
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> PageAt:
+        after = args.get("after", "")[:MAX_CURSOR]
+        return cls(after=after, before="" if after else args.get("before", "")[:MAX_CURSOR])
+
+
+FIRST = PageAt()
 
 
 @dataclass(frozen=True)
@@ -138,21 +146,24 @@ def _typed(value, kind: type):
     return None
 
 
+def _keyset_args(direction: str, keyset: Keyset, row) -> dict[str, str]:
+    return {direction: keyset.cursor_of(row)}
+
+
 def keyset_page(
     session: Session,
     statement: Select,
     keyset: Keyset,
-    after: str = "",
-    before: str = "",
+    at: PageAt = FIRST,
     per_page: int = PER_PAGE,
     fetch: Callable | None = None,
 ) -> Page:
-    """The page of ``statement`` (filtered, not ordered) after or before a cursor, else the
-    first. A Previous page that comes up short (rows deleted, or the start reached) is the
-    first page, so every page but the last is full. ``fetch(session, statement)`` returns
-    the rows; by default ORM objects (``session.scalars``)."""
+    """The page of ``statement`` (filtered, not ordered) that ``at`` asks for. A Previous
+    page that comes up short (rows deleted, or the start reached) is the first page, so
+    every page but the last is full. ``fetch(session, statement)`` returns the rows; by
+    default ORM objects (``session.scalars``)."""
     fetch = fetch or (lambda s, st: s.scalars(st).all())
-    if before and (key := keyset.decode(before)) is not None:
+    if at.before and (key := keyset.decode(at.before)) is not None:
         backwards = statement.where(keyset.before(key)).order_by(*keyset.reverse_order())
         rows = list(fetch(session, backwards.limit(per_page + 1)))
         if len(rows) > per_page:
@@ -161,12 +172,12 @@ def keyset_page(
             more = session.scalar(select(later.with_only_columns(keyset.columns[-1]).exists()))
             return Page(
                 rows,
-                next_cursor=keyset.cursor_of(rows[-1]) if more else "",
-                prev_cursor=keyset.cursor_of(rows[0]),
+                next_args=_keyset_args("after", keyset, rows[-1]) if more else {},
+                prev_args=_keyset_args("before", keyset, rows[0]),
             )
         return keyset_page(session, statement, keyset, per_page=per_page, fetch=fetch)
     first = True
-    if after and (key := keyset.decode(after)) is not None:
+    if at.after and (key := keyset.decode(at.after)) is not None:
         statement = statement.where(keyset.past(key))
         first = False
     rows = list(fetch(session, statement.order_by(*keyset.order()).limit(per_page + 1)))
@@ -174,6 +185,23 @@ def keyset_page(
     rows = rows[:per_page]
     return Page(
         rows,
-        next_cursor=keyset.cursor_of(rows[-1]) if more else "",
-        prev_cursor=keyset.cursor_of(rows[0]) if rows and not first else "",
+        next_args=_keyset_args("after", keyset, rows[-1]) if more else {},
+        prev_args=_keyset_args("before", keyset, rows[0]) if rows and not first else {},
+    )
+
+
+# Offset paging, for the one short list whose order is computed (a customer's activities:
+# upcoming first, see services.activities) and cannot be a keyset. Clamped: an absurd
+# ?page= must not become an absurd OFFSET.
+MAX_PAGE = 1_000
+
+
+def page_of(session: Session, statement, number: int) -> Page:
+    """Page ``number`` (1-based) of an ordered select of ORM rows."""
+    number = min(max(number, 1), MAX_PAGE)
+    rows = session.scalars(statement.offset((number - 1) * PER_PAGE).limit(PER_PAGE + 1)).all()
+    return Page(
+        list(rows[:PER_PAGE]),
+        next_args={"page": str(number + 1)} if len(rows) > PER_PAGE else {},
+        prev_args={"page": str(number - 1)} if number > 1 else {},
     )

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.models.history import AuditEvent
-from webapp.paging import Page, page_of
+from webapp.paging import FIRST, Keyset, Page, PageAt, keyset_page
 from webapp.services.history import acting_staff_id
 
 # Kinds, as the Audit page's filter offers them.
@@ -39,9 +39,9 @@ def record(
     return entry
 
 
-def audit_page(session: Session, kind: str = "", number: int = 1) -> Page:
+def audit_page(session: Session, kind: str = "", at: PageAt = FIRST) -> Page:
     """A page of the Audit page, newest first; ``kind`` is one of KINDS or ''."""
     statement = select(AuditEvent)
     if kind in KINDS:
         statement = statement.where(AuditEvent.kind == kind)
-    return page_of(session, statement.order_by(AuditEvent.id.desc()), number)
+    return keyset_page(session, statement, Keyset((AuditEvent.id,), ("id",)), at)

@@ -31,7 +31,7 @@ from webapp.models.billing import (
 )
 from webapp.models.customer import Customer
 from webapp.models.settings import LegalEntity
-from webapp.paging import Page, page_of
+from webapp.paging import FIRST, Keyset, Page, PageAt, keyset_page
 from webapp.services import settings
 from webapp.services.contacts import billing_recipients
 from webapp.services.gateways import gateway_for
@@ -370,30 +370,27 @@ def change_invoice_status(
 # -- what the tabs show -----------------------------------------------------------
 
 
-def entries_page(session: Session, customer_id: int, number: int = 1) -> Page:
+def entries_page(session: Session, customer_id: int, at: PageAt = FIRST) -> Page:
     """A customer's entries, newest first, with who and the linked documents loaded."""
     statement = (
         select(LedgerEntry)
         .where(LedgerEntry.customer_id == customer_id)
         .options(selectinload(LedgerEntry.invoice), selectinload(LedgerEntry.credit_note))
-        .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
     )
-    return page_of(session, statement, number)
+    order = Keyset((LedgerEntry.created_at, LedgerEntry.id), ("created_at", "id"))
+    return keyset_page(session, statement, order, at)
 
 
-def invoices_page(session: Session, customer_id: int, status: str = "", number: int = 1) -> Page:
+def invoices_page(session: Session, customer_id: int, status: str = "", at: PageAt = FIRST) -> Page:
     """A customer's invoices, newest first, optionally of one status."""
     statement = select(Invoice).where(Invoice.customer_id == customer_id)
     if status in INVOICE_STATUSES:
         statement = statement.where(Invoice.status == status)
-    statement = statement.order_by(Invoice.issue_date.desc(), Invoice.id.desc())
-    return page_of(session, statement, number)
+    order = Keyset((Invoice.issue_date, Invoice.id), ("issue_date", "id"))
+    return keyset_page(session, statement, order, at)
 
 
-def credit_notes_page(session: Session, customer_id: int, number: int = 1) -> Page:
-    statement = (
-        select(CreditNote)
-        .where(CreditNote.customer_id == customer_id)
-        .order_by(CreditNote.issue_date.desc(), CreditNote.id.desc())
-    )
-    return page_of(session, statement, number)
+def credit_notes_page(session: Session, customer_id: int, at: PageAt = FIRST) -> Page:
+    statement = select(CreditNote).where(CreditNote.customer_id == customer_id)
+    order = Keyset((CreditNote.issue_date, CreditNote.id), ("issue_date", "id"))
+    return keyset_page(session, statement, order, at)

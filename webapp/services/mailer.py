@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from webapp.extensions import jobs
 from webapp.models.base import utcnow
 from webapp.models.email import Email, EmailStatus
-from webapp.paging import Page, page_of
+from webapp.paging import FIRST, Keyset, Page, PageAt, keyset_page
 from webapp.services import history
 from webapp.services.payment_link_tokens import PaymentLinkError, fill_in_link
 from webapp.services.sweeping import lease_due, times
@@ -304,7 +304,7 @@ def customer_email(session: Session, customer_id: int, email_id: int) -> Email |
     return email if email is not None and email.customer_id == customer_id else None
 
 
-def emails_page(session: Session, customer_id: int, number: int = 1) -> Page:
+def emails_page(session: Session, customer_id: int, at: PageAt = FIRST) -> Page:
     """A customer's emails, newest first."""
-    statement = select(Email).where(Email.customer_id == customer_id).order_by(Email.id.desc())
-    return page_of(session, statement, number)
+    statement = select(Email).where(Email.customer_id == customer_id)
+    return keyset_page(session, statement, Keyset((Email.id,), ("id",)), at)

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.models.notes import Note
-from webapp.paging import Page, page_of
+from webapp.paging import FIRST, Keyset, Page, PageAt, keyset_page
 from webapp.services.guard import lock_editable
 from webapp.services.records import customer_record, plain_text
 
@@ -45,7 +45,7 @@ def delete_note(session: Session, customer_id: int, note_id: int) -> None:
     session.commit()
 
 
-def notes_page(session: Session, customer_id: int, number: int = 1) -> Page:
+def notes_page(session: Session, customer_id: int, at: PageAt = FIRST) -> Page:
     """A customer's notes, newest first."""
-    statement = select(Note).where(Note.customer_id == customer_id).order_by(Note.id.desc())
-    return page_of(session, statement, number)
+    statement = select(Note).where(Note.customer_id == customer_id)
+    return keyset_page(session, statement, Keyset((Note.id,), ("id",)), at)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 from webapp.models.billing import Invoice, LedgerEntry
 from webapp.models.crm import Sale, SaleStatus
 from webapp.models.customer import Customer
-from webapp.paging import Page, page_of
+from webapp.paging import FIRST, Keyset, Page, PageAt, keyset_page
 from webapp.services import billing, versions
 from webapp.services.contacts import billing_recipients
 from webapp.services.guard import lock_editable
@@ -45,15 +45,12 @@ def get(session: Session, customer_id: int, sale_id: int) -> Sale | None:
     return customer_record(session, Sale, customer_id, sale_id)
 
 
-def sales_page(session: Session, customer_id: int, number: int = 1) -> Page:
+def sales_page(session: Session, customer_id: int, at: PageAt = FIRST) -> Page:
     """The Sales tab: the customer's sales, newest sale date first, invoices loaded."""
     statement = (
-        select(Sale)
-        .where(Sale.customer_id == customer_id)
-        .options(selectinload(Sale.invoice))
-        .order_by(Sale.sold_on.desc(), Sale.id.desc())
+        select(Sale).where(Sale.customer_id == customer_id).options(selectinload(Sale.invoice))
     )
-    return page_of(session, statement, number)
+    return keyset_page(session, statement, Keyset((Sale.sold_on, Sale.id), ("sold_on", "id")), at)
 
 
 def status_label(status: str) -> str:

@@ -15,17 +15,22 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode
 
 from sqlalchemy import Select, and_, exists, or_, select
-from sqlalchemy.orm import Session, object_session, selectinload
+from sqlalchemy.orm import Session, object_session
 
 from webapp.models.contacts import Alias
 from webapp.models.crm import Tag, customer_tags
-from webapp.models.customer import CUSTOMER_ID_PREFIX, Customer, CustomerStatus
+from webapp.models.customer import (
+    CUSTOMER_ID_PREFIX,
+    Customer,
+    CustomerStatus,
+    format_customer_id,
+)
+from webapp.paging import PER_PAGE, Keyset, Page, PageAt, keyset_page
 from webapp.services.reference import country_codes, currency_codes, fold_text
 from webapp.services.tags import NAME_MAX as TAG_KEY_MAX
 from webapp.services.tags import tag_id_for_key, tag_key
 
-PAGE_SIZE = 50
-MAX_PAGE = 100_000
+PAGE_SIZE = PER_PAGE
 MAX_TERMS = 8
 
 SORT_COLUMNS = {
@@ -126,7 +131,9 @@ class CustomerQuery:
     tag: str = ""  # a tag's key (its folded name); list_customers drops an unknown one
     sort: str = DEFAULT_SORT[0]
     direction: str = DEFAULT_SORT[1]
-    page: int = 1
+    # Keyset cursors (webapp.paging): the rows after, or before, a boundary row.
+    after: str = ""
+    before: str = ""
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> CustomerQuery:
@@ -138,10 +145,7 @@ class CustomerQuery:
         tag = tag_key(args.get("tag", ""))
         sort = args.get("sort", DEFAULT_SORT[0])
         direction = args.get("dir", "")
-        try:
-            page = int(args.get("page", "1"))
-        except ValueError:
-            page = 1
+        at = PageAt.from_args(args)
         if sort not in SORT_COLUMNS:
             sort = DEFAULT_SORT[0]
         if direction not in ("asc", "desc"):
@@ -155,11 +159,15 @@ class CustomerQuery:
             tag=tag if len(tag) <= TAG_KEY_MAX else "",
             sort=sort,
             direction=direction,
-            page=min(max(page, 1), MAX_PAGE),
+            after=at.after,
+            before=at.before,
         )
 
     def to_args(self, **changes) -> dict[str, str]:
-        """Query-string arguments for this view (defaults left out), with changes applied."""
+        """Query-string arguments for this view (defaults left out), with changes applied.
+        Changing anything but the cursors starts again from the first page."""
+        if changes and not {"after", "before"} & changes.keys():
+            changes = {"after": "", "before": "", **changes}
         view = replace(self, **changes)
         args = {
             "q": view.q,
@@ -171,12 +179,14 @@ class CustomerQuery:
         }
         if (view.sort, view.direction) != DEFAULT_SORT:
             args["sort"], args["dir"] = view.sort, view.direction
-        if view.page > 1:
-            args["page"] = str(view.page)
+        args["after"], args["before"] = view.after, view.before
         return {key: value for key, value in args.items() if value}
 
     def url_query(self, **changes) -> str:
         return urlencode(self.to_args(**changes))
+
+    def first_page_query(self) -> str:
+        return self.url_query(after="", before="")
 
     def sort_toggle(self, column: str) -> CustomerQuery:
         """The view after clicking a column heading: same column flips, new column ascends."""
@@ -184,7 +194,7 @@ class CustomerQuery:
             direction = "asc" if self.direction == "desc" else "desc"
         else:
             direction = "desc" if column == "created" else "asc"
-        return replace(self, sort=column, direction=direction, page=1)
+        return replace(self, sort=column, direction=direction, after="", before="")
 
     @property
     def is_filtered(self) -> bool:
@@ -195,17 +205,70 @@ class CustomerQuery:
 
 @dataclass
 class CustomerPage:
+    """A page of the list: its rows (``ListRow``), the view as shown and the neighbours."""
+
     query: CustomerQuery
-    customers: list[Customer] = field(default_factory=list)
-    has_next: bool = False
+    customers: list[ListRow] = field(default_factory=list)
+    rows: Page = field(default_factory=lambda: Page([]))
 
     @property
-    def first_number(self) -> int:
-        return (self.query.page - 1) * PAGE_SIZE + 1
+    def has_next(self) -> bool:
+        return self.rows.has_next
 
     @property
-    def last_number(self) -> int:
-        return self.first_number + len(self.customers) - 1
+    def has_prev(self) -> bool:
+        return self.rows.has_prev
+
+    @property
+    def is_first(self) -> bool:
+        return not (self.query.after or self.query.before) or not self.rows.has_prev
+
+    def next_query(self) -> str:
+        return self.query.url_query(before="", **self.rows.next_args)
+
+    def prev_query(self) -> str:
+        return self.query.url_query(after="", **self.rows.prev_args)
+
+
+# What a list row shows: nothing else is read from the table.
+LIST_COLUMNS = (
+    Customer.id,
+    Customer.name,
+    Customer.company,
+    Customer.email,
+    Customer.country,
+    Customer.currency,
+    Customer.status,
+    Customer.balance_minor,
+    Customer.created_at,
+)
+
+
+@dataclass(slots=True)
+class ListRow:
+    id: int
+    name: str
+    company: str
+    email: str
+    country: str
+    currency: str
+    status: str
+    balance_minor: int
+    created_at: object
+    tags: list[str] = field(default_factory=list)
+
+    @property
+    def customer_id(self) -> str:
+        return format_customer_id(self.id)
+
+
+def list_keyset(query: CustomerQuery) -> Keyset:
+    """The list's order for ``query``: its sort column, then the id."""
+    column = SORT_COLUMNS[query.sort]
+    descending = query.direction == "desc"
+    if column is Customer.id:
+        return Keyset((Customer.id,), ("id",), descending)
+    return Keyset((column, Customer.id), (column.key, "id"), descending)
 
 
 def narrow_to_view(query: CustomerQuery, statement: Select, tag_id: int | None = None) -> Select:
@@ -239,37 +302,32 @@ def narrow_to_view(query: CustomerQuery, statement: Select, tag_id: int | None =
 
 
 def list_customers(session: Session, query: CustomerQuery) -> CustomerPage:
-    """One page of customers for a view, plus whether a next page exists.
-
-    A deferred join: the inner query finds the page's ids from the indexes alone
-    (skipping ``offset`` index entries is cheap, skipping full rows is not), the
-    outer one loads just those rows. A tag filter naming no tag is left out of the
-    view (an old bookmark): the page's ``query`` is the view as shown.
-    """
+    """One page of customers for a view: the shown columns of 50 rows by keyset (see
+    webapp.paging), then their tag names in one query. A tag filter naming no tag is left
+    out of the view (an old bookmark): the page's ``query`` is the view as shown."""
     tag_id = tag_id_for_key(session, query.tag)
     if query.tag and tag_id is None:
         query = replace(query, tag="")  # no such tag: ignored, like an unknown currency
-    column = SORT_COLUMNS[query.sort]
-    if query.direction == "desc":
-        order = (column.desc(), Customer.id.desc())
-    else:
-        order = (column.asc(), Customer.id.asc())
-    if column is Customer.id:
-        order = order[1:]
-    page_ids = (
-        narrow_to_view(query, select(Customer.id), tag_id)
-        .order_by(*order)
-        .offset((query.page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE + 1)
+    statement = narrow_to_view(query, select(*LIST_COLUMNS), tag_id)
+    page = keyset_page(
+        session,
+        statement,
+        list_keyset(query),
+        PageAt(query.after, query.before),
+        fetch=lambda s, st: s.execute(st).all(),
     )
-    statement = (
-        select(Customer)
-        .where(Customer.id.in_(page_ids))
-        .order_by(*order)
-        .options(selectinload(Customer.tags))  # one query for the page's tags
-    )
-    rows = list(session.scalars(statement))
-    return CustomerPage(query=query, customers=rows[:PAGE_SIZE], has_next=len(rows) > PAGE_SIZE)
+    customers = [ListRow(*row) for row in page.rows]
+    if customers:
+        by_id = {customer.id: customer.tags for customer in customers}
+        names = session.execute(
+            select(customer_tags.c.customer_id, Tag.name)
+            .join(Tag, Tag.id == customer_tags.c.tag_id)
+            .where(customer_tags.c.customer_id.in_(by_id))
+            .order_by(Tag.key)
+        )
+        for customer_id, name in names:
+            by_id[customer_id].append(name)
+    return CustomerPage(query=query, customers=customers, rows=page)
 
 
 def any_customers(session: Session) -> bool:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from webapp.models.crm import Ticket, TicketStatus
 from webapp.models.customer import Customer
-from webapp.paging import Page, page_of
+from webapp.paging import FIRST, Keyset, Page, PageAt, keyset_page
 from webapp.services import versions
 from webapp.services.guard import lock_editable
 from webapp.services.ledger import LedgerError, lock_customer
@@ -125,9 +125,9 @@ def status_filter(value: str | None) -> str:
     return value if value in STATUS_LABELS else ""
 
 
-def tickets_page(session: Session, customer_id: int, status: str = "", number: int = 1) -> Page:
+def tickets_page(session: Session, customer_id: int, status: str = "", at: PageAt = FIRST) -> Page:
     """A customer's tickets, newest first; only those in ``status`` when it is given."""
     statement = select(Ticket).where(Ticket.customer_id == customer_id)
     if status:
         statement = statement.where(Ticket.status == _checked_status(status))
-    return page_of(session, statement.order_by(Ticket.id.desc()), number)
+    return keyset_page(session, statement, Keyset((Ticket.id,), ("id",)), at)

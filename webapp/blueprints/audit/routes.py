@@ -6,6 +6,7 @@ from flask import Blueprint, request
 
 from webapp.blueprints.access import require_admin
 from webapp.extensions import db
+from webapp.paging import PageAt
 from webapp.rendering import render_page
 from webapp.services import audit as audit_service
 
@@ -18,7 +19,7 @@ def index():
     """The audit trail, newest first and paged, filtered by ``?kind=`` (htmx swaps the results)."""
     kind = request.args.get("kind", "")
     kind = kind if kind in audit_service.KINDS else ""
-    page = audit_service.audit_page(db.session, kind, request.args.get("page", 1, type=int))
+    page = audit_service.audit_page(db.session, kind, PageAt.from_args(request.args))
     return render_page(
         "audit/index.html",
         blocks=("audit_results",),

@@ -1,5 +1,5 @@
 """What each customer tab shows besides the customer: one loader per tab, reading the
-query string (page, filters). A new tab is an entry in TABS, its template
+query string (the page's cursor, filters). A new tab is an entry in TABS, its template
 customers/tabs/<tab>.html (included by a block of customers/show.html) and, if it
 shows more than the customer, a loader here."""
 
@@ -12,6 +12,7 @@ from webapp.blueprints.tags.forms import TagForm
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.customer import Customer
+from webapp.paging import PageAt
 from webapp.services import activities as activities_service
 from webapp.services import addresses as addresses_service
 from webapp.services import aliases as aliases_service
@@ -44,7 +45,7 @@ TABS = {
 }
 
 
-def _profile(customer: Customer, page: int) -> dict:
+def _profile(customer: Customer, at: PageAt) -> dict:
     shown: dict = {}
     shown["primary_contact"] = contacts_service.primary_contact(db.session, customer.id)
     shown["billing_address"] = addresses_service.billing_address_of(db.session, customer.id)
@@ -54,9 +55,9 @@ def _profile(customer: Customer, page: int) -> dict:
     return shown
 
 
-def _billing(customer: Customer, page: int) -> dict:
+def _billing(customer: Customer, at: PageAt) -> dict:
     shown: dict = {}
-    shown["entries"] = billing_service.entries_page(db.session, customer.id, page)
+    shown["entries"] = billing_service.entries_page(db.session, customer.id, at)
     link = payment_links.current_link(db.session, customer.id)
     shown["payment_link"] = link
     shown["payment_link_url"] = payment_links.link_url(link) if link else ""
@@ -66,74 +67,75 @@ def _billing(customer: Customer, page: int) -> dict:
     return shown
 
 
-def _invoices(customer: Customer, page: int) -> dict:
+def _invoices(customer: Customer, at: PageAt) -> dict:
     shown: dict = {}
     status = request.args.get("status", "")
     status = status if status in billing_service.INVOICE_STATUSES else ""
     shown["invoice_status"] = status
-    shown["invoices"] = billing_service.invoices_page(db.session, customer.id, status, page)
+    shown["invoices"] = billing_service.invoices_page(db.session, customer.id, status, at)
     return shown
 
 
-def _credit_notes(customer: Customer, page: int) -> dict:
+def _credit_notes(customer: Customer, at: PageAt) -> dict:
     shown: dict = {}
-    shown["credit_notes"] = billing_service.credit_notes_page(db.session, customer.id, page)
+    shown["credit_notes"] = billing_service.credit_notes_page(db.session, customer.id, at)
     return shown
 
 
-def _emails(customer: Customer, page: int) -> dict:
+def _emails(customer: Customer, at: PageAt) -> dict:
     shown: dict = {}
-    shown["emails"] = mailer.emails_page(db.session, customer.id, page)
+    shown["emails"] = mailer.emails_page(db.session, customer.id, at)
     return shown
 
 
-def _contacts(customer: Customer, page: int) -> dict:
+def _contacts(customer: Customer, at: PageAt) -> dict:
     shown: dict = {}
     shown["contacts"] = contacts_service.contacts_of(db.session, customer.id)
     return shown
 
 
-def _addresses(customer: Customer, page: int) -> dict:
+def _addresses(customer: Customer, at: PageAt) -> dict:
     shown: dict = {}
     shown["addresses"] = addresses_service.addresses_of(db.session, customer.id)
     return shown
 
 
-def _notes(customer: Customer, page: int) -> dict:
+def _notes(customer: Customer, at: PageAt) -> dict:
     shown: dict = {}
-    shown["notes"] = notes_service.notes_page(db.session, customer.id, page)
+    shown["notes"] = notes_service.notes_page(db.session, customer.id, at)
     shown["note_form"] = NoteForm(formdata=None)
     return shown
 
 
-def _sales(customer: Customer, page: int) -> dict:
+def _sales(customer: Customer, at: PageAt) -> dict:
     shown: dict = {}
-    shown["sales"] = sales_service.sales_page(db.session, customer.id, page)
+    shown["sales"] = sales_service.sales_page(db.session, customer.id, at)
     shown["sale_actions"] = sales_service.available_actions
     shown["sale_status"] = sales_service.status_label
     return shown
 
 
-def _activities(customer: Customer, page: int) -> dict:
+def _activities(customer: Customer, at: PageAt) -> dict:
     shown: dict = {}
     now = utcnow()
-    activities = activities_service.activities_page(db.session, customer.id, page, now)
+    number = request.args.get("page", 1, type=int) or 1  # offset paging: see webapp.paging
+    activities = activities_service.activities_page(db.session, customer.id, number, now)
     shown["activities"] = activities
     shown["overdue"] = activities_service.overdue_ids(activities.rows, now)
     shown["activity_kinds"] = activities_service.KIND_LABELS
     return shown
 
 
-def _tickets(customer: Customer, page: int) -> dict:
+def _tickets(customer: Customer, at: PageAt) -> dict:
     shown: dict = {}
     status = tickets_service.status_filter(request.args.get("status"))
     shown["ticket_status"] = status
-    shown["tickets"] = tickets_service.tickets_page(db.session, customer.id, status, page)
+    shown["tickets"] = tickets_service.tickets_page(db.session, customer.id, status, at)
     shown["ticket_status_labels"] = tickets_service.STATUS_LABELS
     return shown
 
 
-def _subscriptions(customer: Customer, page: int) -> dict:
+def _subscriptions(customer: Customer, at: PageAt) -> dict:
     return {
         "subscriptions": subscriptions_service.subscriptions_of(db.session, customer.id),
         "subscription_intervals": subscriptions_service.INTERVAL_LABELS,
@@ -141,13 +143,13 @@ def _subscriptions(customer: Customer, page: int) -> dict:
     }
 
 
-def _history(customer: Customer, page: int) -> dict:
+def _history(customer: Customer, at: PageAt) -> dict:
     group = request.args.get("kind", "")
     group = group if group in history.GROUPS else ""
     return {
         "history_kind": group,
         "history_groups": history.GROUPS,
-        "events": history.events_page(db.session, customer.id, group, page),
+        "events": history.events_page(db.session, customer.id, group, at),
     }
 
 
@@ -170,9 +172,8 @@ LOADERS = {
 
 def tab_context(customer: Customer, tab: str) -> dict:
     """What ``tab`` shows besides the customer (and the balances the header uses)."""
-    page = request.args.get("page", 1, type=int) or 1
     context: dict = {"balances": ledger.balances(db.session, customer)}
     loader = LOADERS.get(tab)
     if loader is not None:
-        context.update(loader(customer, page))
+        context.update(loader(customer, PageAt.from_args(request.args)))
     return context

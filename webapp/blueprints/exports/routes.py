@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from webapp.extensions import db
 from webapp.models.export import Export
+from webapp.paging import PageAt
 from webapp.rendering import is_htmx_partial, render_page
 from webapp.services import exports as export_service
 
@@ -16,10 +17,9 @@ bp = Blueprint("exports", __name__, url_prefix="/exports")
 @bp.get("/")
 def index():
     """Every export: who, when, rows, status, expiry and a download link."""
-    page = request.args.get("page", 1, type=int) or 1
     return render_page(
         "exports/index.html",
-        exports=export_service.exports_page(db.session, page),
+        exports=export_service.exports_page(db.session, PageAt.from_args(request.args)),
         can_download=export_service.can_download,
         export_status_labels=export_service.STATUS_LABELS,
     )

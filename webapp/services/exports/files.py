@@ -16,7 +16,7 @@ from webapp.models.base import utcnow
 from webapp.models.email import Email
 from webapp.models.export import Export, ExportStatus
 from webapp.models.staff import Staff, StaffRole
-from webapp.paging import Page, page_of
+from webapp.paging import FIRST, Keyset, Page, PageAt, keyset_page
 from webapp.services.mailer import queue_email
 from webapp.urls import external_url
 
@@ -147,6 +147,6 @@ def downloadable_file(export: Export, staff: Staff, now: datetime | None = None)
     return path
 
 
-def exports_page(session: Session, number: int = 1) -> Page:
+def exports_page(session: Session, at: PageAt = FIRST) -> Page:
     """Every export, newest first (who, when, rows, status, expiry)."""
-    return page_of(session, select(Export).order_by(Export.id.desc()), number)
+    return keyset_page(session, select(Export), Keyset((Export.id,), ("id",)), at)

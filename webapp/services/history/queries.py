@@ -6,7 +6,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from webapp.models.history import CustomerEvent
-from webapp.paging import Page, page_of
+from webapp.paging import FIRST, Keyset, Page, PageAt, keyset_page
 
 # Kind groups, as the History tab's filter offers them. A kind is "group" or
 # "group.detail" (entry.charge, record.contact.added, payment_link.revoked …).
@@ -32,12 +32,12 @@ def _of_group(group: str):
     )
 
 
-def events_page(session: Session, customer_id: int, group: str = "", number: int = 1) -> Page:
+def events_page(session: Session, customer_id: int, group: str = "", at: PageAt = FIRST) -> Page:
     """A History tab page, newest first; ``group`` is one of GROUPS, else every kind shows."""
     statement = select(CustomerEvent).where(CustomerEvent.customer_id == customer_id)
     if group in GROUPS:
         statement = statement.where(_of_group(group))
-    return page_of(session, statement.order_by(CustomerEvent.id.desc()), number)
+    return keyset_page(session, statement, Keyset((CustomerEvent.id,), ("id",)), at)
 
 
 def events_of(session: Session, customer_id: int, prefix: str = "", limit: int = 10):
