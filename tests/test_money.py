@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from webapp.services.money import (
     AmountError,
@@ -226,3 +228,14 @@ def test_tax_for_rounds_half_up(net, rate, tax):
 )
 def test_balance_wording(minor, wording):
     assert balance_wording(minor) == wording
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=-(10**15), max_value=10**15))
+def test_the_quick_money_format_is_babels_for_every_currency(amount):
+    """format_money skips Babel for speed; it must never read differently from it."""
+    from webapp.services.money import _babel_money
+    from webapp.services.reference import currency_codes
+
+    for code in sorted(currency_codes()):
+        assert format_money(amount, code) == _babel_money(amount, code), code
