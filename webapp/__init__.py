@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from webapp import rate_limits, security_headers
+from webapp import rate_limits, read_only, security_headers
 from webapp.config import load_config
 from webapp.extensions import csrf, db, jobs, login_manager, mail, migrate
 
@@ -62,6 +62,7 @@ def create_app(config: dict | None = None) -> Flask:
     jobs.init_app(app)
     _init_login(app)
     _register_sqlite_pragmas(app)
+    read_only.init_app(app)
     security_headers.init_app(app)
 
     from webapp.services import history

@@ -31,10 +31,7 @@ from webapp.services.reference import (
 def _options(kind: str) -> str:
     """Every country (named) or currency (by code) as <option>s, built once per process:
     the list's filters would otherwise escape some 400 options on every request."""
-    if kind == "country":
-        pairs = countries()
-    else:
-        pairs = [(code, code) for code, _ in currencies()]
+    pairs = countries() if kind == "country" else [(code, code) for code, _ in currencies()]
     return "".join(
         f'<option value="{escape(code)}">{escape(label)}</option>' for code, label in pairs
     )

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode
 
-from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, object_session
 
 from webapp.models.contacts import Alias
@@ -301,14 +301,28 @@ def narrow_to_view(query: CustomerQuery, statement: Select, tag_id: int | None =
     return statement
 
 
+# Tag names hold letters, digits, "-", "_" and spaces only (services.tags): "|" joins them.
+TAG_JOIN = "|"
+
+
+def _tag_names():
+    """The row's tag names in one string, read in the same query as the row."""
+    return (
+        select(func.aggregate_strings(Tag.name, TAG_JOIN))
+        .join(customer_tags, customer_tags.c.tag_id == Tag.id)
+        .where(customer_tags.c.customer_id == Customer.id)
+        .scalar_subquery()
+    )
+
+
 def list_customers(session: Session, query: CustomerQuery) -> CustomerPage:
-    """One page of customers for a view: the shown columns of 50 rows by keyset (see
-    webapp.paging), then their tag names in one query. A tag filter naming no tag is left
-    out of the view (an old bookmark): the page's ``query`` is the view as shown."""
+    """One page of customers for a view: the shown columns and tag names of 50 rows, in one
+    query by keyset (see webapp.paging). A tag filter naming no tag is left out of the view
+    (an old bookmark): the page's ``query`` is the view as shown."""
     tag_id = tag_id_for_key(session, query.tag)
     if query.tag and tag_id is None:
         query = replace(query, tag="")  # no such tag: ignored, like an unknown currency
-    statement = narrow_to_view(query, select(*LIST_COLUMNS), tag_id)
+    statement = narrow_to_view(query, select(*LIST_COLUMNS, _tag_names()), tag_id)
     page = keyset_page(
         session,
         statement,
@@ -316,17 +330,10 @@ def list_customers(session: Session, query: CustomerQuery) -> CustomerPage:
         PageAt(query.after, query.before),
         fetch=lambda s, st: s.execute(st).all(),
     )
-    customers = [ListRow(*row) for row in page.rows]
-    if customers:
-        by_id = {customer.id: customer.tags for customer in customers}
-        names = session.execute(
-            select(customer_tags.c.customer_id, Tag.name)
-            .join(Tag, Tag.id == customer_tags.c.tag_id)
-            .where(customer_tags.c.customer_id.in_(by_id))
-            .order_by(Tag.key)
-        )
-        for customer_id, name in names:
-            by_id[customer_id].append(name)
+    customers = []
+    for *columns, names in page.rows:
+        tags = sorted(names.split(TAG_JOIN), key=tag_key) if names else []
+        customers.append(ListRow(*columns, tags=tags))
     return CustomerPage(query=query, customers=customers, rows=page)
 
 

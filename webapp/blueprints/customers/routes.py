@@ -11,6 +11,7 @@ from webapp.blueprints.customers.forms import CustomerForm, StatusForm
 from webapp.blueprints.customers.tabs import TABS, tab_context
 from webapp.extensions import db
 from webapp.models.customer import Customer, CustomerStatus
+from webapp.read_only import read_only
 from webapp.rendering import done, htmx_done, is_htmx_partial, render_form, render_page
 from webapp.services import customers as customer_service
 from webapp.services import guard, versions
@@ -47,6 +48,7 @@ def _saved(customer: Customer, message: str, event: str, duplicates=()):
 
 
 @bp.get("")
+@read_only
 def index():
     """The customer list: search, filters, sort and paging, all in the query string."""
     page = list_customers(db.session, CustomerQuery.from_args(request.args))
@@ -127,12 +129,14 @@ def _render_form(
 
 
 @bp.get("/<int:customer_id>")
+@read_only
 def show(customer_id: int):
     """The customer page with the Profile tab open."""
     return render_customer_tab(customer_or_404(customer_id), "profile")
 
 
 @bp.get("/<int:customer_id>/<tab>")
+@read_only
 def tab(customer_id: int, tab: str):
     """Any other tab: htmx gets just the tab, a plain request the whole page."""
     if tab not in TABS or tab == "profile":
