@@ -31,12 +31,43 @@ case. Exit status 1 when one misses.
 
 Throughput (``--throughput S``, 0 skips): each app under gunicorn with
 ``scripts/gunicorn.conf.py`` (the settings of scripts/serve) on a free loopback
-port, one after the other: 8 client threads with keep-alive connections
-(http.client) GET the list's first page for S seconds, Tally signed in over HTTP.
-Target: Tally serves at least 10 x Flask-Admin's requests a second, with no
-errors. The load loop runs on the same 2-core machine and its CPU competes with
-the server's; it does so for both alike, so the ratio holds, not the absolute
-numbers.
+port, one after the other, in both of that file's configurations (``--configs``):
+
+- ``default``: no REDIS_URL, 1 process x 8 threads (the embedded default);
+- ``production``: ``REDIS_URL=redis://127.0.0.1:6379/14`` and WEB_CONCURRENCY=2,
+  2 processes x 4 threads (README, "Running in production"). Both apps get the
+  same environment. For Tally REDIS_URL moves the job queue to RQ (no job thread
+  or sweeper in the web process) and Flask-Limiter's counts to Redis; the script
+  checks that Redis answers and that a GET of the rate-limited payment-link page
+  leaves a count there, and flushes database 14 before and after. TALLY_ENV stays
+  ``development`` in both (a production session cookie is Secure: no sign-in over
+  plain HTTP).
+
+Order: Tally, Flask-Admin in the default configuration, then the same in the
+production one; the number of worker processes is checked. 8 client threads,
+each one keep-alive connection, GET the list's first page for S seconds, Tally
+signed in over HTTP. The client is a bare HTTP/1.1 one on a socket: the request's
+bytes made once, then the response's head (status, Content-Length, Connection)
+and its body, read and dropped; http.client took about 2.5 times its CPU a
+response. gunicorn sends both apps' pages with Content-Length, so chunked bodies
+are refused (counted as errors). Target, in each configuration: Tally serves at
+least 10 x Flask-Admin's requests a second, with no errors. The client runs on
+the same machine and competes with the server for the CPU (its CPU seconds are in
+the table, beside gunicorn's); it does so for both alike, so the ratio holds, not
+the absolute numbers.
+
+Load average: the 1-minute and 5-minute figures just before any timing starts
+(before the first request to any system: the check of the pages, or with
+``--skip-latency`` the first server) are printed beside the tables, with the
+1-minute one at the start and end of the timed rounds and of each load.
+Flask-Admin's own queries raise the load during the run: its pager counts the
+matching rows and its search is ILIKE on six columns, both parallel sequential
+scans of the table at full scale, in the check of the pages, the warm-up, the
+timed rounds and its throughput load alike. A high figure at the end of a table
+is partly the benchmark's own doing, not only other work on the machine.
+
+``--skip-latency`` runs the throughput part alone (the set-up, the load average
+before timing and the facts of the run are still printed).
 
 Flask-Admin is in the ``bench`` extra. With .venv set up (scripts/serve or
 scripts/test did it once)::
@@ -46,6 +77,8 @@ scripts/test did it once)::
     .venv/bin/python benchmarks/bench_list_vs_admin.py --wait-for-quiet 600
     .venv/bin/python benchmarks/bench_list_vs_admin.py --pg-customers 20000 \\
         --requests 10 --throughput 5                                    # quick check
+    .venv/bin/python benchmarks/bench_list_vs_admin.py --skip-latency \\
+        --configs production --throughput 15                            # throughput only
 
 The table is printed and written to ``benchmarks/results/bench_list_vs_admin.md``.
 """
@@ -422,15 +455,44 @@ def wait_for_quiet(limit_s: float) -> None:
 
 # --------------------------------------------------------------------------- throughput
 
+# scripts/gunicorn.conf.py's two settings, chosen by the environment: the variables
+# each one sets (the same for Tally and Flask-Admin), and what the config makes of them.
+BENCH_REDIS_URL = "redis://127.0.0.1:6379/14"  # flushed before and after its loads
+
+
+@dataclass
+class Config:
+    key: str
+    label: str
+    env: dict[str, str]
+    workers: int  # processes the config should start (checked)
+
+
+CONFIGS = {
+    "default": Config("default", "1 process × 8 threads (no REDIS_URL)", {"REDIS_URL": ""}, 1),
+    "production": Config(
+        "production",
+        "2 processes × 4 threads (REDIS_URL)",
+        {"REDIS_URL": BENCH_REDIS_URL, "WEB_CONCURRENCY": "2"},
+        2,
+    ),
+}
+RECV_SIZE = 65_536
+MAX_HEAD = 65_536
+
 
 @dataclass
 class Load:
     system: str
+    config: str = ""  # Config.label
     seconds: float = 0.0
     responses: int = 0
     non_200: int = 0
     exceptions: int = 0
     load: tuple[float, float] = (0.0, 0.0)
+    client_cpu: float = 0.0  # CPU seconds of this process (the client threads) in the load
+    server_cpu: float = 0.0  # CPU seconds of gunicorn's processes in the load
+    first_error: str = ""
 
     @property
     def rate(self) -> float:
@@ -456,13 +518,38 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def child_pids(parent: int) -> list[int]:
+    """The processes whose parent is ``parent`` (gunicorn's workers), from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[1]) == parent:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of ``pids`` so far, from /proc (ended processes count 0)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 class Server:
     """gunicorn with the settings of scripts/serve on a free loopback port."""
 
-    def __init__(self, name: str, target: str, env: dict, extra: list[str]) -> None:
+    def __init__(self, name: str, config: Config, target: str, env: dict, extra: list[str]):
         self.name = name
         self.port = free_port()
-        self.log_path = RESULTS / f"gunicorn_{name.lower().replace('-', '_')}.log"
+        self.log_path = RESULTS / f"gunicorn_{name.lower().replace('-', '_')}_{config.key}.log"
         command = [
             sys.executable,
             "-m",
@@ -496,8 +583,13 @@ class Server:
                     return
             except OSError:
                 time.sleep(0.2)
-        tail = self.log_path.read_text(errors="replace")[-2000:]
-        raise SystemExit(f"{self.name}: gunicorn did not start on port {self.port}:\n{tail}")
+        raise SystemExit(f"{self.name}: gunicorn did not start on port {self.port}:\n{self.tail()}")
+
+    def tail(self) -> str:
+        return self.log_path.read_text(errors="replace")[-2000:]
+
+    def pids(self) -> list[int]:
+        return [self.process.pid, *child_pids(self.process.pid)]
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -517,8 +609,9 @@ def cookie_header(response: http.client.HTTPResponse, jar: dict[str, str]) -> st
     return "; ".join(f"{name}={value}" for name, value in jar.items())
 
 
-def sign_in_over_http(port: int) -> dict[str, str]:
-    """Sign in as a browser does: the form (CSRF token, cookie), then the POST."""
+def sign_in_over_http(port: int) -> str:
+    """Sign in as a browser does: the form (CSRF token, cookie), then the POST. The
+    Cookie header of the session."""
     jar: dict[str, str] = {}
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
@@ -540,63 +633,228 @@ def sign_in_over_http(port: int) -> dict[str, str]:
         response.read()
         if response.status != 303:
             raise SystemExit(f"Tally: sign-in over HTTP gave HTTP {response.status}")
-        return {"Cookie": cookie_header(response, jar)}
+        return cookie_header(response, jar)
     finally:
         connection.close()
 
 
-def hammer(port: int, path: str, headers: dict, seconds: float) -> Load:
+def check_redis(url: str, what: str):
+    """A client of ``url`` that answers PING, or SystemExit."""
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    client = Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10)
+    try:
+        client.ping()
+    except RedisError as error:
+        raise SystemExit(f"{what}: Redis at {url} does not answer ({error})") from error
+    return client
+
+
+def check_tally_uses_redis(port: int, redis) -> None:
+    """REDIS_URL puts Flask-Limiter's counts in Redis (webapp/rate_limits.py; the job queue
+    with it, webapp/jobqueue.py), falling back to memory while Redis does not answer. A
+    GET of the rate-limited payment-link page with a made-up token must leave a count in
+    the (flushed) database."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request("GET", "/pay/bench-not-a-token")
+        response = connection.getresponse()
+        response.read()
+    finally:
+        connection.close()
+    keys = redis.dbsize()
+    if response.status != 404 or not keys:
+        raise SystemExit(
+            f"Tally with REDIS_URL: GET /pay/… gave HTTP {response.status} and left "
+            f"{keys} keys in Redis; it does not count there"
+        )
+    log(f"Tally counts in Redis: {keys} key{'s' * (keys != 1)} after a GET of /pay/…")
+
+
+class ResponseError(Exception):
+    """A response this client does not read (or a connection closed before its end)."""
+
+
+def read_response(sock: socket.socket, buffer: bytearray, scratch: memoryview) -> tuple:
+    """Read one response from ``sock``: (status, body length, whether the server closes
+    the connection after it). ``buffer`` holds what was read past the last response and
+    keeps what is read past this one; ``scratch`` takes the body, which is counted, not
+    kept. Bodies must be framed by Content-Length: gunicorn sends one for these apps (a
+    Flask response of a rendered page has one), so chunked and close-delimited bodies
+    are refused."""
+    end = buffer.find(b"\r\n\r\n")
+    while end < 0:
+        if len(buffer) > MAX_HEAD:
+            raise ResponseError(f"response head over {MAX_HEAD:,} bytes")
+        read = sock.recv_into(scratch)
+        if not read:
+            raise ResponseError(f"connection closed after {len(buffer):,} bytes of the head")
+        buffer += scratch[:read]
+        end = buffer.find(b"\r\n\r\n", max(len(buffer) - read - 3, 0))
+    lines = bytes(buffer[:end]).split(b"\r\n")
+    del buffer[: end + 4]
+    version, status = lines[0].split(b" ", 2)[:2]
+    status = int(status)
+    close = version == b"HTTP/1.0"
+    length = None
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"connection":
+            value = value.lower()
+            close = b"close" in value or (close and b"keep-alive" not in value)
+        elif name == b"transfer-encoding":
+            raise ResponseError(f"Transfer-Encoding: {value.strip().decode()} (not read)")
+    if length is None:
+        if status in (204, 304) or 100 <= status < 200:
+            length = 0
+        else:
+            raise ResponseError(f"HTTP {status} without Content-Length (not read)")
+    if len(buffer) >= length:
+        del buffer[:length]
+        return status, length, close
+    remaining = length - len(buffer)
+    buffer.clear()
+    while remaining:
+        read = sock.recv_into(scratch, min(remaining, len(scratch)))
+        if not read:
+            raise ResponseError(f"connection closed {remaining:,} bytes before the body's end")
+        remaining -= read
+    return status, length, close
+
+
+def load_request(port: int, path: str, cookie: str) -> bytes:
+    """The bytes of one keep-alive GET of ``path``, with the session cookie if any."""
+    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
+    if cookie:
+        lines.append(f"Cookie: {cookie}")
+    lines.append("Connection: keep-alive")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def connect(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def probe(port: int, path: str, cookie: str) -> tuple[int, int, bool]:
+    """One GET of ``path`` by the load client: (status, body length, closes)."""
+    with connect(port) as sock:
+        sock.sendall(load_request(port, path, cookie))
+        return read_response(sock, bytearray(), memoryview(bytearray(RECV_SIZE)))
+
+
+def hammer(port: int, path: str, cookie: str, seconds: float) -> Load:
     """CLIENT_THREADS threads, one keep-alive connection each, GET ``path`` until the time
-    is up (or MAX_LOAD_REQUESTS were sent)."""
+    is up (or MAX_LOAD_REQUESTS were sent).
+
+    A bare HTTP/1.1 client on a socket, so that the client's share of the 2 cores stays
+    small: the request's bytes are made once; a response is its head (status,
+    Content-Length, Connection) and that many bytes of body, read into one buffer and
+    dropped. A new connection when the server says ``Connection: close``, closes, or
+    after an error (each one counted)."""
     deadline = time.monotonic() + seconds
     per_thread = MAX_LOAD_REQUESTS // CLIENT_THREADS
-    totals: list[tuple[int, int, int]] = []
+    request = load_request(port, path, cookie)
+    totals: list[tuple[int, int, int, str]] = []
     lock = threading.Lock()
 
     def worker() -> None:
         responses = non_200 = exceptions = 0
-        connection = None
+        first_error = ""
+        sock = None
+        buffer = bytearray()
+        scratch = memoryview(bytearray(RECV_SIZE))
         for _ in range(per_thread):
             if time.monotonic() >= deadline:
                 break
             try:
-                if connection is None:
-                    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-                connection.request("GET", path, headers=headers)
-                response = connection.getresponse()
-                response.read()
+                if sock is None:
+                    sock = connect(port)
+                    buffer.clear()
+                sock.sendall(request)
+                status, _length, close = read_response(sock, buffer, scratch)
                 responses += 1
-                non_200 += response.status != 200
-                if response.will_close:
-                    connection.close()
-                    connection = None
-            except (OSError, http.client.HTTPException):
+                non_200 += status != 200
+                if close:
+                    sock.close()
+                    sock = None
+            except (OSError, ValueError, ResponseError) as error:
                 exceptions += 1
-                if connection is not None:
-                    connection.close()
-                connection = None
+                first_error = first_error or f"{type(error).__name__}: {error}"
+                if sock is not None:
+                    sock.close()
+                sock = None
                 time.sleep(0.05)
-        if connection is not None:
-            connection.close()
+        if sock is not None:
+            sock.close()
         with lock:
-            totals.append((responses, non_200, exceptions))
+            totals.append((responses, non_200, exceptions, first_error))
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(CLIENT_THREADS)]
+    cpu = time.process_time()
     started = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     result = Load("", seconds=time.monotonic() - started)
-    for responses, non_200, exceptions in totals:
+    result.client_cpu = time.process_time() - cpu
+    for responses, non_200, exceptions, first_error in totals:
         result.responses += responses
         result.non_200 += non_200
         result.exceptions += exceptions
+        result.first_error = result.first_error or first_error
     return result
 
 
-def throughput(url: str, seconds: float) -> list[Load]:
-    """Tally, then Flask-Admin: started, warmed up, loaded for ``seconds``, stopped."""
+def load_one(name: str, config: Config, server: Server, path: str, seconds: float) -> Load:
+    """Sign in (Tally), check the server, warm it up, then the timed load."""
+    cookie = sign_in_over_http(server.port) if name == TALLY else ""
+    try:
+        status, length, close = probe(server.port, path, cookie)
+    except (OSError, ValueError, ResponseError) as error:
+        raise SystemExit(f"{name}: the load client cannot read page 1: {error}") from error
+    log(
+        f"{name}: page 1 HTTP {status}, {length:,} bytes by Content-Length, "
+        f"connection {'closed' if close else 'kept alive'}"
+    )
+    warm = hammer(server.port, path, cookie, 2)
+    if warm.errors or not warm.responses:
+        raise SystemExit(
+            f"{name}: {warm.non_200} non-200 responses, {warm.exceptions} errors in the "
+            f"warm-up ({warm.first_error or 'no error text'}); see {server.log_path}"
+        )
+    workers = child_pids(server.process.pid)
+    if len(workers) != config.workers:
+        raise SystemExit(
+            f"{name}: gunicorn runs {len(workers)} worker processes, {config.label} wants "
+            f"{config.workers}; see {server.log_path}"
+        )
+    pids = server.pids()
+    before, server_cpu = os.getloadavg()[0], cpu_seconds(pids)
+    log(f"{name}: {CLIENT_THREADS} clients for {seconds:g} s on port {server.port}")
+    result = hammer(server.port, path, cookie, seconds)
+    result.server_cpu = cpu_seconds(pids) - server_cpu
+    result.system, result.config = name, config.label
+    result.load = (before, os.getloadavg()[0])
+    log(
+        f"{name}: {result.responses:,} responses in {result.seconds:.1f} s, "
+        f"{result.rate:,.1f}/s, {result.non_200} non-200, {result.exceptions} errors"
+        + (f" (first: {result.first_error})" if result.first_error else "")
+        + f"; CPU: client {result.client_cpu:.2f} s, gunicorn {result.server_cpu:.1f} s"
+    )
+    return result
+
+
+def throughput(url: str, seconds: float, configs: list[Config]) -> list[Load]:
+    """For each configuration: Tally, then Flask-Admin, started, warmed up, loaded for
+    ``seconds``, stopped. Redis database 14 is flushed before and after a configuration
+    with REDIS_URL."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     tally_env = {
         **os.environ,
@@ -617,29 +875,28 @@ def throughput(url: str, seconds: float) -> list[Load]:
         ),
     ]
     results = []
-    for name, target, env, extra, path in plan:
-        server = Server(name, target, env, extra)
+    for config in configs:
+        redis_url = config.env.get("REDIS_URL")
+        redis = check_redis(redis_url, config.label) if redis_url else None
+        if redis is not None:
+            redis.flushdb()
+        log(f"gunicorn: {config.label}")
         try:
-            server.wait_until_up()
-            headers = sign_in_over_http(server.port) if name == TALLY else {}
-            warm = hammer(server.port, path, headers, 2)
-            if warm.errors or not warm.responses:
-                raise SystemExit(
-                    f"{name}: {warm.non_200} non-200 responses, {warm.exceptions} errors in "
-                    f"the warm-up; see {server.log_path}"
-                )
-            before = os.getloadavg()[0]
-            log(f"{name}: {CLIENT_THREADS} clients for {seconds:g} s on port {server.port}")
-            result = hammer(server.port, path, headers, seconds)
-            result.system = name
-            result.load = (before, os.getloadavg()[0])
-            log(
-                f"{name}: {result.responses:,} responses in {result.seconds:.1f} s, "
-                f"{result.rate:,.1f}/s, {result.non_200} non-200, {result.exceptions} errors"
-            )
-            results.append(result)
+            for name, target, env, extra, path in plan:
+                # An empty REDIS_URL also keeps a REDIS_URL of .env out (dotenv does not
+                # override a variable that is set).
+                server = Server(name, config, target, {**env, **config.env}, extra)
+                try:
+                    server.wait_until_up()
+                    if name == TALLY and redis is not None:
+                        check_tally_uses_redis(server.port, redis)
+                    results.append(load_one(name, config, server, path, seconds))
+                finally:
+                    server.stop()
         finally:
-            server.stop()
+            if redis is not None:
+                redis.flushdb()
+                redis.close()
     return results
 
 
@@ -653,10 +910,31 @@ class Verdict:
     detail: str = ""
 
 
+def throughput_verdicts(loads: list[Load]) -> list[Verdict]:
+    """One per gunicorn configuration: Tally ≥ THROUGHPUT_FACTOR × Flask-Admin, no errors."""
+    result = []
+    for config in dict.fromkeys(load.config for load in loads):
+        by_system = {load.system: load for load in loads if load.config == config}
+        ratio = by_system[TALLY].rate / max(by_system[ADMIN].rate, 1e-9)
+        errors = sum(load.errors for load in by_system.values())
+        result.append(
+            Verdict(
+                f"{config}: Tally requests/s ≥ {THROUGHPUT_FACTOR:g} × Flask-Admin's, 0 errors",
+                ratio >= THROUGHPUT_FACTOR and errors == 0,
+                f"{ratio:.1f}×, {errors} errors",
+            )
+        )
+    return result
+
+
 def verdicts(cases: list[Case], timings: dict, loads: list[Load]) -> list[Verdict]:
+    """The latency targets (none with --skip-latency), then the throughput ones."""
+
     def worst(pairs, pick):
         return pick(pairs, key=lambda pair: pair[1]) if pairs else ("", 0.0)
 
+    if not cases:  # --skip-latency
+        return throughput_verdicts(loads)
     result = []
     tally = [(case.name, timings[case.name][TALLY].p95) for case in cases]
     name, ms = worst(tally, max)
@@ -702,24 +980,14 @@ def verdicts(cases: list[Case], timings: dict, loads: list[Load]) -> list[Verdic
             f"lowest {ratio:.1f}× ({name})",
         )
     )
-    if loads:
-        by_system = {load.system: load for load in loads}
-        ratio = by_system[TALLY].rate / max(by_system[ADMIN].rate, 1e-9)
-        errors = sum(load.errors for load in loads)
-        result.append(
-            Verdict(
-                f"Tally requests/s ≥ {THROUGHPUT_FACTOR:g} × Flask-Admin's, 0 errors",
-                ratio >= THROUGHPUT_FACTOR and errors == 0,
-                f"{ratio:.1f}×, {errors} errors",
-            )
-        )
-    return result
+    return result + throughput_verdicts(loads)
 
 
 def report(
     cases: list[Case],
     timings: dict,
-    load: tuple[float, float],
+    load_before: tuple[float, float],
+    load: tuple[float, float] | None,
     loads: list[Load],
     checks: list[Verdict],
     notes: list[str],
@@ -729,6 +997,36 @@ def report(
         timing = timings[case.name].get(system)
         return f"{getattr(timing, which):.1f}" if timing else "—"
 
+    before = (
+        f"load average before timing: {load_before[0]:.2f} (1 min), {load_before[1]:.2f} (5 min)"
+    )
+    if load is None:
+        lines = ["Latency not measured (--skip-latency).", "", before]
+    else:
+        lines = latency_table(cases, timings, ms)
+        lines += [
+            "",
+            "Times in ms, whole requests through the WSGI app (werkzeug test client).",
+            before,
+            f"load average {load[0]:.2f} at start, {load[1]:.2f} at end of the timed rounds "
+            "(1 minute)",
+        ]
+    if loads:
+        lines += ["", *throughput_table(loads)]
+    lines += ["", "Targets:", ""]
+    for check in checks:
+        lines.append(f"- {check.text}: {'ok' if check.ok else '**no**'} ({check.detail})")
+    stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    lines += [
+        "",
+        f"{stamp} · {base.machine()} · Python {platform.python_version()}, PostgreSQL {version}",
+        "",
+    ]
+    lines += [f"- {note}" for note in notes]
+    return "\n".join(lines)
+
+
+def latency_table(cases: list[Case], timings: dict, ms) -> list[str]:
     lines = [
         "| case | Tally p50 | Tally p95 | Flask-Admin p50 | Flask-Admin p95 | floor p50 "
         "| floor p95 | Flask-Admin p95 / Tally p95 | Tally p50 / floor p50 |",
@@ -743,33 +1041,49 @@ def report(
             f"| {ms(case, FLOOR, 'p50')} | {ms(case, FLOOR, 'p95')} "
             f"| {admin_ratio} | {row[TALLY].p50 / row[FLOOR].p50:.1f}× |"
         )
+    return lines
+
+
+def throughput_table(loads: list[Load]) -> list[str]:
+    lines = [
+        f"| gunicorn (scripts/gunicorn.conf.py) | app ({CLIENT_THREADS} keep-alive clients, "
+        "list page 1) | seconds | responses | requests/s | non-200 | errors | client CPU s "
+        "| gunicorn CPU s | load average start → end |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for result in loads:
+        lines.append(
+            f"| {result.config} | {result.system} | {result.seconds:.1f} | {result.responses:,} "
+            f"| {result.rate:,.1f} | {result.non_200} | {result.exceptions} "
+            f"| {result.client_cpu:.2f} | {result.server_cpu:.1f} "
+            f"| {result.load[0]:.2f} → {result.load[1]:.2f} |"
+        )
     lines.append("")
-    lines.append("Times in ms, whole requests through the WSGI app (werkzeug test client).")
-    lines.append(f"load average {load[0]:.2f} at start, {load[1]:.2f} at end (1 minute)")
-    if loads:
-        lines += [
-            "",
-            f"| gunicorn ({CLIENT_THREADS} keep-alive clients, list page 1) | seconds "
-            "| responses | requests/s | non-200 | errors | load average start → end |",
-            "|---|---:|---:|---:|---:|---:|---|",
-        ]
-        for result in loads:
-            lines.append(
-                f"| {result.system} | {result.seconds:.1f} | {result.responses:,} "
-                f"| {result.rate:,.1f} | {result.non_200} | {result.exceptions} "
-                f"| {result.load[0]:.2f} → {result.load[1]:.2f} |"
-            )
-    lines += ["", "Targets:", ""]
-    for check in checks:
-        lines.append(f"- {check.text}: {'ok' if check.ok else '**no**'} ({check.detail})")
-    stamp = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    for config in dict.fromkeys(load.config for load in loads):
+        rates = {load.system: load.rate for load in loads if load.config == config}
+        ratio = rates[TALLY] / max(rates[ADMIN], 1e-9)
+        lines.append(f"- {config}: Tally / Flask-Admin requests/s = {ratio:.1f}×")
     lines += [
         "",
-        f"{stamp} · {base.machine()} · Python {platform.python_version()}, PostgreSQL {version}",
-        "",
+        "CPU seconds during each load: the client's (this process) and gunicorn's "
+        "(master and workers); PostgreSQL's are not counted. Load average: 1 minute.",
     ]
-    lines += [f"- {note}" for note in notes]
-    return "\n".join(lines)
+    return lines
+
+
+def log_load_before(load: tuple[float, float]) -> None:
+    log(f"load average before timing: {load[0]:.2f} (1 min), {load[1]:.2f} (5 min)")
+
+
+def parse_configs(value: str) -> list[Config]:
+    names = list(dict.fromkeys(name.strip() for name in value.split(",") if name.strip()))
+    unknown = [name for name in names if name not in CONFIGS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"not a configuration: {', '.join(unknown) or value!r} (choose from "
+            f"{', '.join(CONFIGS)})"
+        )
+    return [CONFIGS[name] for name in names]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -791,6 +1105,21 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds of load on each server under gunicorn (default 15; 0 skips)",
     )
     add(
+        "--configs",
+        type=parse_configs,
+        default=list(CONFIGS.values()),
+        metavar="NAMES",
+        help="comma-separated gunicorn configurations of the throughput part, run in "
+        "this order: "
+        + "; ".join(f"{key}: {config.label}" for key, config in CONFIGS.items())
+        + f" (default {','.join(CONFIGS)})",
+    )
+    add(
+        "--skip-latency",
+        action="store_true",
+        help="only the throughput part (no in-process latency table)",
+    )
+    add(
         "--wait-for-quiet",
         type=float,
         default=0,
@@ -808,6 +1137,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TALLY_INSTANCE_PATH", str(RESULTS / "instance"))
     if args.requests < 2:
         parser.error("--requests must be at least 2")
+    if args.skip_latency and args.throughput <= 0:
+        parser.error("--skip-latency leaves nothing to run with --throughput 0")
     url = args.pg_url or base.DEFAULT_PG_URL
     if args.pg_url is None and args.pg_customers != base.PG_CUSTOMERS:
         url += f"_{args.pg_customers}"
@@ -815,54 +1146,79 @@ def main(argv: list[str] | None = None) -> int:
 
     base.prepare_postgresql(url, args.pg_customers, fresh=False)
     app = base.make_app(url)
-    base.fill(app, "postgresql", args.pg_customers)
+    base.fill(app, "postgresql", args.pg_customers)  # also the staff member Tally signs in as
     base.tag_customers(app, "postgresql", args.pg_customers)
-    terms = base.pick_terms(app, args.pg_customers)
-    log(f"rare terms: {base.describe(terms.rare)}")
-    log(f"common terms: {base.describe(terms.common[:1])}")
-    cases = build_cases(app, terms)
     with app.app_context():
         version = db.session.scalar(text("SHOW server_version"))
         db.session.remove()
 
-    admin_app = admin_panel.create_admin_app(libpq_url)
-    floor_app, close_floor = make_floor(libpq_url)
-    loads: list[Load] = []
-    try:
-        clients = {
-            TALLY: base.signed_in_client(app),
-            ADMIN: admin_app.test_client(),
-            FLOOR: Client(floor_app),
-        }
-        warnings = check_pages(app, clients, cases)
-        if args.wait_for_quiet:
-            wait_for_quiet(args.wait_for_quiet)
-        timings, load = measure(clients, cases, args.requests, random.Random(SEED))
-    finally:
-        close_floor()
-        with admin_app.app_context():
-            admin_panel.db.engine.dispose()
+    cases: list[Case] = []
+    timings: dict = {}
+    load = None
+    warnings: list[str] = []
+    notes = []
+    if args.skip_latency:
         with app.app_context():
             db.engine.dispose()
+        if args.wait_for_quiet:
+            wait_for_quiet(args.wait_for_quiet)
+        load_before = os.getloadavg()[:2]
+        log_load_before(load_before)
+        notes.append(f"{args.pg_customers:,} customers; latency not measured (--skip-latency)")
+    else:
+        terms = base.pick_terms(app, args.pg_customers)
+        log(f"rare terms: {base.describe(terms.rare)}")
+        log(f"common terms: {base.describe(terms.common[:1])}")
+        cases = build_cases(app, terms)
+        admin_app = admin_panel.create_admin_app(libpq_url)
+        floor_app, close_floor = make_floor(libpq_url)
+        try:
+            clients = {
+                TALLY: base.signed_in_client(app),
+                ADMIN: admin_app.test_client(),
+                FLOOR: Client(floor_app),
+            }
+            if args.wait_for_quiet:
+                wait_for_quiet(args.wait_for_quiet)
+            # Before the first request: the check already runs Flask-Admin's scans.
+            load_before = os.getloadavg()[:2]
+            log_load_before(load_before)
+            warnings = check_pages(app, clients, cases)
+            timings, load = measure(clients, cases, args.requests, random.Random(SEED))
+        finally:
+            close_floor()
+            with admin_app.app_context():
+                admin_panel.db.engine.dispose()
+            with app.app_context():
+                db.engine.dispose()
+        notes += [
+            f"{args.pg_customers:,} customers, {terms.visible:,} in the default view (archived "
+            f"hidden, in all three); {args.requests} timed requests per case and system after "
+            f"{WARMUP} warm-up rounds, interleaved, shuffled each round",
+            f"search terms: rare {base.describe(terms.rare)}; common "
+            f"{base.describe(terms.common[:1])} (matches in Tally's default view)",
+        ]
+    loads: list[Load] = []
     if args.throughput > 0:
-        loads = throughput(url, args.throughput)
+        loads = throughput(url, args.throughput, args.configs)
 
-    notes = [
-        f"{args.pg_customers:,} customers, {terms.visible:,} in the default view (archived "
-        f"hidden, in all three); {args.requests} timed requests per case and system after "
-        f"{WARMUP} warm-up rounds, interleaved, shuffled each round",
-        f"search terms: rare {base.describe(terms.rare)}; common "
-        f"{base.describe(terms.common[:1])} (matches in Tally's default view)",
+    notes.append(
         "Flask-Admin: OFFSET paging and a count of the matching rows on every page (its "
         "pager), ILIKE on name, company, first_name, last_name, email, tax_id; no sign-in, "
-        "where Tally checks the staff session on every request",
-    ]
+        "where Tally checks the staff session on every request"
+    )
+    if loads:
+        notes.append(
+            f"throughput: {CLIENT_THREADS} client threads, each a bare keep-alive HTTP/1.1 "
+            "connection on a socket; Tally signed in over HTTP; the production configuration "
+            f"with REDIS_URL={BENCH_REDIS_URL} (flushed before and after)"
+        )
     notes += [f"warning: {warning}" for warning in warnings]
     for case in cases:
         urls = "; ".join(f"{system} {case.urls[system][0]}" for system in case.urls)
         notes.append(f"URLs of {case.name}: {urls}")
     checks = verdicts(cases, timings, loads)
-    table = report(cases, timings, load, loads, checks, notes, version)
+    table = report(cases, timings, load_before, load, loads, checks, notes, version)
     print(table)
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(table + "\n")
