@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 
 from babel.numbers import format_currency, get_currency_precision
 
@@ -22,6 +22,7 @@ class AmountError(ValueError):
     """The amount cannot be used; the message is shown beside the field."""
 
 
+@lru_cache(maxsize=512)
 def exponent(currency: str) -> int:
     """Decimal places of a currency's minor unit."""
     return get_currency_precision(currency)
