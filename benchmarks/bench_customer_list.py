@@ -52,7 +52,8 @@ from webapp.config import normalise_database_url
 from webapp.demo_data import insert_demo_customers
 from webapp.extensions import db
 from webapp.models.customer import Customer, CustomerStatus
-from webapp.services.search import PAGE_SIZE, CustomerQuery, narrow_to_view
+from webapp.paging import encode_cursor
+from webapp.services.search import PAGE_SIZE, CustomerQuery, list_keyset, narrow_to_view
 from webapp.services.staff import create_staff, find_staff_by_email
 from webapp.services.tags import tag_key
 
@@ -375,13 +376,31 @@ class Result:
         return self.p95 < self.case.target_ms
 
 
-def cases(terms: Terms) -> list[Case]:
+def keyset_url(app, query: CustomerQuery, page: int) -> str:
+    """The list URL of ``page`` of a view, as its Next links lead there: ``after=`` the
+    cursor of the row before the page (found once here, at set-up, by OFFSET)."""
+    if page <= 1:
+        return "/customers?" + query.url_query()
+    keyset = list_keyset(query)
+    statement = (
+        narrow_to_view(query, select(*keyset.columns))
+        .order_by(*keyset.order())
+        .offset((page - 1) * PAGE_SIZE - 1)
+        .limit(1)
+    )
+    with app.app_context():
+        row = db.session.execute(statement).first()
+        db.session.remove()
+    return "/customers?" + query.url_query(after=encode_cursor(tuple(row)))
+
+
+def cases(app, terms: Terms) -> list[Case]:
     def search(term: str) -> str:
         return "/customers?" + urlencode({"q": term})
 
     # Page 1000 (49,951st row on) at full scale; nearer the end on a small table.
     middle = min(1000, terms.visible // PAGE_SIZE - 5)
-    deep = [f"/customers?page={page}" for page in range(middle - 4, middle + 5)]
+    deep = [keyset_url(app, CustomerQuery(), page) for page in range(middle - 4, middle + 5)]
     result = [
         Case("list page 1", ["/customers"], LIST_TARGET_MS),
         Case(f"list page {middle} (±4)", deep, LIST_TARGET_MS),
@@ -415,7 +434,7 @@ def cases(terms: Terms) -> list[Case]:
     # Page 200 (rows 9,951–10,000 of the tag) at full scale; nearer the end on a small table.
     deep_page = min(TAG_DEEP_PAGE, common // PAGE_SIZE - 5)
     if deep_page > 1:
-        url = tagged("common", page=deep_page)
+        url = keyset_url(app, CustomerQuery(tag=tag_key("common")), deep_page)
         result.append(Case(f"tag common page {deep_page}", [url], LIST_TARGET_MS))
     found = [(term, hits) for term, hits in terms.tag_search if hits]
     if found:
@@ -493,7 +512,7 @@ def run_backend(backend: str, url: str, count: int, args) -> BackendRun:
     if load_before > (os.cpu_count() or 1) * 0.75:
         log(f"warning: load average {load_before:.2f}: other work will inflate the timings")
     results = []
-    for case in cases(terms):
+    for case in cases(app, terms):
         per_url = measure(client, case, args.requests)
         timings = [ms for values in per_url.values() for ms in values]
         result = Result(backend, count, case, statistics.median(timings), p95(timings))

@@ -61,7 +61,7 @@ from webapp.models.billing import EntryKind
 from webapp.services.billing import capture_one_time_charge
 from webapp.services.ledger import check_balances, post_entry
 from webapp.services.money import exponent, format_plain
-from webapp.services.search import PAGE_SIZE
+from webapp.services.search import PAGE_SIZE, CustomerQuery
 from webapp.services.staff import find_staff_by_email
 
 RESULTS = base.RESULTS
@@ -491,11 +491,10 @@ def summarise(name: str, rows: int, timings: list[float], target: float | None) 
     return result
 
 
-def list_cases(visible: int) -> list[base.Case]:
+def list_cases(app, visible: int) -> list[base.Case]:
     middle = max(min(1000, visible // PAGE_SIZE - 5), 5)
-    deep = [
-        f"/customers?sort=balance&dir=asc&page={page}" for page in range(middle - 4, middle + 5)
-    ]
+    by_balance = CustomerQuery(sort="balance", direction="asc")
+    deep = [base.keyset_url(app, by_balance, page) for page in range(middle - 4, middle + 5)]
     return [
         base.Case("sort balance asc", ["/customers?sort=balance&dir=asc"], LIST_TARGET_MS),
         base.Case("sort balance desc", ["/customers?sort=balance&dir=desc"], LIST_TARGET_MS),
@@ -513,7 +512,7 @@ def measure_lists(app, client, customers: int, requests: int) -> list[Result]:
         )
         db.session.remove()
     results = []
-    for case in list_cases(visible):
+    for case in list_cases(app, visible):
         per_url = base.measure(client, case, requests)
         timings = [ms for values in per_url.values() for ms in values]
         result = summarise(case.name, customers, timings, case.target_ms)
