@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import cache
 
 from flask import Flask
@@ -46,6 +47,37 @@ def filter_options(kind: str, selected: str = "") -> Markup:
     return Markup(html)
 
 
+@dataclass(frozen=True)
+class SummaryError:
+    """One line of a form's error summary: the field's label and message, and the id of
+    the element its link leads to (None when the page does not show the field)."""
+
+    anchor: str | None
+    label: str
+    message: str
+
+
+def summary_errors(form, page_html: str) -> list[SummaryError]:
+    """The fields of ``form`` with an error, in the order ``page_html`` (the form's
+    rendered fields) shows them, which is not always the order the form declares them.
+    Hidden fields are left out: their refusal is the form's own message (form_error)."""
+    found = []
+    for field in form:
+        if not field.errors or getattr(field.widget, "input_type", None) == "hidden":
+            continue
+        anchor = field.id
+        if field.type == "RadioField":
+            # A radio group has no element of its own to focus: its first option.
+            anchor = next((option.id for option in field), None)
+        position = page_html.find(f'id="{anchor}"') if anchor else -1
+        if position < 0:
+            anchor, position = None, len(page_html)
+        message = " ".join(str(error) for error in field.errors)
+        found.append((position, SummaryError(anchor, field.label.text, message)))
+    found.sort(key=lambda pair: pair[0])
+    return [error for _position, error in found]
+
+
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["phone"] = display_phone
     app.jinja_env.filters["money"] = format_money
@@ -62,6 +94,8 @@ def register_template_helpers(app: Flask) -> None:
     # global, so macros imported without context (partials/records.html) see it too.
     app.jinja_env.globals["editable"] = lambda customer: edit_refusal(customer) is None
     app.jinja_env.globals["filter_options"] = filter_options
+    # A global for the same reason: the error_summary macro of partials/fields.html.
+    app.jinja_env.globals["summary_errors"] = summary_errors
 
     @app.context_processor
     def globals_for_templates():

@@ -166,7 +166,9 @@ def test_add_customer_with_mistakes_keeps_the_form_and_saves_nothing(
     form.get_by_label("Country").select_option("DE")
     form.get_by_role("button", name="Add customer").click()
 
-    expect(form.get_by_role("alert")).to_have_text("Please correct the 2 fields marked below.")
+    expect(form.locator(".error-summary-title")).to_have_text(
+        "Please correct the 2 fields marked below."
+    )
     expect(form.locator("#name-error")).to_have_text("Enter the customer's name.")
     expect(form.locator("#email-error")).to_contain_text("@-sign")
     expect(name_field(form)).to_have_attribute("aria-invalid", "true")

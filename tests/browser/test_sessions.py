@@ -33,7 +33,10 @@ def test_change_password_signs_out_the_other_browser(
         page.get_by_label(NEW_PASSWORD_LABEL).fill(NEW_PASSWORD)
         page.get_by_label("New password again").fill(NEW_PASSWORD + "!")
         page.get_by_role("button", name="Change password").click()
-        expect(page.get_by_text("The two new passwords are not the same.")).to_be_visible()
+        # Beside the field (and, with the field's label, in the summary above the form).
+        expect(
+            page.get_by_text("The two new passwords are not the same.", exact=True)
+        ).to_be_visible()
         expect(page.get_by_label("New password again")).to_have_attribute("aria-invalid", "true")
 
         page.get_by_label("Current password").fill(staff.password)

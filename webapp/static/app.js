@@ -1,6 +1,7 @@
-// Tally's only script besides htmx: open and close the <dialog> modal, show toasts,
-// and remember when the user picked a currency so it stops following the country.
-// Everything here is an enhancement; each action also works as a plain link or form.
+// Tally's only script besides htmx: open and close the <dialog> modal, lead from a
+// form's error summary to its fields, show toasts, and remember when the user picked a
+// currency so it stops following the country. Everything here is an enhancement; each
+// action also works as a plain link or form.
 (function () {
   "use strict";
 
@@ -35,6 +36,31 @@
   });
 
   document.addEventListener("closeModal", closeModal);
+
+  // A refused form (422) swapped in, on the page or in the modal: the focus goes to its
+  // error summary, which says what to correct. (On a page load its autofocus does this.)
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var swapped = event.target;
+    if (!swapped || !swapped.querySelector) return;
+    var summary = swapped.matches(".error-summary") ? swapped : swapped.querySelector(".error-summary");
+    if (summary) summary.focus();
+  });
+
+  // A link of the error summary puts the focus in its field, with the field's label
+  // (a radio group's legend) scrolled into view above it; without JavaScript the plain
+  // #id link scrolls to the field and focuses it too.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest(".error-summary a[href^='#']");
+    if (!link) return;
+    var field = document.getElementById(decodeURIComponent(link.hash.slice(1)));
+    if (!field) return;
+    event.preventDefault();
+    var fieldset = field.type === "radio" && field.closest("fieldset");
+    var caption = fieldset ? fieldset.querySelector("legend")
+      : document.querySelector("label[for='" + CSS.escape(field.id) + "']");
+    (caption || field).scrollIntoView({ block: "center" });
+    field.focus({ preventScroll: true });
+  });
 
   document.addEventListener("click", function (event) {
     var closer = event.target.closest("[data-close-modal]");
