@@ -268,14 +268,22 @@ def test_add_customer_without_js_redirects_to_the_new_customer(staff_client, db,
     assert "+44 20 7946 0958" in page  # shown nicely
 
 
-def test_add_customer_with_htmx_closes_the_modal_and_refreshes_the_list(
-    staff_client, db, customer_data
+def test_add_customer_with_htmx_opens_the_new_customer_with_the_message(
+    staff_client, db, customer_data, make_customer
 ):
+    """As without JS: the customer's page, the message (and a duplicate's warning) on it.
+    A 204 with HX-Redirect (a page load), not a 303 htmx would follow into the modal."""
+    existing = make_customer(name="Existing Co", email="ada@example.com")
     response = staff_client.post("/customers/new", customer_data, htmx_target="form")
     assert response.status_code == 204
-    trigger = response.headers["HX-Trigger"]
-    assert '"closeModal"' in trigger and '"customerCreated"' in trigger
-    assert db.session.query(Customer).count() == 1
+    customer = db.session.query(Customer).filter(Customer.id != existing.id).one()
+    assert response.headers["HX-Redirect"] == f"/customers/{customer.id}"
+    assert "HX-Trigger" not in response.headers
+    assert "HX-Request" in response.headers["Vary"]
+    page = staff_client.get(response.headers["HX-Redirect"]).get_data(as_text=True)
+    added = f"Customer {customer.customer_id} added."
+    assert f'<p class="flash flash-success" role="status">{added}</p>' in page
+    assert f"Note: {existing.customer_id} (Existing Co) has the same email." in page
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """How every route answers: ``render_page`` (a full page or the block htmx targets),
 ``render_form`` (a form page: 422 once submitted) and ``done`` (success: 204 with
-HX-Trigger events for htmx, a flash and a 303 without)."""
+HX-Trigger events for htmx, or HX-Redirect to a new page; a flash and a 303 without)."""
 
 from __future__ import annotations
 
@@ -129,14 +129,18 @@ def done(
     level: str = "success",
     warnings: Iterable[str] = (),
     close_modal: bool = True,
+    open_page: bool = False,
 ) -> Response:
     """The answer after a change. htmx: 204 with HX-Trigger ``closeModal`` (unless
     ``close_modal`` is False), ``events`` (an event name, fired with ``true``, or a dict
     of events and their values) and ``showMessage`` (the message, with any
     ``warnings`` after it; ``{"text", "level"}`` unless ``level`` is "success"). A
-    plain request: the message (then each warning) flashed, and a 303 to ``to``."""
+    plain request: the message (then each warning) flashed, and a 303 to ``to``.
+    ``open_page``: htmx goes to ``to`` as well (204 with HX-Redirect, a page load), where
+    the flashed message and warnings show as they do without JavaScript; ``events``
+    are not fired, the page they would refresh is left."""
     warnings = list(warnings)
-    if is_htmx_partial():
+    if is_htmx_partial() and not open_page:
         triggers: dict = {"closeModal": True} if close_modal else {}
         triggers.update({events: True} if isinstance(events, str) else events)
         if message is not None:
@@ -147,4 +151,16 @@ def done(
         flash(message, level)
     for warning in warnings:
         flash(warning, "warning")
+    if is_htmx_partial():
+        return htmx_redirect(to)
     return redirect(to, code=303)
+
+
+def htmx_redirect(to: str) -> Response:
+    """An htmx success that sends the browser to ``to`` (HX-Redirect: a page load, not a
+    swap), for when the result is another page. A 204, never a 3xx: htmx would follow a
+    redirect itself and swap the page it got into the modal."""
+    response = make_response("", 204)
+    response.headers["HX-Redirect"] = to
+    response.vary.add("HX-Request")
+    return response

@@ -78,8 +78,15 @@ def new():
     if form.validate_on_submit():
         duplicates = _duplicates(form)
         customer = customer_service.create_customer(db.session, form.customer_fields())
-        message = f"Customer {customer.customer_id} added."
-        return _saved(customer, message, "customerCreated", duplicates)
+        # With htmx too the new customer's page opens, the message and any duplicate
+        # warnings on it, as after the plain form's 303.
+        return done(
+            {},
+            to=url_for("customers.show", customer_id=customer.id),
+            message=f"Customer {customer.customer_id} added.",
+            warnings=_duplicate_notes(duplicates),
+            open_page=True,
+        )
     return _render_form(form, title="Add customer", submit="Add customer")
 
 
