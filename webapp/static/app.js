@@ -1,5 +1,6 @@
-// Tally's only script besides htmx: open and close the <dialog> modal, lead from a
-// form's error summary to its fields, show toasts, and remember when the user picked a
+// Tally's only script besides htmx: open and close the <dialog> modal (and give the
+// focus back to what opened it), close the Actions menu on Escape, lead from a form's
+// error summary to its fields, show toasts, and remember when the user picked a
 // currency so it stops following the country. Everything here is an enhancement; each
 // action also works as a plain link or form.
 (function () {
@@ -27,15 +28,88 @@
     }
   }
 
-  document.addEventListener("htmx:afterSettle", function () {
-    var dialog = modalDialog();
-    if (dialog && !dialog.open) {
-      dialog.addEventListener("close", clearModal, { once: true });
-      dialog.showModal();
+  // What opened the modal gets the focus back when it closes (Escape, Cancel, a save).
+  // The element itself if it is still shown; the same control if a refresh replaced it
+  // (found by its hx-get); the menu's summary if it sits in a closed menu. A refresh
+  // that lands after the close (customerUpdated) can take the focus with the element it
+  // replaces, so the next swap puts it back, until the user presses a key or clicks.
+  var opener = null;
+
+  function openerKey(element) {
+    return element.getAttribute("hx-get") || element.getAttribute("hx-post");
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var target = event.detail.target;
+    var source = event.detail.elt;
+    if (target && target.id === "modal" && source && !source.closest("#modal")) {
+      opener = { element: source, key: openerKey(source), pending: false };
     }
   });
 
+  // A menu item inside a closed <details> still has boxes in Chromium, but cannot take
+  // the focus: its menu's summary takes it instead.
+  function closedMenuOf(element) {
+    var menu = element.closest("details:not([open])");
+    return menu && !menu.querySelector(":scope > summary").contains(element) ? menu : null;
+  }
+
+  function returnFocus() {
+    if (!opener) return;
+    var element = opener.element;
+    if (!element.isConnected && opener.key) {
+      element = Array.prototype.find.call(document.querySelectorAll("[hx-get], [hx-post]"), function (candidate) {
+        return openerKey(candidate) === opener.key && !candidate.closest("#modal");
+      }) || element;
+    }
+    if (!element.isConnected) return;
+    var menu = closedMenuOf(element);
+    (menu ? menu.querySelector(":scope > summary") : element).focus();
+  }
+
+  // A dialog is opened once: a swap that settles between its close() and the
+  // (asynchronous) close event, such as the refresh a save triggers, must not open it
+  // again.
+  document.addEventListener("htmx:afterSettle", function () {
+    var dialog = modalDialog();
+    if (dialog && !dialog.open && !dialog.hasAttribute("data-opened")) {
+      dialog.setAttribute("data-opened", "");
+      dialog.addEventListener("close", function () {
+        clearModal();
+        if (opener) {
+          opener.pending = true;
+          returnFocus();
+        }
+      }, { once: true });
+      dialog.showModal();
+    } else if (opener && opener.pending && !(dialog && dialog.open) &&
+               (!document.activeElement || document.activeElement === document.body)) {
+      returnFocus();
+    }
+  });
+
+  function userActed() {
+    if (opener && opener.pending) opener = null;
+  }
+  document.addEventListener("keydown", userActed, true);
+  document.addEventListener("pointerdown", userActed, true);
+
   document.addEventListener("closeModal", closeModal);
+
+  // Escape closes an open Actions menu (a <details> dropdown) and puts the focus on its
+  // summary. In an open modal Escape is the dialog's own: it closes the modal.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || event.defaultPrevented) return;
+    if (modalDialog() && modalDialog().open) return;
+    var menus = document.querySelectorAll("details.dropdown[open]");
+    if (!menus.length) return;
+    var focused = document.activeElement;
+    menus.forEach(function (menu) {
+      menu.open = false;
+      if (focused && menu.contains(focused)) menu.querySelector("summary").focus();
+    });
+    event.preventDefault();
+  });
 
   // A refused form (422) swapped in, on the page or in the modal: the focus goes to its
   // error summary, which says what to correct. (On a page load its autofocus does this.)
