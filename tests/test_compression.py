@@ -1,5 +1,6 @@
-"""Compression and static files over HTTP: pages and fragments go out as brotli or gzip
-when the client accepts it (never otherwise, always with ``Vary: Accept-Encoding``);
+"""Compression and static files over HTTP: pages and fragments (forms sent back with a
+422 and the 404 page too) go out as brotli or gzip when the client accepts it (never
+otherwise, always with ``Vary: Accept-Encoding``);
 tiny answers, the htmx 204s and file downloads go as they are; static files are linked
 under fingerprinted names that a browser may keep for a year, and a changed file gets a
 new name."""
@@ -87,6 +88,25 @@ def test_an_htmx_fragment_is_compressed_too(staff_client, make_customer):
     assert varies_on(fragment, "Accept-Encoding") and varies_on(fragment, "HX-Request")
     html = decoded(fragment).decode()
     assert "Customer 29" in html and "<html" not in html
+
+
+def test_a_form_sent_back_with_its_messages_is_compressed_and_keeps_its_422(
+    staff_client, customer_data
+):
+    response = staff_client.post(
+        "/customers/new", {**customer_data, "name": ""}, htmx_target="form", headers=BOTH
+    )
+    assert response.status_code == 422
+    assert response.headers["Content-Encoding"] == "br"
+    assert varies_on(response, "Accept-Encoding")
+    assert "Enter the customer&#39;s name." in decoded(response).decode()
+
+
+def test_the_not_found_page_is_compressed_and_keeps_its_404(staff_client):
+    response = staff_client.get("/customers/999999", headers=GZIP)
+    assert response.status_code == 404
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert "There is nothing at this address." in decoded(response).decode()
 
 
 def test_a_tiny_answer_goes_as_it_is(client):

@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 
 from flask import Flask, jsonify, make_response, redirect, request, url_for
-from flask_compress import Compress
 from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from webapp import rate_limits, read_only, security_headers, static_files
+from webapp import compression, rate_limits, read_only, security_headers, static_files
 from webapp.config import load_config
 from webapp.extensions import csrf, db, jobs, login_manager, mail, migrate
 
@@ -56,10 +55,8 @@ def create_app(config: dict | None = None) -> Flask:
     # Ids in URLs beyond what an id column holds are "not found", not a database error.
     app.url_map.converters["int"] = IdConverter
 
-    # Registered first, so that its after_request hook runs last, on the finished
-    # response. One per app: Flask-Compress keeps the settings of the app it was
-    # initialised with.
-    Compress(app)
+    # First, so that its after_request hook runs last, on the finished response.
+    compression.init_app(app)
     static_files.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
