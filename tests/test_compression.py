@@ -187,6 +187,15 @@ def test_a_fingerprinted_static_file_is_kept_a_year_and_is_the_file(staff_client
             assert again.status_code == 304 and again.get_data() == b"", url
 
 
+def test_a_static_file_does_not_vary_on_the_cookie(staff_client):
+    """A browser keeps one copy across sign-ins (a new cookie); pages still vary on it."""
+    page = staff_client.get("/customers")
+    assert varies_on(page, "Cookie")
+    for url in static_urls(page.get_data(as_text=True)):
+        response = staff_client.get(url, headers=BOTH)
+        assert varies_on(response, "Accept-Encoding") and not varies_on(response, "Cookie")
+
+
 def test_the_plain_name_still_answers_but_is_revalidated(client):
     response = client.get("/static/app.css", headers=BOTH)
     assert response.status_code == 200

@@ -15,7 +15,8 @@ is first asked for. A text file (a type Flask-Compress compresses, at least
 11, gzip 9), when a client first accepts that encoding, and the bytes are kept: each
 response picks brotli or gzip from ``Accept-Encoding`` (identity without one). The
 response then carries ``Content-Encoding``, which Flask-Compress leaves alone. In
-debug mode a file changed on disk is read again (and so gets its new name).
+debug mode a file changed on disk is read again (and so gets its new name). Static
+answers vary on ``Accept-Encoding`` only, not on the cookie (``SessionInterface``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 
 import brotli
 from flask import Flask, Response, abort, current_app, request
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.security import safe_join
 
 FINGERPRINT_LENGTH = 12
@@ -180,6 +182,21 @@ def serve_static(filename: str) -> Response:
     return response.make_conditional(request)
 
 
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, less ``Vary: Cookie`` on static files.
+
+    Flask adds ``Vary: Cookie`` to every answer whose request looked at the session,
+    and Flask-Login looks at it on every request. A static file is the same whatever
+    the cookie, and Chromium asks again (If-None-Match) for a cached answer whose
+    ``Vary`` headers differ from the request's: after each sign-in (a new cookie) it
+    would revalidate every "immutable" file."""
+
+    def save_session(self, app: Flask, session, response: Response) -> None:
+        super().save_session(app, session, response)
+        if request.endpoint == "static":
+            response.vary.discard("cookie")  # lower case: HeaderSet.remove matches it so
+
+
 def init_app(app: Flask) -> None:
     """Serve the static folder through ``serve_static`` and fingerprint its URLs."""
     if app.static_folder is None:
@@ -191,6 +208,7 @@ def init_app(app: Flask) -> None:
         reload=app.debug,
     )
     app.view_functions["static"] = serve_static
+    app.session_interface = SessionInterface()
 
     @app.url_defaults
     def fingerprint_static_urls(endpoint: str, values: dict) -> None:
