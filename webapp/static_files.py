@@ -193,7 +193,7 @@ class SessionInterface(SecureCookieSessionInterface):
 
     def save_session(self, app: Flask, session, response: Response) -> None:
         super().save_session(app, session, response)
-        if request.endpoint == "static":
+        if request.endpoint == "static" and response.status_code in (200, 304):
             response.vary.discard("cookie")  # lower case: HeaderSet.remove matches it so
 
 
