@@ -51,7 +51,8 @@ DEFAULT_SORT = ("created", "desc")
 BALANCE_FILTERS = {
     "owes": Customer.owes_any,
     "credit": Customer.credit_any,
-    "paid": and_(~Customer.owes_any, ~Customer.credit_any),
+    # Zero in the billing currency too (implied; it lets a balance sort start at zero).
+    "paid": and_(Customer.balance_minor == 0, ~Customer.owes_any, ~Customer.credit_any),
 }
 
 # '' means the default view: everything but archived customers.
