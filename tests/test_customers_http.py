@@ -186,8 +186,7 @@ def test_pages_of_fifty_with_next_and_previous(staff_client, make_customer, db):
     second = follow(staff_client, first, "next", "/customers")
     assert "Customer 050" in second and "Customer 099" in second and "Customer 049" not in second
     third = follow(staff_client, second, "next", "/customers")
-    assert len(customer_ids(third)) == 20 and "Customer 100" in third
-    assert "120 customers in this view" in third
+    assert len(customer_ids(third)) == 20 and "Customer 100" in third and "20 shown" in third
     assert 'rel="prev"' in third and 'rel="next"' not in third
     assert 'rel="first"' in third
     back = follow(staff_client, third, "prev", "/customers")

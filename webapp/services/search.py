@@ -205,26 +205,13 @@ class CustomerQuery:
         )
 
 
-# The list counts the customers in a view up to this many; beyond, it says "more than".
-COUNT_CAP = 10_000
-
-
 @dataclass
 class CustomerPage:
-    """A page of the list: its rows (``ListRow``), the view as shown and the neighbours,
-    and how many customers the view holds (at most COUNT_CAP + 1: "more than")."""
+    """A page of the list: its rows (``ListRow``), the view as shown and the neighbours."""
 
     query: CustomerQuery
     customers: list[ListRow] = field(default_factory=list)
     rows: Page = field(default_factory=lambda: Page([]))
-    matching: int = 0
-
-    @property
-    def count_text(self) -> str:
-        """ "1 customer", "2,345 customers", "more than 10,000 customers"."""
-        if self.matching > COUNT_CAP:
-            return f"more than {COUNT_CAP:,} customers"
-        return f"{self.matching:,} customer{'' if self.matching == 1 else 's'}"
 
     @property
     def has_next(self) -> bool:
@@ -351,10 +338,7 @@ def list_customers(session: Session, query: CustomerQuery) -> CustomerPage:
     for *columns, names in page.rows:
         tags = sorted(names.split(TAG_JOIN), key=tag_key) if names else []
         customers.append(ListRow(*columns, tags=tags))
-    # Counted, but never past COUNT_CAP + 1 rows: a view of a million is "more than".
-    capped = narrow_to_view(query, select(Customer.id), tag_id).limit(COUNT_CAP + 1).subquery()
-    matching = session.scalar(select(func.count()).select_from(capped)) or 0
-    return CustomerPage(query=query, customers=customers, rows=page, matching=matching)
+    return CustomerPage(query=query, customers=customers, rows=page)
 
 
 def any_customers(session: Session) -> bool:
