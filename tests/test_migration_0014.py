@@ -1,4 +1,4 @@
-"""Migration 0013 on a database that already holds customers with a contact typed in
+"""Migration 0014 on a database that already holds customers with a contact typed in
 Add customer, contacts added on the Contacts tab, or both: every typed contact becomes a
 contact record (the primary one unless the customer already had one), the customer row
 becomes the copy of its primary contact, nothing typed is lost, and from then on the
@@ -23,13 +23,13 @@ NOW = datetime(2026, 3, 1, 9, 0)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_at_0012(request, tmp_path, instance_dir):
-    with database_at(request, request.param, "0012", tmp_path, instance_dir) as app:
+def database_at_0013(request, tmp_path, instance_dir):
+    with database_at(request, request.param, "0013", tmp_path, instance_dir) as app:
         yield app
 
 
 def add_customer(name: str, first: str = "", last: str = "", position: str = "") -> int:
-    """A customer as 0012 stores it, with the contact fields of the form."""
+    """A customer as 0013 stores it, with the contact fields of the form."""
     return db.session.execute(
         text(
             "INSERT INTO customers (name, company, first_name, last_name, email, phone,"
@@ -55,7 +55,7 @@ def add_customer(name: str, first: str = "", last: str = "", position: str = "")
 
 
 def add_contact(customer: int, name: str, position: str = "", primary: bool = False) -> None:
-    """A contact as the Contacts tab stored it at 0012."""
+    """A contact as the Contacts tab stored it at 0013."""
     db.session.execute(
         text(
             "INSERT INTO contacts (customer_id, name, email, phone, position, is_primary,"
@@ -94,8 +94,8 @@ def found_by(typed: str) -> list[str]:
     return [customer.name for customer in page.customers]
 
 
-def test_the_contacts_typed_on_the_form_become_contact_records(database_at_0012):
-    app = database_at_0012
+def test_the_contacts_typed_on_the_form_become_contact_records(database_at_0013):
+    app = database_at_0013
     with app.app_context():
         db.session.execute(
             text(
@@ -161,7 +161,7 @@ def test_the_contacts_typed_on_the_form_become_contact_records(database_at_0012)
 
         # Down and up again: the data stays, and a second run adds nothing.
         db.session.remove()
-        downgrade(revision="0012")
+        downgrade(revision="0013")
         upgrade()
         assert rows("SELECT count(*) FROM contacts") == [(7,)]
         assert contacts_of(bert) == [("Grace Hopper", "CFO", True), ("Bert Brown", "CTO", False)]

@@ -14,8 +14,8 @@ one record in ``contacts`` and the customer row keeps a copy of it.
   the row that changes is a line in the customer's history (from → to, by System), so
   no value is lost.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-05 12:00:00
 
 """
@@ -26,8 +26,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
