@@ -16,7 +16,7 @@ one record in ``contacts`` and the customer row keeps a copy of it.
 
 Revision ID: 0014
 Revises: 0013
-Create Date: 2026-12-05 12:00:00
+Create Date: 2026-12-03 18:00:00
 
 """
 
