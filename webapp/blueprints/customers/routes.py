@@ -77,9 +77,14 @@ def new():
     form = CustomerForm()
     if form.validate_on_submit():
         duplicates = _duplicates(form)
-        customer = customer_service.create_customer(db.session, form.customer_fields())
-        message = f"Customer {customer.customer_id} added."
-        return _saved(customer, message, "customerCreated", duplicates)
+        try:
+            customer = customer_service.create_customer(db.session, form.customer_fields())
+        except customer_service.CustomerError as refusal:
+            db.session.rollback()
+            getattr(form, refusal.field or "name").errors = [str(refusal)]
+        else:
+            message = f"Customer {customer.customer_id} added."
+            return _saved(customer, message, "customerCreated", duplicates)
     return _render_form(form, title="Add customer", submit="Add customer")
 
 
