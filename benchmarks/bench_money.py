@@ -294,6 +294,18 @@ def recall(url: str, entries: int) -> LedgerFill:
     )
 
 
+# The customers' every-currency flags (services.ledger.mirror_currencies), from their
+# balances, for the customers ``which`` picks (a condition on customers c).
+EVERY_CURRENCY = """UPDATE customers c SET
+     owes_any = EXISTS (SELECT 1 FROM customer_balances b
+                        WHERE b.customer_id = c.id AND b.balance_minor < 0),
+     credit_any = EXISTS (SELECT 1 FROM customer_balances b
+                          WHERE b.customer_id = c.id AND b.balance_minor > 0),
+     other_currencies = (SELECT count(*) FROM customer_balances b
+                         WHERE b.customer_id = c.id AND b.currency <> c.currency
+                           AND b.balance_minor <> 0)
+   WHERE {which}"""
+
 CLEANUP = [
     """CREATE TEMP TABLE bench_posted ON COMMIT DROP AS
        SELECT customer_id, currency, invoice_id, credit_note_id
@@ -328,6 +340,7 @@ CLEANUP = [
          (SELECT b.balance_minor FROM customer_balances b
           WHERE b.customer_id = c.id AND b.currency = c.currency), 0)
        WHERE c.id IN (SELECT customer_id FROM bench_posted)""",
+    EVERY_CURRENCY.format(which="c.id IN (SELECT customer_id FROM bench_posted)"),
 ]
 
 
@@ -435,6 +448,13 @@ def fill_ledger(url: str, entries: int, fresh: bool, seed: int) -> LedgerFill:
                WHERE n.id = c.id AND c.balance_minor <> n.balance"""
         ).rowcount
         step(f"customers.balance_minor ({updated:,} rows)", started)
+        started = time.perf_counter()
+        flagged = connection.execute(
+            EVERY_CURRENCY.format(
+                which="c.id IN (SELECT customer_id FROM customer_balances WHERE balance_minor <> 0)"
+            )
+        ).rowcount
+        step(f"customers' every-currency flags ({flagged:,} rows)", started)
         started = time.perf_counter()
         connection.commit()
         step("commit", started)

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import make_app
 from webapp.models.base import utcnow
+from webapp.models.contacts import Contact
 from webapp.models.customer import Customer
 from webapp.models.email import Email, EmailStatus
 from webapp.models.staff import Staff
@@ -77,6 +78,16 @@ def test_demo_data_adds_realistic_valid_customers(app, db):
         assert customer.search_text
     statuses = {c.status for c in customers}
     assert statuses == {"active", "suspended", "archived"}
+    # Each named contact is the customer's primary contact, as Add customer makes it.
+    primary = {
+        contact.customer_id: contact
+        for contact in db.session.scalars(select(Contact).where(Contact.is_primary.is_(True)))
+    }
+    assert len(primary) == 300
+    for customer in customers:
+        contact = primary[customer.id]
+        assert contact.name == f"{customer.first_name} {customer.last_name}"
+        assert contact.position == customer.position
 
 
 def test_migrations_match_the_models(app):

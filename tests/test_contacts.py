@@ -5,12 +5,17 @@ invoice emails to contacts who want billing emails."""
 from __future__ import annotations
 
 import json
+import re
+from html import unescape
 
 import pytest
 from sqlalchemy import select
 
+from tests.test_edit_versions import form_values
 from webapp.models.contacts import Contact
+from webapp.models.customer import Customer
 from webapp.models.email import Email
+from webapp.models.history import CustomerEvent
 from webapp.services import contacts
 from webapp.services.billing import capture_one_time_charge
 from webapp.services.records import RecordError
@@ -294,3 +299,244 @@ def test_invoices_go_to_the_customer_and_every_contact_who_wants_billing(db, cus
         "grace@acme.example",
         "linus@acme.example",
     ]
+
+
+# -- the primary contact is one record, also edited on Add / Edit customer ---------------------
+
+
+def profile_contact(staff_client, customer_id: int) -> str:
+    """What the Profile tab says beside "Primary contact"."""
+    html = staff_client.get(f"/customers/{customer_id}").get_data(as_text=True)
+    found = re.search(r"<dt>Primary contact</dt><dd>(.*?)</dd>", html, re.S)
+    assert found, "no Primary contact on the profile"
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", "", found.group(1)))).strip()
+
+
+def contact_rows(staff_client, customer_id: int) -> list[str]:
+    """The Contacts tab's rows, as their text (name, Primary, email, phone, position …)."""
+    html = staff_client.get(f"/customers/{customer_id}/contacts").get_data(as_text=True)
+    body = re.search(r"<tbody>(.*?)</tbody>", html, re.S)
+    rows = re.findall(r"<tr>(.*?)</tr>", body.group(1), re.S) if body else []
+    return [
+        " ".join(unescape(re.sub(r"<[^>]+>", " ", row)).split()).removesuffix(" Edit Remove")
+        for row in rows
+    ]
+
+
+def edit_form(staff_client, url: str) -> dict[str, str]:
+    return form_values(staff_client.get(url).get_data(as_text=True))
+
+
+def stored_profile(db, customer_id: int) -> tuple[str, str, str]:
+    db.session.expire_all()
+    customer = db.session.get(Customer, customer_id)
+    return customer.first_name, customer.last_name, customer.position
+
+
+def record_lines(db, customer_id: int) -> list[tuple]:
+    """The history lines of the contacts and of edits to the customer's own fields."""
+    db.session.expire_all()
+    events = db.session.scalars(
+        select(CustomerEvent)
+        .where(
+            CustomerEvent.customer_id == customer_id,
+            CustomerEvent.kind.startswith("record.contact.") | (CustomerEvent.kind == "edited"),
+        )
+        .order_by(CustomerEvent.id)
+    )
+    return [(e.summary, e.old_value, e.new_value) for e in events]
+
+
+@pytest.fixture
+def added(staff_client, db, customer_data):
+    """A customer added through Add customer with a contact: Ada Lovelace, Director."""
+    data = {**customer_data, "name": "Analytical Engines"}
+    assert staff_client.post("/customers/new", data).status_code == 303
+    return db.session.scalars(select(Customer).where(Customer.email == "ada@example.com")).one()
+
+
+def test_the_contact_typed_in_add_customer_is_the_primary_contact(staff_client, db, added):
+    assert saved(db) == [("Ada Lovelace", True)]
+    contact = db.session.scalars(select(Contact)).one()
+    assert (contact.customer_id, contact.position) == (added.id, "Director")
+    [row] = contact_rows(staff_client, added.id)
+    assert row.split() == ["Ada", "Lovelace", "Primary", "—", "—", "Director", "None"]
+    html = staff_client.get(f"/customers/{added.id}/contacts").get_data(as_text=True)
+    assert "No contacts yet" not in html
+    assert profile_contact(staff_client, added.id) == "Ada Lovelace, Director"
+    assert record_lines(db, added.id) == [("Contact added", None, "Ada Lovelace")]
+
+
+def test_a_new_contact_on_the_contacts_tab_does_not_replace_the_primary_one(
+    staff_client, db, added
+):
+    response = staff_client.post(
+        f"/customers/{added.id}/contacts/new",
+        {"name": "Charles Babbage", "email": "charles@example.com", "position": "Engineer"},
+    )
+    assert response.status_code == 303
+    assert saved(db) == [("Ada Lovelace", True), ("Charles Babbage", False)]
+    rows = contact_rows(staff_client, added.id)
+    assert rows[0].startswith("Ada Lovelace Primary") and "Primary" not in rows[1]
+    assert profile_contact(staff_client, added.id) == "Ada Lovelace, Director"
+    form = edit_form(staff_client, f"/customers/{added.id}/edit")
+    assert (form["first_name"], form["last_name"], form["position"]) == (
+        "Ada",
+        "Lovelace",
+        "Director",
+    )
+
+
+def test_editing_the_primary_contact_on_the_contacts_tab_changes_profile_and_form(
+    staff_client, db, added
+):
+    contact = db.session.scalars(select(Contact)).one()
+    url = f"/customers/{added.id}/contacts/{contact.id}/edit"
+    values = {**edit_form(staff_client, url), "name": "Ada King", "position": "Countess"}
+    assert staff_client.post(url, values).status_code == 303
+
+    assert saved(db) == [("Ada King", True)]
+    assert profile_contact(staff_client, added.id) == "Ada King, Countess"
+    form = edit_form(staff_client, f"/customers/{added.id}/edit")
+    assert (form["first_name"], form["last_name"], form["position"]) == ("Ada", "King", "Countess")
+    assert stored_profile(db, added.id) == ("Ada", "King", "Countess")
+    # The list finds the customer by the contact's new name, no longer by the old one.
+    for typed, found in (("king", True), ("lovelace", False)):
+        html = staff_client.get("/customers", query_string={"q": typed}).get_data(as_text=True)
+        assert (added.customer_id in html) is found, typed
+    # One line per change, on the contact: the customer row's copy adds none.
+    assert record_lines(db, added.id)[1:] == [
+        ("Contact changed: Name", "Ada Lovelace", "Ada King"),
+        ("Contact changed: Position", "Director", "Countess"),
+    ]
+
+
+def test_edit_customer_changes_the_same_contact_record(staff_client, db, added):
+    contact_id = db.session.scalars(select(Contact.id)).one()
+    url = f"/customers/{added.id}/edit"
+    values = {**edit_form(staff_client, url), "first_name": "Augusta", "position": "Countess"}
+    assert staff_client.post(url, values).status_code == 303
+
+    contact = db.session.scalars(select(Contact)).one()
+    assert (contact.id, contact.name, contact.position, contact.is_primary) == (
+        contact_id,
+        "Augusta Lovelace",
+        "Countess",
+        True,
+    )
+    assert contact_rows(staff_client, added.id)[0].startswith("Augusta Lovelace Primary")
+    assert profile_contact(staff_client, added.id) == "Augusta Lovelace, Countess"
+    assert stored_profile(db, added.id) == ("Augusta", "Lovelace", "Countess")
+    assert record_lines(db, added.id)[1:] == [
+        ("Contact changed: Name", "Ada Lovelace", "Augusta Lovelace"),
+        ("Contact changed: Position", "Director", "Countess"),
+    ]
+    history = staff_client.get(f"/customers/{added.id}/history").get_data(as_text=True)
+    assert "Contact changed: Name" in history and "Augusta Lovelace" in history
+
+
+def test_the_customer_form_keeps_its_own_split_of_the_name(staff_client, db, added):
+    """A two-word first name typed on the form stays as typed, also after the contact's
+    surname is changed on the Contacts tab."""
+    url = f"/customers/{added.id}/edit"
+    values = {**edit_form(staff_client, url), "first_name": "Mary Ann", "last_name": "Evans"}
+    assert staff_client.post(url, values).status_code == 303
+    assert saved(db) == [("Mary Ann Evans", True)]
+    contact = db.session.scalars(select(Contact)).one()
+    contact_url = f"/customers/{added.id}/contacts/{contact.id}/edit"
+    renamed = {**edit_form(staff_client, contact_url), "name": "Mary Ann Cross"}
+    assert staff_client.post(contact_url, renamed).status_code == 303
+    assert stored_profile(db, added.id)[:2] == ("Mary Ann", "Cross")
+    # Saving the customer form unchanged changes nothing on the contact.
+    assert staff_client.post(url, edit_form(staff_client, url)).status_code == 303
+    assert saved(db) == [("Mary Ann Cross", True)]
+
+
+def test_making_another_contact_primary_or_removing_it_moves_the_copy(staff_client, db, added):
+    base = f"/customers/{added.id}/contacts"
+    staff_client.post(f"{base}/new", {"name": "Charles Babbage", "position": "Engineer"})
+    ada, charles = db.session.scalars(select(Contact).order_by(Contact.id)).all()
+    values = {**edit_form(staff_client, f"{base}/{charles.id}/edit"), "is_primary": "y"}
+    assert staff_client.post(f"{base}/{charles.id}/edit", values).status_code == 303
+    assert profile_contact(staff_client, added.id) == "Charles Babbage, Engineer"
+    assert stored_profile(db, added.id) == ("Charles", "Babbage", "Engineer")
+
+    assert staff_client.post(f"{base}/{charles.id}/delete", {}).status_code == 303
+    assert saved(db) == [("Ada Lovelace", True)]
+    assert stored_profile(db, added.id) == ("Ada", "Lovelace", "Director")
+    assert staff_client.post(f"{base}/{ada.id}/delete", {}).status_code == 303
+    assert stored_profile(db, added.id) == ("", "", "")
+    assert profile_contact(staff_client, added.id) == "—"
+
+
+def test_a_customer_added_without_a_contact_has_none(staff_client, db, customer_data):
+    data = {**customer_data, "first_name": "", "last_name": "", "position": ""}
+    assert staff_client.post("/customers/new", data).status_code == 303
+    assert saved(db) == []
+
+
+def test_a_position_without_a_contact_name_is_refused_beside_it(staff_client, db, customer_data):
+    data = {**customer_data, "first_name": "", "last_name": "", "position": "Director"}
+    for target in (None, "form"):
+        response = staff_client.post("/customers/new", data, htmx_target=target)
+        assert response.status_code == 422
+        html = response.get_data(as_text=True)
+        assert 'id="position-error"' in html and "A position belongs to the primary" in html
+    assert db.session.scalars(select(Customer)).all() == [] and saved(db) == []
+
+
+def test_edit_customer_cannot_blank_the_primary_contact(staff_client, db, added):
+    url = f"/customers/{added.id}/edit"
+    values = {**edit_form(staff_client, url), "first_name": "", "last_name": "", "company": "X"}
+    response = staff_client.post(url, values)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert 'id="first_name-error"' in html and "use Remove on the Contacts tab" in html
+    assert saved(db) == [("Ada Lovelace", True)]
+    assert stored_profile(db, added.id) == ("Ada", "Lovelace", "Director")
+    db.session.expire_all()
+    assert db.session.get(Customer, added.id).company == "Analytical Engines Ltd"
+
+
+def test_an_edit_of_the_contact_meanwhile_is_named_on_edit_customer(staff_client, db, added):
+    """Edit customer and the contact's own form are open while the contact is renamed on the
+    Contacts tab (in another window): saving either answers 409 naming the change."""
+    url = f"/customers/{added.id}/edit"
+    customer_form = edit_form(staff_client, url)
+    contact = db.session.scalars(select(Contact)).one()
+    contact_url = f"/customers/{added.id}/contacts/{contact.id}/edit"
+    contact_form = edit_form(staff_client, contact_url)
+    renamed = {**edit_form(staff_client, contact_url), "name": "Ada King"}
+    assert staff_client.post(contact_url, renamed).status_code == 303
+
+    refused = staff_client.post(url, {**customer_form, "company": "Engines"})
+    assert refused.status_code == 409
+    html = refused.get_data(as_text=True)
+    assert "Contact last name: now King (shown below)" in unescape(html)
+    assert form_values(html)["last_name"] == "King"
+    refused = staff_client.post(contact_url, {**contact_form, "position": "Countess"})
+    assert refused.status_code == 409
+    assert "Name: now Ada King" in unescape(refused.get_data(as_text=True))
+    assert saved(db) == [("Ada King", True)]
+    assert stored_profile(db, added.id) == ("Ada", "King", "Director")
+
+
+def test_split_name():
+    assert contacts.split_name("Grace Hopper") == ("Grace", "Hopper")
+    assert contacts.split_name("Grace") == ("Grace", "")
+    assert contacts.split_name("Grace Brewster Hopper") == ("Grace", "Brewster Hopper")
+    assert contacts.split_name("Mary Ann Cross", "Mary Ann", "Evans") == ("Mary Ann", "Cross")
+    assert contacts.split_name("Marian Evans", "Mary Ann", "Evans") == ("Marian", "Evans")
+    assert contacts.split_name("Ada  Lovelace", "Ada", "Lovelace") == ("Ada", "Lovelace")
+    first, last = contacts.split_name("x" * 150 + " y")
+    assert (len(first), first + last) == (100, "x" * 150 + " y")
+
+
+def test_a_change_of_one_contact_field_keeps_the_others(db, make_customer):
+    """A caller (a job, an import) that sends only the first name changes only that."""
+    from webapp.services.customers import update_customer
+
+    customer = make_customer(first_name="Ada", last_name="Lovelace", position="Director")
+    update_customer(db.session, customer, {"first_name": "Augusta"})
+    assert saved(db) == [("Augusta Lovelace", True)]
+    assert db.session.scalars(select(Contact.position)).one() == "Director"

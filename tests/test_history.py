@@ -167,6 +167,7 @@ def test_created_and_each_edited_field_from_to(staff_client, db, customer_data):
         "country": "IE",
         "currency": "GBP",
         "city": "Dublin",
+        "first_name": "Augusta",
         "tax_class_id": str(reduced.id),
         "legal_entity_id": str(second_entity.id),
         "payment_terms_days": "14",
@@ -199,16 +200,20 @@ def test_created_and_each_edited_field_from_to(staff_client, db, customer_data):
          "Manual (bank transfer, cheque)", "Card processor (refunds only, no credit notes)",
          False),
     ]  # fmt: skip
-    # The address fields of the form are the billing address: its own lines say so.
+    # The contact and address fields of the form are the primary contact and the billing
+    # address: their own lines say so.
     assert rows(db, customer_id, "record") == [
+        ("record.contact.added", "Contact added", None, None, "Ada Lovelace", True),
         ("record.address.added", "Address added", None, None,
          "12 Byron Street, W1 1AA, London", True),
+        ("record.contact.changed", "Contact changed: Name", "name", "Ada Lovelace",
+         "Augusta Lovelace", True),
         ("record.address.changed", "Address changed: City", "city", "London", "Dublin", True),
     ]  # fmt: skip
 
     lines = tab(staff_client, customer_id)
     stored = events(db, customer_id)
-    assert len(lines) == len(stored) == 14
+    assert len(lines) == len(stored) == 16
     assert [line.kind for line in lines] == [e.kind for e in reversed(stored)]  # newest first
     assert {line.who for line in lines} == {AGENT}
     assert all(before <= e.created_at <= utcnow() for e in stored)

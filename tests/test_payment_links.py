@@ -413,7 +413,19 @@ def test_page_says_paid_in_full_and_credit(app, staff_client, db, make_customer)
     words = text_of(pay(app.test_client(), generate(staff_client, ahead.id)).get_data(True))
     assert "You have a credit of €25.00" in words
     words = text_of(pay(app.test_client(), generate(staff_client, fresh.id)).get_data(True))
-    assert "Paid in full (EUR)" in words and "Nothing yet." in words
+    assert "Paid in full" in words and "Nothing yet." in words
+
+
+def test_page_counts_every_currency_and_says_paid_in_full_only_when_all_are_zero(
+    app, staff_client, db, customer
+):
+    """A euro customer settled in euros but owing dollars owes: no "Paid in full"."""
+    entry(db, customer.id, -1000)
+    entry(db, customer.id, 1000, description="Payment")
+    entry(db, customer.id, -146906, currency="USD", description="Dollar invoice")
+    words = text_of(pay(app.test_client(), generate(staff_client, customer.id)).get_data(True))
+    assert "You owe $1,469.06" in words and "Paid in full" not in words
+    assert "€0.00" not in words
 
 
 def test_page_shows_the_20_newest_entries(app, staff_client, db, customer):
@@ -465,12 +477,13 @@ def test_page_headers_and_weight(app, staff_client, customer, db):
     assert response.mimetype == "text/html"
     assert_public_headers(response)
     assert "Set-Cookie" not in response.headers  # nothing to track the customer by
-    css = client.get("/static/pay.css")
+    html = response.get_data(as_text=True)
+    # Its own stylesheet (under its fingerprinted name) and nothing else from anywhere.
+    (stylesheet,) = re.findall(r'<link[^>]+href="([^"]+)"', html)
+    assert re.fullmatch(r"/static/pay\.[0-9a-f]{12}\.css", stylesheet)
+    css = client.get(stylesheet)
     assert css.status_code == 200
     assert len(response.get_data()) + len(css.get_data()) < 15 * 1024
-    html = response.get_data(as_text=True)
-    # Its own stylesheet and nothing else from anywhere.
-    assert re.findall(r'<link[^>]+href="([^"]+)"', html) == ["/static/pay.css"]
     assert "app.css" not in html and "htmx" not in html
 
 

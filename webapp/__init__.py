@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from webapp import rate_limits, read_only, security_headers
+from webapp import compression, rate_limits, read_only, security_headers, static_files
 from webapp.config import load_config
 from webapp.extensions import csrf, db, jobs, login_manager, mail, migrate
 
@@ -55,6 +55,9 @@ def create_app(config: dict | None = None) -> Flask:
     # Ids in URLs beyond what an id column holds are "not found", not a database error.
     app.url_map.converters["int"] = IdConverter
 
+    # First, so that its after_request hook runs last, on the finished response.
+    compression.init_app(app)
+    static_files.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     csrf.init_app(app)

@@ -168,4 +168,12 @@ def load_config(instance_path: str) -> dict:
         "EXPORT_BATCH_SIZE": _positive("EXPORT_BATCH_SIZE", 5000),
         # Requests a minute to the public payment-link page, per client address.
         "PAYMENT_LINK_RATE_LIMIT": _positive("PAYMENT_LINK_RATE_LIMIT", 60),
+        # Flask-Compress (webapp/compression.py): pages, fragments and JSON go out as
+        # brotli or gzip, as the client accepts (none for one that sends no
+        # Accept-Encoding), unless shorter than COMPRESS_MIN_SIZE (500 bytes). Files
+        # sent from disk (export downloads) go as they are: their length, ranges and
+        # memory stay send_file's. Static files are compressed once per process
+        # instead (webapp/static_files.py).
+        "COMPRESS_ALGORITHM": ["br", "gzip"],
+        "COMPRESS_STREAMS": False,
     }

@@ -134,6 +134,9 @@ def generate_customers(count: int, seed: int | None = None) -> Iterator[dict]:
             "status": rng.choice(statuses).value,
             "payment_gateway": "card_refunds_only" if rng.random() < 0.2 else "manual",
             "balance_minor": 0,
+            "owes_any": False,
+            "credit_any": False,
+            "other_currencies": 0,
             "personal_data_cleared_at": None,
             "version": 1,
             "created_at": created,
@@ -160,7 +163,8 @@ def insert_demo_customers(
     seed: int | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> None:
-    """Insert ``count`` demo customers with billing addresses, committing in batches."""
+    """Insert ``count`` demo customers with primary contacts and billing addresses, committing
+    in batches."""
     # Looked up before the rows stream: during COPY the connection can run nothing else.
     entity_id = settings.default_legal_entity(session).id
     class_ids = {rate: settings.tax_class_for_rate(session, rate).id for rate in set(TAX_RATES)}
@@ -176,7 +180,25 @@ def insert_demo_customers(
         _copy_postgresql(session, rows, progress)
     else:
         _insert_batches(session, rows, progress)
+    _add_primary_contacts(session)
     _add_billing_addresses(session)
+
+
+def _add_primary_contacts(session: Session) -> None:
+    """The contact named on each new customer becomes its primary contact (a record of the
+    Contacts tab, as Add customer makes it); the customer row holds its copy already."""
+    session.execute(
+        text(
+            "INSERT INTO contacts (customer_id, name, email, phone, position, is_primary,"
+            " wants_billing, wants_updates, wants_legal, created_at, version)"
+            " SELECT c.id, TRIM(c.first_name || ' ' || c.last_name), '', '', c.position, :yes,"
+            " :no, :no, :no, c.created_at, 1 FROM customers c"
+            " WHERE (c.first_name <> '' OR c.last_name <> '') AND NOT EXISTS"
+            " (SELECT 1 FROM contacts p WHERE p.customer_id = c.id)"
+        ),
+        {"yes": True, "no": False},
+    )
+    session.commit()
 
 
 def _add_billing_addresses(session: Session) -> None:

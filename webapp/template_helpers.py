@@ -18,7 +18,7 @@ from webapp.services.customers import STATUS_LABELS
 from webapp.services.gateways import gateway_for
 from webapp.services.guard import edit_refusal
 from webapp.services.mailer import can_resend
-from webapp.services.money import balance_wording, format_money
+from webapp.services.money import balance_phrase, balance_wording, format_money, outstanding
 from webapp.services.reference import (
     countries,
     country_name,
@@ -83,6 +83,10 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["tax_rate"] = format_tax_rate
     app.jinja_env.filters["balance_wording"] = balance_wording
+    app.jinja_env.filters["balance_phrase"] = balance_phrase
+    app.jinja_env.globals["open_balances"] = lambda rows, currency: outstanding(
+        [(row.balance_minor, row.currency) for row in rows], currency
+    )
     app.jinja_env.filters["country_name"] = country_name
     app.jinja_env.filters["status_label"] = lambda status: STATUS_LABELS.get(status, status)
     app.jinja_env.filters["date"] = lambda value: value.strftime("%Y-%m-%d") if value else ""

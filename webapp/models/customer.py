@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     text,
@@ -105,6 +106,11 @@ class Customer(Versioned, db.Model):
     # Balance in the billing currency, mirrored from customer_balances in the same
     # transaction as each entry: the list sorts and filters on it with an index.
     balance_minor: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    # Every currency at a glance, kept with balance_minor: some currency owed, some in
+    # credit, and how many currencies besides the billing one are not at zero.
+    owes_any: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    credit_any: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    other_currencies: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=0)
     # Lower-cased, accent-folded text of every searchable field (see services.search).
     search_text: Mapped[str] = mapped_column(Text, nullable=False, default="")
     # Set by Clear personal data: the profile is blanked and can no longer be edited.
@@ -151,6 +157,18 @@ class Customer(Versioned, db.Model):
         ).ddl_if(dialect="postgresql"),
         Index("ix_customers_balance_status", "balance_minor", "id", "status").ddl_if(
             dialect="sqlite"
+        ),
+        # PostgreSQL: the Owes and In credit filters (any currency), newest first or by
+        # balance, as index walks over just those customers.
+        *(
+            Index(
+                f"ix_customers_{flag.split('_')[0]}_{column}",
+                column,
+                "id",
+                postgresql_where=text(f"{flag} AND status <> 'archived'"),
+            ).ddl_if(dialect="postgresql")
+            for flag in ("owes_any", "credit_any")
+            for column in ("created_at", "balance_minor")
         ),
         # SQLite has no trigram index: this covering index lets a substring search and a
         # deep page read the index alone instead of every wide row.

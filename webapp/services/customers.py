@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from webapp.models.customer import Customer, CustomerStatus, format_customer_id
 from webapp.models.settings import TaxClass
-from webapp.services import addresses, reference, settings, versions
+from webapp.services import addresses, contacts, reference, settings, versions
 from webapp.services.guard import edit_refusal
 from webapp.services.ledger import LedgerError, has_money_moved, lock_customer
 from webapp.services.records import RecordError
@@ -55,11 +55,16 @@ EDITABLE_FIELDS = (
     "payment_gateway",
 )
 
+# The fields kept on the customer row itself; the others are the primary contact's.
+OWN_FIELDS = tuple(name for name in EDITABLE_FIELDS if name not in contacts.PROFILE_FIELDS)
+
 STATUS_LABELS = {status: status.label for status in CustomerStatus}
 
 
-def _apply(customer: Customer, fields: Mapping[str, Any]) -> None:
-    for name in EDITABLE_FIELDS:
+def _apply(
+    customer: Customer, fields: Mapping[str, Any], names: tuple[str, ...] = EDITABLE_FIELDS
+) -> None:
+    for name in names:
         if name in fields:
             value = fields[name]
             setattr(customer, name, value if value is not None or name.endswith("_id") else "")
@@ -72,6 +77,7 @@ def create_customer(session: Session, fields: Mapping[str, Any]) -> Customer:
     _apply(customer, fields)
     settings.assign_defaults(session, customer)
     session.add(customer)
+    _store_contact(session, customer, fields)
     _store_address(session, customer, fields)
     session.commit()
     return customer
@@ -96,16 +102,29 @@ def update_customer(
     if currency != customer.currency and currency_is_locked(session, customer):
         session.rollback()
         raise CustomerError(CURRENCY_LOCKED)
-    _apply(customer, fields)
+    # The contact fields are the primary contact's: _store_contact saves them there.
+    _apply(customer, fields, OWN_FIELDS)
     if "tax_class_id" in fields:
         tax_class = session.get(TaxClass, customer.tax_class_id)
         if tax_class is None:  # deleted while the form was open
             session.rollback()
             raise CustomerError("This tax class no longer exists: choose another.", "tax_class_id")
         customer.tax_rate_bp = tax_class.rate_bp
+    _store_contact(session, customer, fields)
     _store_address(session, customer, fields)
     session.commit()
     return customer
+
+
+def _store_contact(session: Session, customer: Customer, fields: Mapping[str, Any]) -> None:
+    """The form's contact fields are the primary contact: keep its Contact row in step."""
+    if not any(name in fields for name in contacts.PROFILE_FIELDS):
+        return
+    try:
+        contacts.store_profile_contact(session, customer, fields)
+    except RecordError as refusal:
+        session.rollback()
+        raise CustomerError(str(refusal), refusal.field) from None
 
 
 def _store_address(session: Session, customer: Customer, fields: Mapping[str, Any]) -> None:

@@ -166,7 +166,23 @@ def add_entry(
     if currency == customer.currency:
         customer.balance_minor = balance.balance_minor
     session.flush()
+    mirror_currencies(session, customer)
     return entry
+
+
+def mirror_currencies(session: Session, customer: Customer) -> None:
+    """Keep the customer's every-currency flags (owes_any, credit_any, other_currencies)
+    in step with its balances, in the caller's transaction (under the customer's lock)."""
+    amounts = session.execute(
+        select(CustomerBalance.currency, CustomerBalance.balance_minor).where(
+            CustomerBalance.customer_id == customer.id
+        )
+    ).all()
+    customer.owes_any = any(amount < 0 for _, amount in amounts)
+    customer.credit_any = any(amount > 0 for _, amount in amounts)
+    customer.other_currencies = sum(
+        1 for currency, amount in amounts if amount and currency != customer.currency
+    )
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ Exponents come from Babel's CLDR data (JPY 0 decimals, EUR 2, KWD 3), so
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
 
@@ -126,6 +127,24 @@ def balance_wording(amount_minor: int) -> str:
     if amount_minor > 0:
         return "in credit"
     return "paid in full"
+
+
+def outstanding(
+    balances: Iterable[tuple[int, str]], billing_currency: str
+) -> list[tuple[int, str]]:
+    """The currencies whose balance is not zero, (amount_minor, currency), the billing
+    currency first: what a balance says at a glance. Empty: paid in full in every one."""
+    found = [(amount, currency) for amount, currency in balances if amount]
+    return sorted(found, key=lambda pair: (pair[1] != billing_currency, pair[1]))
+
+
+def balance_phrase(amount_minor: int, currency: str) -> str:
+    """One currency of a balance as staff read it: "Owes $1,469.06", "€125.00 in credit"."""
+    if amount_minor < 0:
+        return f"Owes {format_money(-amount_minor, currency)}"
+    if amount_minor > 0:
+        return f"{format_money(amount_minor, currency)} in credit"
+    return f"{format_money(0, currency)} paid in full"
 
 
 def tax_for(net_minor: int, rate_bp: int) -> int:

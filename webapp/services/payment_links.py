@@ -30,6 +30,7 @@ from webapp.services import history
 from webapp.services.guard import lock_editable
 from webapp.services.ledger import balances
 from webapp.services.mailer import queue_email
+from webapp.services.money import outstanding
 from webapp.services.payment_link_tokens import (
     LINK_PLACEHOLDER,
     PaymentLinkError,
@@ -161,7 +162,9 @@ class PublicView:
 
     seller_name: str
     display_name: str
-    balances: list[tuple[int, str]]  # (amount_minor, currency), billing currency first
+    # (amount_minor, currency) of each currency not at zero, billing currency first;
+    # empty when paid in full.
+    balances: list[tuple[int, str]]
     entries: list  # rows: created_at, description, amount_minor, currency
 
 
@@ -183,9 +186,8 @@ def open_link(session: Session, token: str, now: datetime | None = None) -> Publ
         .where(PaymentLink.id == link.id)
         .values(view_count=PaymentLink.view_count + 1, last_viewed_at=now)
     )
-    ordered = [(row.balance_minor, row.currency) for row in balances(session, customer)]
-    if not any(currency == customer.currency for _, currency in ordered):
-        ordered.insert(0, (0, customer.currency))  # no entries yet: paid in full
+    rows = balances(session, customer)
+    ordered = outstanding([(row.balance_minor, row.currency) for row in rows], customer.currency)
     # Plain rows, not entities: the commit below expires entities, and the template
     # would then reload each entry with its own SELECT (and the joined staff row).
     entries = session.execute(

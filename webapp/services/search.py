@@ -46,11 +46,13 @@ SORT_COLUMNS = {
 }
 DEFAULT_SORT = ("created", "desc")
 
-# Balance filters on the billing-currency balance: charges are negative.
+# Balance filters count every currency (charges are negative): a euro customer who
+# owes dollars owes. The flags are kept with the balances (services.ledger).
 BALANCE_FILTERS = {
-    "owes": Customer.balance_minor < 0,
-    "credit": Customer.balance_minor > 0,
-    "paid": Customer.balance_minor == 0,
+    "owes": Customer.owes_any,
+    "credit": Customer.credit_any,
+    # Zero in the billing currency too (implied; it lets a balance sort start at zero).
+    "paid": and_(Customer.balance_minor == 0, ~Customer.owes_any, ~Customer.credit_any),
 }
 
 # '' means the default view: everything but archived customers.
@@ -241,6 +243,7 @@ LIST_COLUMNS = (
     Customer.status,
     Customer.balance_minor,
     Customer.created_at,
+    Customer.other_currencies,
 )
 
 
@@ -255,6 +258,7 @@ class ListRow:
     status: str
     balance_minor: int
     created_at: object
+    other_currencies: int  # besides the billing currency, not at zero
     tags: list[str] = field(default_factory=list)
 
     @property

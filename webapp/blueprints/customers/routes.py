@@ -77,16 +77,21 @@ def new():
     form = CustomerForm()
     if form.validate_on_submit():
         duplicates = _duplicates(form)
-        customer = customer_service.create_customer(db.session, form.customer_fields())
-        # With htmx too the new customer's page opens, the message and any duplicate
-        # warnings on it, as after the plain form's 303.
-        return done(
-            {},
-            to=url_for("customers.show", customer_id=customer.id),
-            message=f"Customer {customer.customer_id} added.",
-            warnings=_duplicate_notes(duplicates),
-            open_page=True,
-        )
+        try:
+            customer = customer_service.create_customer(db.session, form.customer_fields())
+        except customer_service.CustomerError as refusal:
+            db.session.rollback()
+            getattr(form, refusal.field or "name").errors = [str(refusal)]
+        else:
+            # With htmx too the new customer's page opens, the message and any duplicate
+            # warnings on it, as after the plain form's 303.
+            return done(
+                {},
+                to=url_for("customers.show", customer_id=customer.id),
+                message=f"Customer {customer.customer_id} added.",
+                warnings=_duplicate_notes(duplicates),
+                open_page=True,
+            )
     return _render_form(form, title="Add customer", submit="Add customer")
 
 

@@ -85,7 +85,10 @@ def _customer_created(session: Session, customer: Customer) -> None:
 
 
 def _customer_changed(session: Session, customer: Customer) -> None:
+    copied = session.info.get(_COPIED, set())
     for name, old, new in _changes(session, customer, [*CUSTOMER_FIELDS, "status"]):
+        if (customer.id, name) in copied:
+            continue  # the record it was copied from records the change
         is_status = name == "status"
         shown = CUSTOMER_SHOWN.get(name)
         old_text, new_text = (
@@ -250,6 +253,15 @@ CHANGED: dict[type, Callable[[Session, Any], None]] = {
 }
 
 _NEW_IN_TRANSACTION = "history.new"
+_COPIED = "history.copied"
+
+
+def copied_from_record(session: Session, customer: Customer, fields: Iterable[str]) -> None:
+    """Say that ``fields`` of the customer are being set, in this transaction, to a copy of a
+    watched record's values (the primary contact's name and position): that record's own lines
+    record the change, so these fields get no line of their own. Call before setting them."""
+    if customer.id is not None:  # a new customer's fields get no lines anyway
+        session.info.setdefault(_COPIED, set()).update((customer.id, name) for name in fields)
 
 
 def _before_flush(session: Session, _context, _instances) -> None:
@@ -286,6 +298,7 @@ def _before_flush(session: Session, _context, _instances) -> None:
 
 def _transaction_over(session: Session, *_args) -> None:
     session.info.pop(_NEW_IN_TRANSACTION, None)
+    session.info.pop(_COPIED, None)
 
 
 def install() -> None:
