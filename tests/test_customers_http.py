@@ -551,6 +551,27 @@ def test_active_search_pushes_the_canonical_url(staff_client):
     assert response.headers["HX-Push-Url"] == "/customers?q=ada&country=DE"
 
 
+def test_a_sort_heading_sends_the_search_form_and_pushes_the_canonical_url(
+    staff_client, make_customer
+):
+    make_customer(name="Ada Lovelace")
+    html = staff_client.get("/customers?q=ada&sort=name&dir=asc").get_data(as_text=True)
+    heading = re.search(r'<a href="\?q=ada&amp;sort=name&amp;dir=desc"[^>]*>', html).group(0)
+    # With htmx the heading sends the form as it is now (a search typed but not sent yet),
+    # its own sort and direction over the form's hidden ones; without JS, the link.
+    assert 'hx-get="/customers"' in heading and 'hx-include="#search"' in heading
+    assert """hx-vals='{"dir": "desc", "sort": "name"}'""" in heading
+    assert 'hx-sync="this:replace"' in re.search(r'<form[^>]*id="search"[^>]*>', html).group(0)
+
+    # What the heading sends: the form's fields, empty ones too; the URL pushed is canonical.
+    response = staff_client.get(
+        "/customers?q=ada&status=&currency=&country=&balance=&tag=&sort=name&dir=desc",
+        htmx_target="results",
+    )
+    assert response.headers["HX-Push-Url"] == "/customers?q=ada&sort=name&dir=desc"
+    assert "Ada Lovelace" in response.get_data(as_text=True)
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
