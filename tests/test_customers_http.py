@@ -534,6 +534,29 @@ def test_bad_status_is_refused_with_a_message(staff_client, make_customer, db):
     assert customer.status == "active"
 
 
+def header_line(html: str) -> str:
+    """The line under the customer's name: ID, status and company, as read."""
+    header = html.split('<header class="customer-header">', 1)[1].split("</header>", 1)[0]
+    line = header.split('<p class="muted">', 1)[1].split("</p>", 1)[0]
+    return " ".join(re.sub(r"<[^>]+>", "", line).split())
+
+
+def test_the_header_names_the_company_only_when_it_is_not_the_name(staff_client, make_customer):
+    firm = make_customer(name="Harrison Inc", company="Harrison  inc")
+    person = make_customer(name="Ada Lovelace", company="Analytical Engines Ltd")
+    alone = make_customer(name="Grace Hopper", company="")
+
+    firm_line = header_line(staff_client.get(f"/customers/{firm.id}").get_data(as_text=True))
+    assert firm_line == f"{firm.customer_id} · Active"
+    person_line = header_line(staff_client.get(f"/customers/{person.id}").get_data(as_text=True))
+    assert person_line == f"{person.customer_id} · Active · Analytical Engines Ltd"
+    alone_line = header_line(staff_client.get(f"/customers/{alone.id}").get_data(as_text=True))
+    assert alone_line == f"{alone.customer_id} · Active"
+    # The Profile tab still lists the company.
+    html = staff_client.get(f"/customers/{firm.id}").get_data(as_text=True)
+    assert "<dt>Company</dt><dd>Harrison  inc</dd>" in html
+
+
 def test_user_text_is_escaped(staff_client, make_customer):
     customer = make_customer(name="<script>alert(1)</script>", company="<b>bold</b>")
     for url in ("/customers", f"/customers/{customer.id}", f"/customers/{customer.id}/edit"):
