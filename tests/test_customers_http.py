@@ -534,6 +534,19 @@ def test_bad_status_is_refused_with_a_message(staff_client, make_customer, db):
     assert customer.status == "active"
 
 
+def test_the_home_page_goes_to_the_customer_list_with_the_query_kept(staff_client, make_customer):
+    make_customer(name="Ada Lovelace")
+    make_customer(name="Alan Turing")
+    response = staff_client.get("/")
+    assert response.status_code == 302 and response.headers["Location"] == "/customers"
+
+    response = staff_client.get("/?q=ada+lovelace&status=all&tag=a&tag=b%26c")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/customers?q=ada+lovelace&status=all&tag=a&tag=b%26c"
+    html = staff_client.get("/?q=lovelace", follow_redirects=True).get_data(as_text=True)
+    assert "Ada Lovelace" in html and "Alan Turing" not in html
+
+
 def header_line(html: str) -> str:
     """The line under the customer's name: ID, status and company, as read."""
     header = html.split('<header class="customer-header">', 1)[1].split("</header>", 1)[0]
