@@ -81,3 +81,25 @@ def test_long_profile_values_wrap_inside_their_cards(signed_in_page, add_custome
         page.get_by_role("button", name="Actions"),
     ):
         assert box(part)["x"] + box(part)["width"] <= width, f"{part} runs off the screen"
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_ticket_filter_links_sit_together(signed_in_page, add_customer, size):
+    page = signed_in_page
+    width, height = size
+    page.set_viewport_size({"width": width, "height": height})
+    customer = add_customer()
+    page.goto(f"/customers/{customer.id}/tickets")
+
+    links = page.get_by_role("navigation", name="Ticket status").get_by_role("link")
+    expect(links).to_have_text(["Show all", "New", "In progress", "Solved", "Cancelled"])
+    boxes = [box(links.nth(index)) for index in range(links.count())]
+    heading = box(page.get_by_role("heading", name="Tickets", level=2))
+    assert abs(boxes[0]["x"] - heading["x"]) < 1, "the group starts where the tab does"
+    for before, after in zip(boxes, boxes[1:], strict=False):
+        if abs(after["y"] - before["y"]) < 1:  # on the same line: close, as a group
+            gap = after["x"] - (before["x"] + before["width"])
+            assert 0 <= gap <= 32, f"{gap:.0f} px between two filter links"
+        else:  # wrapped onto the next line, at the start
+            assert abs(after["x"] - boxes[0]["x"]) < 1
+    assert all(found["x"] + found["width"] <= width for found in boxes)
