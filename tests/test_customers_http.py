@@ -542,6 +542,42 @@ def test_bad_status_is_refused_with_a_message(staff_client, make_customer, db):
     assert customer.status == "active"
 
 
+def test_the_home_page_goes_to_the_customer_list_with_the_query_kept(staff_client, make_customer):
+    make_customer(name="Ada Lovelace")
+    make_customer(name="Alan Turing")
+    response = staff_client.get("/")
+    assert response.status_code == 302 and response.headers["Location"] == "/customers"
+
+    response = staff_client.get("/?q=ada+lovelace&status=all&tag=a&tag=b%26c")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/customers?q=ada+lovelace&status=all&tag=a&tag=b%26c"
+    html = staff_client.get("/?q=lovelace", follow_redirects=True).get_data(as_text=True)
+    assert "Ada Lovelace" in html and "Alan Turing" not in html
+
+
+def header_line(html: str) -> str:
+    """The line under the customer's name: ID, status and company, as read."""
+    header = html.split('<header class="customer-header">', 1)[1].split("</header>", 1)[0]
+    line = header.split('<p class="muted">', 1)[1].split("</p>", 1)[0]
+    return " ".join(re.sub(r"<[^>]+>", "", line).split())
+
+
+def test_the_header_names_the_company_only_when_it_is_not_the_name(staff_client, make_customer):
+    firm = make_customer(name="Harrison Inc", company="Harrison  inc")
+    person = make_customer(name="Ada Lovelace", company="Analytical Engines Ltd")
+    alone = make_customer(name="Grace Hopper", company="")
+
+    firm_line = header_line(staff_client.get(f"/customers/{firm.id}").get_data(as_text=True))
+    assert firm_line == f"{firm.customer_id} · Active"
+    person_line = header_line(staff_client.get(f"/customers/{person.id}").get_data(as_text=True))
+    assert person_line == f"{person.customer_id} · Active · Analytical Engines Ltd"
+    alone_line = header_line(staff_client.get(f"/customers/{alone.id}").get_data(as_text=True))
+    assert alone_line == f"{alone.customer_id} · Active"
+    # The Profile tab still lists the company.
+    html = staff_client.get(f"/customers/{firm.id}").get_data(as_text=True)
+    assert "<dt>Company</dt><dd>Harrison  inc</dd>" in html
+
+
 def test_user_text_is_escaped(staff_client, make_customer):
     customer = make_customer(name="<script>alert(1)</script>", company="<b>bold</b>")
     for url in ("/customers", f"/customers/{customer.id}", f"/customers/{customer.id}/edit"):
@@ -557,6 +593,27 @@ def test_active_search_pushes_the_canonical_url(staff_client):
         headers={"HX-Trigger": "search"},
     )
     assert response.headers["HX-Push-Url"] == "/customers?q=ada&country=DE"
+
+
+def test_a_sort_heading_sends_the_search_form_and_pushes_the_canonical_url(
+    staff_client, make_customer
+):
+    make_customer(name="Ada Lovelace")
+    html = staff_client.get("/customers?q=ada&sort=name&dir=asc").get_data(as_text=True)
+    heading = re.search(r'<a href="\?q=ada&amp;sort=name&amp;dir=desc"[^>]*>', html).group(0)
+    # With htmx the heading sends the form as it is now (a search typed but not sent yet),
+    # its own sort and direction over the form's hidden ones; without JS, the link.
+    assert 'hx-get="/customers"' in heading and 'hx-include="#search"' in heading
+    assert """hx-vals='{"dir": "desc", "sort": "name"}'""" in heading
+    assert 'hx-sync="this:replace"' in re.search(r'<form[^>]*id="search"[^>]*>', html).group(0)
+
+    # What the heading sends: the form's fields, empty ones too; the URL pushed is canonical.
+    response = staff_client.get(
+        "/customers?q=ada&status=&currency=&country=&balance=&tag=&sort=name&dir=desc",
+        htmx_target="results",
+    )
+    assert response.headers["HX-Push-Url"] == "/customers?q=ada&sort=name&dir=desc"
+    assert "Ada Lovelace" in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize(

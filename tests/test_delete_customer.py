@@ -10,7 +10,7 @@ import threading
 from datetime import date, datetime
 
 import pytest
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import delete, func, inspect, select, text
 
 from tests.conftest import StaffClient, empty_database, make_app
 from tests.test_ledger_concurrency import run_together
@@ -18,7 +18,7 @@ from webapp.extensions import db as _db
 from webapp.models.billing import EntryKind, Invoice, LedgerEntry
 from webapp.models.customer import Customer
 from webapp.models.email import Email
-from webapp.models.history import AuditEvent
+from webapp.models.history import AuditEvent, CustomerEvent
 from webapp.services import (
     activities,
     addresses,
@@ -244,25 +244,22 @@ def expected_what_goes(db, customer_id: int) -> deletion.WhatGoes:
                 text(f"SELECT count(*) FROM {table} WHERE customer_id = :id"), {"id": customer_id}
             )
 
-        other = (
-            "contacts",
-            "addresses",
-            "customer_aliases",
-            "customer_tags",
-            "activities",
-            "tickets",
-            "sales",
-            "payment_links",
-            "customer_events",
-        )
         return deletion.WhatGoes(
             invoices=count("invoices"),
             credit_notes=count("credit_notes"),
             entries=count("ledger_entries"),
+            subscriptions=count("subscriptions"),
+            payment_links=count("payment_links"),
             emails=count("emails"),
             notes=count("notes"),
-            subscriptions=count("subscriptions"),
-            other=sum(count(table) for table in other),
+            contacts=count("contacts"),
+            addresses=count("addresses"),
+            external_ids=count("customer_aliases"),
+            tags=count("customer_tags"),
+            activities=count("activities"),
+            tickets=count("tickets"),
+            sales=count("sales"),
+            history_lines=count("customer_events"),
         )
 
 
@@ -332,27 +329,49 @@ def test_the_confirmation_counts_what_goes(admin_client, db, make_customer):
     assert (expected.invoices, expected.credit_notes, expected.subscriptions) == (2, 1, 1)
     assert (expected.notes, expected.entries) == (2, 5)  # 2 invoices, credit, fee, payment
     assert expected.emails == 4  # two invoices, a credit note and the payment link
-    assert expected.other > 9  # one of each record kind, plus the history lines
+    # The billing address given with the customer, and the warehouse.
+    assert (expected.contacts, expected.addresses, expected.external_ids) == (1, 2, 1)
+    assert (expected.tags, expected.activities, expected.tickets, expected.sales) == (1, 1, 1, 1)
+    assert expected.payment_links == 1 and expected.history_lines > 1
 
     html = admin_client.get(url(customer.id)).get_data(as_text=True)
     items = re.findall(r"<li>([^<]+)</li>", html.split('class="what-goes"', 1)[1].split("</ul>")[0])
+    # Every kind by its name, none lumped together as "other records".
     assert items == [
         "2 invoices",
         "1 credit note",
-        "5 entries",
-        f"{expected.emails} emails",
-        "2 notes",
+        "5 ledger entries",
         "1 subscription",
-        f"{expected.other} other records",
+        "1 payment link",
+        "4 emails",
+        "2 notes",
+        "1 contact",
+        "2 addresses",
+        "1 external ID",
+        "1 tag",
+        "1 activity",
+        "1 ticket",
+        "1 sale",
+        f"{expected.history_lines} history lines",
     ]
     assert deletion.what_goes(db.session, customer.id) == expected
 
 
-def test_what_goes_says_one_and_many():
-    counts = deletion.WhatGoes(1, 0, 1, 2, 1, 0, 1)
-    assert counts.summary() == (
-        "1 invoice, 0 credit notes, 1 entry, 2 emails, 1 note, 0 subscriptions and 1 other record"
-    )
+def test_what_goes_names_each_kind_says_one_and_many_and_leaves_out_none():
+    counts = deletion.WhatGoes(invoices=1, entries=12, emails=2, history_lines=30)
+    assert counts.lines() == ["1 invoice", "12 ledger entries", "2 emails", "30 history lines"]
+    assert counts.summary() == "1 invoice, 12 ledger entries, 2 emails and 30 history lines"
+    assert deletion.WhatGoes(history_lines=1).summary() == "1 history line"
+    assert deletion.WhatGoes().lines() == []
+    assert deletion.WhatGoes().summary() == "nothing kept on the customer"
+
+
+def test_a_customer_with_nothing_kept_on_it_says_so(admin_client, db, customer):
+    db.session.execute(delete(CustomerEvent).where(CustomerEvent.customer_id == customer.id))
+    db.session.commit()
+    html = admin_client.get(url(customer.id)).get_data(as_text=True)
+    items = re.findall(r"<li>([^<]+)</li>", html.split('class="what-goes"', 1)[1].split("</ul>")[0])
+    assert items == ["The customer record alone: nothing else is kept on it."]
 
 
 # -- refusals -------------------------------------------------------------------------------
@@ -394,7 +413,12 @@ def test_an_active_subscription_blocks_the_deletion(admin_client, db, customer):
     )
     visible = customer.customer_id
     html = admin_client.get(url(customer.id)).get_data(as_text=True)
-    assert f"{visible} has an active subscription" in html
+    # Said before anything is tried: not that "nothing was deleted".
+    assert (
+        f"{visible} has an active subscription, so it cannot be deleted yet. Cancel it on the "
+        "Subscriptions tab first." in html
+    )
+    assert "nothing was deleted" not in html.lower()
     assert f'href="/customers/{customer.id}/subscriptions"' in html
     assert "Go to Subscriptions" in html
     form = confirmation_form(html)
@@ -405,8 +429,8 @@ def test_an_active_subscription_blocks_the_deletion(admin_client, db, customer):
     response = admin_client.post(url(customer.id), {"typed_id": visible}, htmx_target="form")
     assert response.status_code == 422
     assert (
-        f"{visible} has an active subscription. Cancel it on the Subscriptions tab first; "
-        "nothing was deleted." in response.get_data(as_text=True)
+        f"{visible} has an active subscription, so it cannot be deleted yet. Cancel it on the "
+        "Subscriptions tab first. Nothing was deleted." in response.get_data(as_text=True)
     )
     assert snapshot(db) == before
 

@@ -4,6 +4,7 @@ download it, the list, stale and expired exports, and the in-process job thread.
 from __future__ import annotations
 
 import csv
+import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -496,6 +497,9 @@ def test_the_export_page_says_whether_the_link_was_emailed(staff_client, db, thr
     # not sent rather than claiming a link went out.
     assert "No email was sent: no mail server is configured." in html
     assert "A link was also emailed" not in html
+    # Sentence after sentence, as read: a space after the link.
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
+    assert "Download CSV. No email was sent: no mail server is configured. The file is" in text
     export = db.session.scalars(select(Export)).one()
     assert export.email.kind == "export_ready"
     assert export.email.status == EmailStatus.NOT_SENT

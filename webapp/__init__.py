@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from urllib.parse import urlencode
 
 from flask import Flask, jsonify, make_response, redirect, request, url_for
 from flask_wtf.csrf import CSRFError
@@ -129,7 +130,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.get("/")
     def index():
-        return redirect(url_for("customers.index"))
+        """The home page is the customer list, with the query kept (``/?q=ada``)."""
+        query = urlencode(list(request.args.items(multi=True)))
+        return redirect(url_for("customers.index") + (f"?{query}" if query else ""))
 
     @app.before_request
     def refuse_unstorable_characters():

@@ -53,17 +53,25 @@ THROUGH_PARENT = {"invoice_lines": ("invoice_id", "invoices")}
 # goes to a member of staff and has no customer.
 NOT_A_CUSTOMERS = {"exports": "staff exports; the email of an export has no customer"}
 
-# What the confirmation and the audit line count as "other records".
-OTHER_TABLES = (
-    "contacts",
-    "addresses",
-    "customer_aliases",
-    "customer_tags",
-    "activities",
-    "tickets",
-    "sales",
-    "payment_links",
-    "customer_events",
+# What the confirmation and the audit line count, each kind by its name, in the order
+# they list them: (the WhatGoes field, its table, one, many). Invoice lines go with
+# their invoices and are not counted apart.
+COUNTED = (
+    ("invoices", "invoices", "invoice", "invoices"),
+    ("credit_notes", "credit_notes", "credit note", "credit notes"),
+    ("entries", "ledger_entries", "ledger entry", "ledger entries"),
+    ("subscriptions", "subscriptions", "subscription", "subscriptions"),
+    ("payment_links", "payment_links", "payment link", "payment links"),
+    ("emails", "emails", "email", "emails"),
+    ("notes", "notes", "note", "notes"),
+    ("contacts", "contacts", "contact", "contacts"),
+    ("addresses", "addresses", "address", "addresses"),
+    ("external_ids", "customer_aliases", "external ID", "external IDs"),
+    ("tags", "customer_tags", "tag", "tags"),
+    ("activities", "activities", "activity", "activities"),
+    ("tickets", "tickets", "ticket", "tickets"),
+    ("sales", "sales", "sale", "sales"),
+    ("history_lines", "customer_events", "history line", "history lines"),
 )
 
 CONFIRM_FIELD = "typed_id"
@@ -83,35 +91,44 @@ class CustomerGone(DeletionError):
 
 @dataclass(frozen=True)
 class WhatGoes:
-    """How many of a customer's rows Delete customer removes (confirmation and audit line)."""
+    """How many of a customer's rows Delete customer removes, by kind (``COUNTED``), for
+    the confirmation and the audit line."""
 
-    invoices: int
-    credit_notes: int
-    entries: int
-    emails: int
-    notes: int
-    subscriptions: int
-    other: int  # contacts, addresses, external IDs, tags, activities, tickets, sales …
+    invoices: int = 0
+    credit_notes: int = 0
+    entries: int = 0
+    subscriptions: int = 0
+    payment_links: int = 0
+    emails: int = 0
+    notes: int = 0
+    contacts: int = 0
+    addresses: int = 0
+    external_ids: int = 0
+    tags: int = 0
+    activities: int = 0
+    tickets: int = 0
+    sales: int = 0
+    history_lines: int = 0
     # Finished customer exports whose files are deleted too (they hold every customer);
     # not the customer's rows, so not in ``lines`` or the audit line.
     export_files: int = 0
 
     def lines(self) -> list[str]:
-        """One phrase per kind: "3 invoices", "1 credit note" … "12 other records"."""
+        """One phrase per kind the customer has, named: "3 invoices", "1 credit note" …
+        "30 history lines"; a kind with none is left out."""
         return [
-            counted(self.invoices, "invoice", "invoices"),
-            counted(self.credit_notes, "credit note", "credit notes"),
-            counted(self.entries, "entry", "entries"),
-            counted(self.emails, "email", "emails"),
-            counted(self.notes, "note", "notes"),
-            counted(self.subscriptions, "subscription", "subscriptions"),
-            counted(self.other, "other record", "other records"),
+            counted(getattr(self, name), one, many)
+            for name, _table, one, many in COUNTED
+            if getattr(self, name)
         ]
 
     def summary(self) -> str:
-        """As the audit line says it: 3 invoices, 1 credit note, … and 12 other records."""
-        *first, last = self.lines()
-        return f"{', '.join(first)} and {last}"
+        """As the audit line says it: 3 invoices, 1 credit note, … and 30 history lines."""
+        lines = self.lines()
+        if not lines:
+            return "nothing kept on the customer"
+        *first, last = lines
+        return f"{', '.join(first)} and {last}" if first else last
 
 
 def _table(name: str) -> Table:
@@ -151,13 +168,7 @@ def what_goes(session: Session, customer_id: int) -> WhatGoes:
         return _count(session, name, customer_id)
 
     return WhatGoes(
-        invoices=count("invoices"),
-        credit_notes=count("credit_notes"),
-        entries=count("ledger_entries"),
-        emails=count("emails"),
-        notes=count("notes"),
-        subscriptions=count("subscriptions"),
-        other=sum(count(name) for name in OTHER_TABLES),
+        **{name: count(table) for name, table, _one, _many in COUNTED},
         export_files=exports.finished_files(session),
     )
 
@@ -194,11 +205,13 @@ def uncovered_tables(metadata: MetaData | None = None) -> set[str]:
 
 
 def delete_refusal(session: Session, customer: Customer) -> str | None:
-    """Why this customer cannot be deleted now (an active subscription), or None."""
+    """Why this customer cannot be deleted now (an active subscription), or None. The
+    confirmation says it before anything is tried; a refused deletion adds that nothing
+    was deleted."""
     if subscriptions.has_active(session, customer.id):
         return (
-            f"{customer.customer_id} has an active subscription. Cancel it on the "
-            "Subscriptions tab first; nothing was deleted."
+            f"{customer.customer_id} has an active subscription, so it cannot be deleted "
+            "yet. Cancel it on the Subscriptions tab first."
         )
     return None
 
@@ -231,7 +244,7 @@ def delete_customer(session: Session, customer_id: int, typed_id: str | None) ->
             )
         refusal = delete_refusal(session, customer)
         if refusal is not None:
-            raise DeletionError(refusal)
+            raise DeletionError(f"{refusal} Nothing was deleted.")
         counts = what_goes(session, customer.id)
         for name in CUSTOMER_TABLES:
             table = _table(name)

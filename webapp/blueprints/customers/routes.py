@@ -62,8 +62,9 @@ def index():
         has_customers=has_customers,
         tags=tags_service.all_tags(db.session, query.tag),
     )
-    if is_htmx_partial() and request.headers.get("HX-Trigger") == "search":
-        # The search form pushes the canonical URL (no empty parameters), not its raw values.
+    if is_htmx_partial() and request.headers.get("HX-Target") == "results":
+        # The table's requests (the search form, a sort heading sending the form, the
+        # pager) push the canonical URL (no empty parameters), not the form's raw values.
         canonical = query.url_query()
         response.headers["HX-Push-Url"] = url_for("customers.index") + (
             f"?{canonical}" if canonical else ""
