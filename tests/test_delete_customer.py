@@ -329,8 +329,9 @@ def test_the_confirmation_counts_what_goes(admin_client, db, make_customer):
     assert (expected.invoices, expected.credit_notes, expected.subscriptions) == (2, 1, 1)
     assert (expected.notes, expected.entries) == (2, 5)  # 2 invoices, credit, fee, payment
     assert expected.emails == 4  # two invoices, a credit note and the payment link
-    # The billing address given with the customer, and the warehouse.
-    assert (expected.contacts, expected.addresses, expected.external_ids) == (1, 2, 1)
+    # The primary contact typed with the customer and one more; the billing address given
+    # with the customer, and the warehouse.
+    assert (expected.contacts, expected.addresses, expected.external_ids) == (2, 2, 1)
     assert (expected.tags, expected.activities, expected.tickets, expected.sales) == (1, 1, 1, 1)
     assert expected.payment_links == 1 and expected.history_lines > 1
 
@@ -345,7 +346,7 @@ def test_the_confirmation_counts_what_goes(admin_client, db, make_customer):
         "1 payment link",
         "4 emails",
         "2 notes",
-        "1 contact",
+        "2 contacts",
         "2 addresses",
         "1 external ID",
         "1 tag",
