@@ -148,9 +148,11 @@ def header_balance(page: Page) -> Locator:
 
 
 def expect_header_balance(page: Page, amount: str, wording: str) -> None:
+    """The header's one currency as it reads: "Owes €119.00", "€25.00 in credit",
+    "€0.00 paid in full" (``amount`` signed, as the ledger keeps it)."""
     balance = header_balance(page)
-    expect(balance.locator("strong")).to_have_text(amount)
-    expect(balance).to_contain_text(wording)
+    phrase = f"Owes {amount.removeprefix(MINUS)}" if wording == "owes" else f"{amount} {wording}"
+    expect(balance.locator("strong")).to_have_text(phrase)
 
 
 def entry_row(page: Page, description: str) -> Locator:
