@@ -4,23 +4,13 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
+from tests.test_every_currency import post as post_entry
 from webapp.extensions import db
-from webapp.models.billing import EntryKind
-from webapp.services import ledger
 
 
 def post(live_app, customer_id: int, amount_minor: int, currency: str) -> None:
     with live_app.app_context():
-        ledger.post_entry(
-            db.session,
-            customer_id,
-            kind=EntryKind.CHARGE if amount_minor < 0 else EntryKind.CREDIT,
-            amount_minor=amount_minor,
-            currency=currency,
-            description="Consulting (USD)",
-            actor_id=None,
-            key=None,
-        )
+        post_entry(db, customer_id, amount_minor, currency)
         db.session.remove()
 
 
