@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, object_session
 
 from webapp.models.contacts import Alias
@@ -319,13 +320,20 @@ def _tag_names():
     )
 
 
+def _as_shown(session: Session, query: CustomerQuery) -> tuple[CustomerQuery, int | None]:
+    """The view as shown and its tag's id: a tag filter naming no tag (an old bookmark) is
+    left out, like an unknown currency."""
+    tag_id = tag_id_for_key(session, query.tag)
+    if query.tag and tag_id is None:
+        query = replace(query, tag="")
+    return query, tag_id
+
+
 def list_customers(session: Session, query: CustomerQuery) -> CustomerPage:
     """One page of customers for a view: the shown columns and tag names of 50 rows, in one
     query by keyset (see webapp.paging). A tag filter naming no tag is left out of the view
     (an old bookmark): the page's ``query`` is the view as shown."""
-    tag_id = tag_id_for_key(session, query.tag)
-    if query.tag and tag_id is None:
-        query = replace(query, tag="")  # no such tag: ignored, like an unknown currency
+    query, tag_id = _as_shown(session, query)
     statement = narrow_to_view(query, select(*LIST_COLUMNS, _tag_names()), tag_id)
     page = keyset_page(
         session,
@@ -339,6 +347,49 @@ def list_customers(session: Session, query: CustomerQuery) -> CustomerPage:
         tags = sorted(names.split(TAG_JOIN), key=tag_key) if names else []
         customers.append(ListRow(*columns, tags=tags))
     return CustomerPage(query=query, customers=customers, rows=page)
+
+
+# Counting stops here: past it the list says "more than 10,000", never a COUNT of the table.
+COUNT_CAP = 10_000
+# A count that would take longer (a search whose few matches are spread thinly) gives up.
+COUNT_TIMEOUT_MS = 1_500
+
+
+@dataclass(frozen=True)
+class MatchCount:
+    """How many customers a view holds: ``number`` exactly, or more than ``number`` when
+    ``more``; ``number`` is None when counting gave up."""
+
+    number: int | None
+    more: bool = False
+    filtered: bool = False
+
+
+def count_of_page(page: CustomerPage) -> MatchCount | None:
+    """The count a page tells for free: a first page with nothing after it holds the view."""
+    if page.is_first and not page.has_next:
+        return MatchCount(len(page.customers), filtered=page.query.is_filtered)
+    return None
+
+
+def count_matches(session: Session, query: CustomerQuery, cap: int = COUNT_CAP) -> MatchCount:
+    """Count the view up to ``cap``: the index walk stops at the (cap + 1)th match.
+    On PostgreSQL the count runs in the caller's transaction under a statement timeout
+    and gives up (number None) rather than hold a worker."""
+    query, tag_id = _as_shown(session, query)
+    matches = narrow_to_view(query, select(Customer.id), tag_id).limit(cap + 1).subquery()
+    statement = select(func.count()).select_from(matches)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    try:
+        if postgres:
+            session.execute(text(f"SET LOCAL statement_timeout = {COUNT_TIMEOUT_MS}"))
+        number = session.scalar(statement)
+    except OperationalError as error:
+        if getattr(error.orig, "sqlstate", None) != "57014":  # query_canceled
+            raise
+        session.rollback()
+        return MatchCount(None, filtered=query.is_filtered)
+    return MatchCount(min(number, cap), more=number > cap, filtered=query.is_filtered)
 
 
 def any_customers(session: Session) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, request, url_for
 from jinja2_fragments.flask import render_block
 
 from webapp.blueprints import editing
@@ -16,7 +16,13 @@ from webapp.rendering import done, htmx_done, is_htmx_partial, render_form, rend
 from webapp.services import customers as customer_service
 from webapp.services import guard, versions
 from webapp.services import tags as tags_service
-from webapp.services.search import CustomerQuery, any_customers, list_customers
+from webapp.services.search import (
+    CustomerQuery,
+    any_customers,
+    count_matches,
+    count_of_page,
+    list_customers,
+)
 
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
@@ -54,11 +60,18 @@ def index():
     page = list_customers(db.session, CustomerQuery.from_args(request.args))
     query = page.query  # an unknown tag is left out
     has_customers = bool(page.customers) or any_customers(db.session)
+    # How many match: free when one page holds them all; otherwise counted by its own
+    # request after the page is shown (htmx), or inline when asked for (?count=1, the
+    # link shown without JS).
+    count = count_of_page(page)
+    if count is None and request.args.get("count") == "1":
+        count = count_matches(db.session, query)
     response = render_page(
         "customers/index.html",
         blocks=("results",),
         page=page,
         query=query,
+        count=count,
         has_customers=has_customers,
         tags=tags_service.all_tags(db.session, query.tag),
     )
@@ -70,6 +83,21 @@ def index():
             f"?{canonical}" if canonical else ""
         )
     return response
+
+
+@bp.get("/count")
+def count():
+    """The match count of a view, asked for by the list once it is shown (htmx). Not
+    ``@read_only``: the count runs under a statement timeout set for its transaction."""
+    query = CustomerQuery.from_args(request.args)
+    if not is_htmx_partial():  # opened as a page: the list with its count
+        return redirect(url_for("customers.index", **query.to_args(), count="1"))
+    return render_block(
+        "customers/index.html",
+        "match_count",
+        query=query,
+        count=count_matches(db.session, query),
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])
