@@ -509,6 +509,47 @@ def test_email_page_shows_meta_and_a_sandboxed_frame(staff_client, db, customer)
     assert f'src="/customers/{customer.id}/emails/{email.id}/body"' in frame.group(0)
 
 
+def frame_heights(staff_client, customer, email) -> dict[str, int]:
+    """The frame's height attribute and its data-height-<window> ones, by name."""
+    html = staff_client.get(f"/customers/{customer.id}/emails/{email.id}").get_data(as_text=True)
+    frame = re.search(r"<iframe[^>]*>", html).group(0)
+    return {
+        name: int(value) for name, value in re.findall(r'\s((?:data-)?height[-\d]*)="(\d+)"', frame)
+    }
+
+
+def test_the_frame_is_sized_to_the_email_for_a_phone_and_wider_windows(staff_client, db, customer):
+    short = record_email(db, customer.id, html_body="<p>Hello</p>")
+    paragraph = "<p>" + "Every word of this sentence takes room on a line. " * 12 + "</p>"
+    long = record_email(db, customer.id, html_body=paragraph * 6)
+    short_frame = frame_heights(staff_client, customer, short)
+    long_frame = frame_heights(staff_client, customer, long)
+    assert set(short_frame) == set(long_frame) == {"height", "data-height-390", "data-height-700"}
+    # A narrower window wraps the text into more lines: the frame is taller there.
+    assert long_frame["height"] > long_frame["data-height-390"] > long_frame["data-height-700"]
+    # Six paragraphs of 600 characters: 50 lines of 18 px or more in any font in a
+    # 636 px frame, and not a screenful of empty space more than that.
+    assert 50 * 18 < long_frame["data-height-700"] < 50 * 18 + 800
+    assert short_frame["height"] < 150
+    assert all(long_frame[name] > short_frame[name] for name in short_frame)
+
+
+def test_the_frame_shows_the_body_as_written(staff_client, db, customer):
+    email = record_email(
+        db,
+        customer.id,
+        html_body='<!doctype html><html><body style="margin:0;background:#f4f5f7;"'
+        ' onload="steal()"><p>Dear customer</p></body></html>',
+    )
+    body = staff_client.get(f"/customers/{customer.id}/emails/{email.id}/body")
+    html = body.get_data(as_text=True)
+    # Standards mode and the body's own style, as the email was written …
+    assert html.startswith("<!doctype html>")
+    assert '<body style="margin:0;background:#f4f5f7;"><p>Dear customer</p></body>' in html
+    # … and nothing else of the <body> tag.
+    assert "onload" not in html and "steal" not in html
+
+
 def test_email_body_is_sanitised_and_served_sandboxed(staff_client, db, customer):
     email = record_email(
         db,

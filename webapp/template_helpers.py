@@ -78,6 +78,12 @@ def summary_errors(form, page_html: str) -> list[SummaryError]:
     return [error for _position, error in found]
 
 
+def company_beside(company: str, name: str) -> str:
+    """The company to show beside a customer's name, or "" when it only says the name
+    again (a business whose name is its company's)."""
+    return company if company and company.lower().split() != name.lower().split() else ""
+
+
 def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["phone"] = display_phone
     app.jinja_env.filters["money"] = format_money
@@ -88,6 +94,7 @@ def register_template_helpers(app: Flask) -> None:
         [(row.balance_minor, row.currency) for row in rows], currency
     )
     app.jinja_env.filters["country_name"] = country_name
+    app.jinja_env.filters["company_beside"] = company_beside
     app.jinja_env.filters["status_label"] = lambda status: STATUS_LABELS.get(status, status)
     app.jinja_env.filters["date"] = lambda value: value.strftime("%Y-%m-%d") if value else ""
     app.jinja_env.filters["datetime"] = lambda value: (

@@ -146,7 +146,7 @@ def test_add_customer(signed_in_page, js_enabled, live_app):
     page.get_by_role("link", name="← Customers").click()
     row = results(page).get_by_role("row").filter(has_text="Grace Hopper")
     expect(row).to_contain_text(saved["customer_id"])
-    expect(row).to_contain_text("EUR")
+    expect(row.locator("td.amount")).to_have_text("€0.00")  # in the billing currency, EUR
 
 
 def test_add_customer_with_the_email_of_another_warns_on_the_new_page(

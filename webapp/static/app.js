@@ -206,6 +206,19 @@
     }
   });
 
+  // On a phone the customer tabs scroll sideways in one row: the open tab is brought into
+  // sight after a page load or a tab swap, in browsers without CSS scroll-initial-target.
+  function showCurrentTab(root) {
+    if (window.CSS && CSS.supports && CSS.supports("scroll-initial-target: nearest")) return;
+    (root || document).querySelectorAll(".tabs ul").forEach(function (row) {
+      var current = row.querySelector("[aria-current=page]");
+      if (!current || row.scrollWidth <= row.clientWidth) return;
+      row.scrollLeft = current.offsetLeft - (row.clientWidth - current.offsetWidth) / 2;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { showCurrentTab(); });
+  document.addEventListener("htmx:afterSettle", function (event) { showCurrentTab(event.target); });
+
   document.addEventListener("change", function (event) {
     var target = event.target;
     if (target.name === "currency" && target.form && target.form.currency_chosen) {

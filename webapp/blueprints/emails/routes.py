@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import nh3
 from flask import Blueprint, abort, make_response, url_for
+from markupsafe import escape
 
 from webapp.blueprints.customers.answers import customer_or_404
+from webapp.blueprints.emails.frame import frame_heights
 from webapp.extensions import db
 from webapp.rendering import done, render_page
 from webapp.security_headers import HeaderPolicy, content_security_policy, header_policy
@@ -45,6 +49,23 @@ BODY_ATTRIBUTES = {
 }
 
 
+_BODY_STYLE = re.compile(r"<body\b[^>]*?\sstyle=\"([^\"]*)\"", re.IGNORECASE)
+
+
+def _shown_html(email) -> str:
+    """The HTML body as the frame shows it: cleaned to what BODY_ATTRIBUTES allow, the
+    payment link left out, laid out as it was written (standards mode, and the <body>'s
+    own margin, background and font, which cleaning drops with the <body> tag)."""
+    cleaned = nh3.clean(
+        without_link(email.html_body),
+        attributes=BODY_ATTRIBUTES,
+        clean_content_tags={"script", "style", "title"},
+    )
+    style = _BODY_STYLE.search(email.html_body or "")
+    body_style = f' style="{escape(style.group(1))}"' if style else ""
+    return f"<!doctype html>\n<body{body_style}>{cleaned}</body>"
+
+
 def _email_or_404(customer_id: int, email_id: int):
     email = mailer.customer_email(db.session, customer_id, email_id)
     if email is None:
@@ -62,6 +83,9 @@ def show(customer_id: int, email_id: int):
         customer=customer,
         email=email,
         text_body=without_link(email.text_body),
+        # The frame cannot size itself to the email (no script runs in it): its height
+        # is worked out from the HTML it shows, for a phone and for wider windows.
+        frame_heights=frame_heights(_shown_html(email)) if email.html_body else None,
     )
 
 
@@ -70,12 +94,7 @@ def show(customer_id: int, email_id: int):
 def body(customer_id: int, email_id: int):
     """The HTML body alone, cleaned and sandboxed, for the frame on the email page."""
     email = _email_or_404(customer_id, email_id)
-    cleaned = nh3.clean(
-        without_link(email.html_body),
-        attributes=BODY_ATTRIBUTES,
-        clean_content_tags={"script", "style", "title"},
-    )
-    return make_response(cleaned)
+    return make_response(_shown_html(email))
 
 
 @bp.post("/<int:email_id>/resend")
