@@ -90,6 +90,7 @@ def answer_problem(response, target: str):
 FRAGMENT_ONLY = {
     "customers.currency_field": "currency_field",
     "customers.duplicates": "duplicates",
+    "customers.count": "match-count",  # the list's count, asked for once the list shows
 }
 
 
