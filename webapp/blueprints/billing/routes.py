@@ -13,6 +13,7 @@ from webapp.models.billing import CreditNote, EntryKind, Invoice
 from webapp.rendering import render_form, render_page
 from webapp.services import billing as billing_service
 from webapp.services import ledger
+from webapp.services.documents import document_of
 from webapp.services.money import format_money
 
 bp = Blueprint("billing", __name__)
@@ -101,11 +102,11 @@ def new_charge(customer_id: int):
 
 @bp.get("/invoices/<int:invoice_id>")
 def invoice(invoice_id: int):
-    """The printable invoice: seller, customer, lines, tax, total, due date."""
+    """The printable invoice as issued: seller, buyer, dates, lines, tax per rate, total."""
     found = db.session.get(Invoice, invoice_id)
     if found is None:
         abort(404)
-    return render_page("billing/invoice.html", invoice=found, customer=found.customer)
+    return render_page("billing/invoice.html", document=document_of(found), customer=found.customer)
 
 
 @bp.route("/invoices/<int:invoice_id>/<action>", methods=["GET", "POST"])
@@ -142,4 +143,6 @@ def credit_note(credit_note_id: int):
     found = db.session.get(CreditNote, credit_note_id)
     if found is None:
         abort(404)
-    return render_page("billing/credit_note.html", credit_note=found, customer=found.customer)
+    return render_page(
+        "billing/credit_note.html", document=document_of(found), customer=found.customer
+    )
