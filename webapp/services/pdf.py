@@ -336,7 +336,8 @@ def _wrap(pdf: FPDF, text: str, width: float) -> list[str]:
     for paragraph in (text or "").replace("\r\n", "\n").split("\n"):
         line: list[str] = []
         used = 0.0
-        for word in paragraph.split():
+        # Split at plain spaces only: a no-break space ("KWD\u00a01.234") holds.
+        for word in filter(None, paragraph.replace("\t", " ").split(" ")):
             word_width = measure(word)
             if line and used + space + word_width <= width:
                 line.append(word)
@@ -385,10 +386,11 @@ def _party(pdf: FPDF, party: Party, x: float, width: float, heading: str = "") -
     if heading:
         pdf.set_font(FAMILY, "B", SMALL_PT)
         pdf.set_text_color(*MUTED)
-        _lines(pdf, x, width, [heading.upper()], SMALL_LINE + 0.6)
+        _lines(pdf, x, width, [heading], SMALL_LINE + 0.6)
         pdf.set_text_color(*INK)
-    pdf.set_font(FAMILY, "B", BODY_PT + 1)
-    _lines(pdf, x, width, [party.name], LINE + 0.6)
+    if party.name:
+        pdf.set_font(FAMILY, "B", BODY_PT + 1)
+        _lines(pdf, x, width, [party.name], LINE + 0.6)
     pdf.set_font(FAMILY, "", BODY_PT)
     _lines(pdf, x, width, party.lines, LINE)
 
