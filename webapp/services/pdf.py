@@ -10,7 +10,7 @@ page it runs onto), the totals, notes, and on every page the footer text and
 The text is real text in DejaVu Sans (``webapp/fonts/``), embedded as a subset,
 so it can be searched, copied and read back. Characters DejaVu Sans lacks (Chinese,
 Japanese, Korean …) are drawn from a fallback font when one is configured or found
-on the system (``fallback_font_path``), otherwise left out, and fpdf2 logs which.
+on the system (``fallback_font_path``), otherwise left out (fpdf2 logs which).
 
 Speed: parsing a TrueType font costs tens of milliseconds, and a document
 needs two. Each font is parsed once per process (``_parsed``); a document gets a
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import copy
 import io
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -226,28 +225,27 @@ def covered(texts: Sequence[str], common: bool = False) -> bool:
     )
 
 
-def fallback_font_path() -> Path | None:
-    """The font for characters DejaVu Sans lacks: PDF_FALLBACK_FONT (a path, or "none"),
-    else the first of SYSTEM_FALLBACK_FONTS installed, else None."""
-    chosen = os.environ.get("PDF_FALLBACK_FONT", "").strip()
+def fallback_font_path(setting: str = "") -> Path | None:
+    """The font for characters DejaVu Sans lacks: ``setting`` (PDF_FALLBACK_FONT: a path,
+    or "none"), else the first of SYSTEM_FALLBACK_FONTS installed, else None."""
+    chosen = (setting or "").strip()
     if chosen.lower() == "none":
         return None
-    candidates = [chosen] if chosen else list(SYSTEM_FALLBACK_FONTS)
-    for candidate in candidates:
+    for candidate in [chosen] if chosen else SYSTEM_FALLBACK_FONTS:
         path = Path(candidate)
         if path.is_file():
             return path
     return None
 
 
-def _install_fonts(pdf: FPDF, sheet: Sheet) -> None:
+def _install_fonts(pdf: FPDF, sheet: Sheet, fallback_font: str) -> None:
     texts = sheet.texts()
     common = covered(texts, common=True)
     for style in FONT_FILES:
         _add_bundled_font(pdf, style, common)
     if common or covered(texts):
         return
-    fallback = fallback_font_path()
+    fallback = fallback_font_path(fallback_font)
     if fallback is not None:
         pdf.add_font(FALLBACK_FAMILY, "", str(fallback))
         pdf.set_fallback_fonts([FALLBACK_FAMILY], exact_match=False)
@@ -301,10 +299,11 @@ class _SheetPdf(FPDF):
         self.set_text_color(*INK)
 
 
-def render(sheet: Sheet) -> bytes:
-    """The PDF of ``sheet``: A4, real text, page breaks with the table heading repeated."""
+def render(sheet: Sheet, fallback_font: str = "") -> bytes:
+    """The PDF of ``sheet``: A4, real text, page breaks with the table heading repeated.
+    ``fallback_font``: see ``fallback_font_path``."""
     pdf = _SheetPdf(sheet)
-    _install_fonts(pdf, sheet)
+    _install_fonts(pdf, sheet, fallback_font)
     pdf.set_margins(MARGIN, MARGIN, MARGIN)
     pdf.set_title(f"{sheet.title} {sheet.number}")
     pdf.set_author(sheet.seller.name)
