@@ -18,9 +18,9 @@ light copy of it with its own subset bookkeeping and a fresh, lazily read font
 object for fpdf2 to cut its subset from (the cut changes that object). What that
 object is read from is prepared once too (``_font_bytes``): without the tables fpdf2
 never uses, and, for the usual document, cut down to the common scripts
-(COMMON_RANGES), which fontTools reads and cuts about three times as fast as the
-whole font. Lines are wrapped by measuring each word once. The same document always
-gives the same bytes: its dates come from the sheet, not the clock.
+(COMMON_RANGES), which fontTools reads and cuts far quicker than the whole font.
+Lines are wrapped by measuring each word once. The same document always gives the
+same bytes: its dates come from the sheet, not the clock.
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ COMMON_RANGES = (
 def _font_bytes(path: Path, common: bool) -> bytes:
     """A bundled font as documents read it, made once per process: without the tables
     fpdf2 never uses, and with ``common`` cut down to COMMON_RANGES (1,900 of DejaVu
-    Sans's 6,300 glyphs), which fontTools reads and cuts three times as fast."""
+    Sans's 6,300 glyphs), which fontTools reads and cuts far quicker."""
     font = ttLib.TTFont(path, recalcTimestamp=False)
     for tag in _UNUSED_TABLES:
         if tag in font:
