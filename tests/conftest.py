@@ -365,6 +365,18 @@ def smtp() -> Iterator[SmtpServer]:
     server.stop()
 
 
+@pytest.fixture
+def smtp_app(app, database_url, instance_dir, smtp):
+    """The app configured to deliver to the ``smtp`` fixture. Flask-Mail copies
+    MAIL_SERVER and MAIL_PORT when it is initialised, so setting them on a running
+    app does not move delivery: this is a new app on the same database."""
+    mail_app = make_app(database_url, instance_dir, **smtp.config())
+    with mail_app.app_context():
+        yield mail_app
+        _db.session.remove()
+        _db.engine.dispose()
+
+
 class RedisServer:
     """A throwaway redis-server on a loopback port (no persistence), stoppable."""
 

@@ -87,18 +87,6 @@ def customer(euro_customer):
     return euro_customer
 
 
-@pytest.fixture
-def smtp_app(app, database_url, instance_dir, smtp):
-    """The app configured to deliver to the ``smtp`` fixture. Flask-Mail copies
-    MAIL_SERVER and MAIL_PORT when it is initialised, so setting them on a running
-    app does not move delivery: this is a new app on the same database."""
-    mail_app = make_app(database_url, instance_dir, **smtp.config())
-    with mail_app.app_context():
-        yield mail_app
-        _db.session.remove()
-        _db.engine.dispose()
-
-
 class RefusingHandler:
     """An SMTP server that answers every RCPT TO with ``reply``."""
 

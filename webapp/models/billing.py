@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -112,6 +113,8 @@ class Invoice(db.Model):
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     issue_date: Mapped[date] = mapped_column(Date, nullable=False)
     due_date: Mapped[date] = mapped_column(Date, nullable=False)
+    # When the goods or services were supplied; None means on the issue date.
+    supply_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     subtotal_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
     tax_rate_bp: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     tax_minor: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
@@ -125,6 +128,24 @@ class Invoice(db.Model):
     seller_name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
     seller_address: Mapped[str] = mapped_column(Text, nullable=False, default="")
     seller_tax_id: Mapped[str] = mapped_column(String(50), nullable=False, default="")
+    # The buyer as it was when the document was issued: editing the customer or
+    # clearing their personal data later does not rewrite issued documents.
+    buyer_name: Mapped[str] = mapped_column(
+        String(200), nullable=False, default="", server_default=""
+    )
+    buyer_company: Mapped[str] = mapped_column(
+        String(200), nullable=False, default="", server_default=""
+    )
+    buyer_address: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
+    buyer_tax_id: Mapped[str] = mapped_column(
+        String(50), nullable=False, default="", server_default=""
+    )
+    # The customer's public ID (C-000042) as the panel showed it.
+    buyer_customer_number: Mapped[str] = mapped_column(
+        String(30), nullable=False, default="", server_default=""
+    )
+    # The legal entity's footer (bank details, payment instructions) as issued.
+    footer_text: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
 
     lines = relationship(
         "InvoiceLine", back_populates="invoice", order_by="InvoiceLine.id", lazy="selectin"
@@ -150,7 +171,15 @@ class InvoiceLine(db.Model):
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), nullable=False, index=True)
     description: Mapped[str] = mapped_column(String(500), nullable=False)
     quantity: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    # The line's net amount: quantity x unit price, before tax.
     amount_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    unit_price_minor: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, default=0, server_default=text("0")
+    )
+    # Hundredths of a percent, as on the invoice: 19.00 % is 1900.
+    tax_rate_bp: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default=text("0")
+    )
 
     invoice = relationship("Invoice", back_populates="lines")
 
@@ -174,6 +203,24 @@ class CreditNote(db.Model):
     seller_name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
     seller_address: Mapped[str] = mapped_column(Text, nullable=False, default="")
     seller_tax_id: Mapped[str] = mapped_column(String(50), nullable=False, default="")
+    # The buyer as it was when the document was issued: editing the customer or
+    # clearing their personal data later does not rewrite issued documents.
+    buyer_name: Mapped[str] = mapped_column(
+        String(200), nullable=False, default="", server_default=""
+    )
+    buyer_company: Mapped[str] = mapped_column(
+        String(200), nullable=False, default="", server_default=""
+    )
+    buyer_address: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
+    buyer_tax_id: Mapped[str] = mapped_column(
+        String(50), nullable=False, default="", server_default=""
+    )
+    # The customer's public ID (C-000042) as the panel showed it.
+    buyer_customer_number: Mapped[str] = mapped_column(
+        String(30), nullable=False, default="", server_default=""
+    )
+    # The legal entity's footer (bank details, payment instructions) as issued.
+    footer_text: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
 
     entries = relationship("LedgerEntry", back_populates="credit_note", order_by="LedgerEntry.id")
     customer = relationship("Customer")

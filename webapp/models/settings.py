@@ -46,6 +46,8 @@ class LegalEntity(Versioned, db.Model):
     default_currency: Mapped[str] = mapped_column(String(3), nullable=False)
     # "" gives INV-000001; "ACME" gives ACME-INV-000001.
     number_prefix: Mapped[str] = mapped_column(String(10), nullable=False, default="")
+    # Bank details and payment instructions, printed at the foot of every document.
+    invoice_footer: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
     __table_args__ = (

@@ -34,6 +34,7 @@ from webapp.models.settings import LegalEntity
 from webapp.paging import FIRST, Keyset, Page, PageAt, keyset_page
 from webapp.services import settings
 from webapp.services.contacts import billing_recipients
+from webapp.services.documents import snapshot_of
 from webapp.services.gateways import gateway_for
 from webapp.services.ledger import (
     LedgerError,
@@ -193,16 +194,6 @@ def _queue_document_email(
         )
 
 
-def _seller_of(customer: Customer) -> dict:
-    """The customer's legal entity as the seller printed on a document issued now."""
-    entity = customer.legal_entity
-    return {
-        "seller_name": entity.name,
-        "seller_address": entity.address,
-        "seller_tax_id": entity.tax_id,
-    }
-
-
 def invoice_total(net_minor: int, rate_bp: int) -> tuple[int, int]:
     """(tax, total) of a one-line invoice: tax at the rate, rounded half up."""
     tax_minor = tax_for(net_minor, rate_bp)
@@ -216,7 +207,7 @@ def _invoice(
     invoice = Invoice(
         number=next_number(session, INVOICE_SERIES, customer.legal_entity),
         legal_entity_id=customer.legal_entity_id,
-        **_seller_of(customer),
+        **snapshot_of(customer),
         customer_id=customer.id,
         currency=currency,
         issue_date=issued,
@@ -228,7 +219,15 @@ def _invoice(
         status=InvoiceStatus.OPEN,
         staff_id=actor_id,
     )
-    invoice.lines = [InvoiceLine(description=description, quantity=1, amount_minor=net_minor)]
+    invoice.lines = [
+        InvoiceLine(
+            description=description,
+            quantity=1,
+            unit_price_minor=net_minor,
+            amount_minor=net_minor,
+            tax_rate_bp=customer.tax_rate_bp,
+        )
+    ]
     session.add(invoice)
     session.flush()
     return add_entry(
@@ -257,7 +256,7 @@ def _credit_note(
     credit_note = CreditNote(
         number=next_number(session, CREDIT_NOTE_SERIES, customer.legal_entity),
         legal_entity_id=customer.legal_entity_id,
-        **_seller_of(customer),
+        **snapshot_of(customer),
         customer_id=customer.id,
         currency=currency,
         issue_date=issued,

@@ -2,7 +2,8 @@
 
 ``queue_email`` renders the message and writes the row in the caller's
 transaction; the job (``jobs.emails.send_email``) is enqueued after that commit.
-``deliver`` claims the row (queued → sending) before it talks to the mail server,
+``deliver`` claims the row (queued → sending) before it talks to the mail server
+(an invoice or credit-note email gets its document's PDF attached then, made by the job),
 so a retried or duplicated job never sends a message twice, and records the
 outcome: sent, or queued again after a back-off, or failed with the reason once
 the attempts are used up. ``due_for_delivery`` is the sweeper's half: it finds
@@ -25,7 +26,8 @@ from webapp.extensions import jobs
 from webapp.models.base import utcnow
 from webapp.models.email import Email, EmailStatus
 from webapp.paging import FIRST, Keyset, Page, PageAt, keyset_page
-from webapp.services import history
+from webapp.services import document_pdf, history
+from webapp.services.document_pdf import Attachment, DocumentPdfError
 from webapp.services.payment_link_tokens import PaymentLinkError, fill_in_link
 from webapp.services.sweeping import lease_due, times
 
@@ -132,7 +134,14 @@ def _attempt(session: Session, email: Email) -> dict[str, Any]:
         except PaymentLinkError as refusal:
             return {"status": EmailStatus.FAILED, "last_error": str(refusal)}
     try:
-        _send(email, html, text)
+        attachments = document_pdf.attachments_for(session, email)
+    except DocumentPdfError as refusal:
+        return {"status": EmailStatus.FAILED, "last_error": str(refusal)}
+    except Exception as error:
+        # A PDF that cannot be made will not be made on a retry either.
+        return {"status": EmailStatus.FAILED, "last_error": f"The PDF could not be made: {error}"}
+    try:
+        _send(email, html, text, attachments)
     except (smtplib.SMTPException, OSError) as error:
         return _failure(email.attempts, error, utcnow())
     except Exception as error:
@@ -150,7 +159,7 @@ def mail_configured() -> bool:
     )
 
 
-def _send(email: Email, html: str, text: str) -> None:
+def _send(email: Email, html: str, text: str, attachments: list[Attachment]) -> None:
     sender = current_app.config["MAIL_DEFAULT_SENDER"]
     message = Message(
         subject=email.subject,
@@ -159,6 +168,8 @@ def _send(email: Email, html: str, text: str) -> None:
         html=html,
         sender=sender,
     )
+    for attachment in attachments:
+        message.attach(attachment.filename, attachment.content_type, attachment.data)
     message.msgId = message_id(email, sender)
     state = current_app.extensions["mail"]
     with _TimedConnection(state, current_app.config["MAIL_TIMEOUT_SECONDS"]) as connection:

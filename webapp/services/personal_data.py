@@ -6,8 +6,10 @@ records that only describe the person (contacts, addresses, external IDs, notes)
 deleted, activity notes, ticket descriptions and the bodies and recipients of recorded
 emails are emptied, payment links stop working and the personal values in the history
 are removed. The customer ID, country, currency, ledger, balances, invoices and credit
-notes (as issued: they never stored the buyer's details), sales, subscriptions, tags,
-activity titles and ticket subjects are kept, so reports and statistics do not change.
+notes, sales, subscriptions, tags, activity titles and ticket subjects are kept, so
+reports and statistics do not change. Invoices and credit notes are legal records and
+are kept as issued, buyer included: the name, address and tax ID printed on them stay
+(services.documents), and the preview says so.
 The files of finished customer exports are deleted (they list every customer).
 
 Everything is written with Core statements in one transaction, so the history records
@@ -100,6 +102,8 @@ class Preview:
     cleared: list[str]  # "2 contacts", "3 email bodies" … (only what is there)
     kept: list[str]  # "4 ledger entries", "Balance: €-119.00" …
     refusal: str | None  # set when it cannot be done now
+    # Invoices and credit notes issued to the customer: they keep the buyer as printed.
+    issued_documents: int = 0
 
     @property
     def allowed(self) -> bool:
@@ -274,6 +278,8 @@ def preview(session: Session, customer: Customer) -> Preview:
         cleared=_counts(session, customer.id, utcnow()).phrases(),
         kept=_kept(session, customer),
         refusal=clear_refusal(session, customer),
+        issued_documents=_count(session, Invoice, Invoice.customer_id == customer.id)
+        + _count(session, CreditNote, CreditNote.customer_id == customer.id),
     )
 
 

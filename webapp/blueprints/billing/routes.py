@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort
+import io
+
+from flask import Blueprint, abort, send_file, url_for
 from flask_login import current_user
 
 from webapp.blueprints.billing.forms import EntryForm, OneTimeChargeForm
@@ -13,6 +15,8 @@ from webapp.models.billing import CreditNote, EntryKind, Invoice
 from webapp.rendering import render_form, render_page
 from webapp.services import billing as billing_service
 from webapp.services import ledger
+from webapp.services.document_pdf import Attachment, pdf_of
+from webapp.services.documents import document_of
 from webapp.services.money import format_money
 
 bp = Blueprint("billing", __name__)
@@ -101,11 +105,39 @@ def new_charge(customer_id: int):
 
 @bp.get("/invoices/<int:invoice_id>")
 def invoice(invoice_id: int):
-    """The printable invoice: seller, customer, lines, tax, total, due date."""
+    """The printable invoice as issued: seller, buyer, dates, lines, tax per rate, total."""
     found = db.session.get(Invoice, invoice_id)
     if found is None:
         abort(404)
-    return render_page("billing/invoice.html", invoice=found, customer=found.customer)
+    return render_page(
+        "billing/invoice.html",
+        document=document_of(found),
+        customer=found.customer,
+        pdf_url=url_for("billing.invoice_pdf", invoice_id=found.id),
+    )
+
+
+@bp.get("/invoices/<int:invoice_id>.pdf")
+def invoice_pdf(invoice_id: int):
+    """The invoice as issued, as a PDF file to download."""
+    found = db.session.get(Invoice, invoice_id)
+    if found is None:
+        abort(404)
+    return _download(pdf_of(found))
+
+
+def _download(attachment: Attachment):
+    response = send_file(
+        io.BytesIO(attachment.data),
+        mimetype=attachment.content_type,
+        as_attachment=True,
+        download_name=attachment.filename,
+        max_age=0,
+        etag=False,
+    )
+    # A customer's document: kept by no shared cache, nor by the browser's.
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.route("/invoices/<int:invoice_id>/<action>", methods=["GET", "POST"])
@@ -142,4 +174,18 @@ def credit_note(credit_note_id: int):
     found = db.session.get(CreditNote, credit_note_id)
     if found is None:
         abort(404)
-    return render_page("billing/credit_note.html", credit_note=found, customer=found.customer)
+    return render_page(
+        "billing/credit_note.html",
+        document=document_of(found),
+        customer=found.customer,
+        pdf_url=url_for("billing.credit_note_pdf", credit_note_id=found.id),
+    )
+
+
+@bp.get("/credit-notes/<int:credit_note_id>.pdf")
+def credit_note_pdf(credit_note_id: int):
+    """The credit note as issued, as a PDF file to download."""
+    found = db.session.get(CreditNote, credit_note_id)
+    if found is None:
+        abort(404)
+    return _download(pdf_of(found))
