@@ -14,13 +14,13 @@ Days are UTC days, as entries are stored and shown: a period from 2026-03-01 to
 issued by then and nothing had settled it yet (its payment, or the reversal of a
 void), whatever its status is today.
 
-The page, its PDF and the email all show the one frozen ``Statement`` that
-``statement_for`` builds; ``email_statement`` records the email (one per billing
-recipient, as invoices are sent) in one transaction, to be sent by the job.
+The page, its PDF (``statement_pdf``) and the email (``statement_emails``) all show
+the one frozen ``Statement`` that ``statement_for`` builds.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -37,11 +37,7 @@ from webapp.models.billing import (
     Seller,
 )
 from webapp.models.customer import Customer
-from webapp.models.email import Email
-from webapp.services import guard, history
-from webapp.services.contacts import billing_recipients
-from webapp.services.mailer import queue_email
-from webapp.services.reference import country_name
+from webapp.services.documents import address_text
 
 # The period a statement covers unless asked otherwise: the last 90 days, today included.
 DEFAULT_DAYS = 90
@@ -54,10 +50,6 @@ SETTLING_KINDS = (EntryKind.PAYMENT.value, EntryKind.ADJUSTMENT.value)
 
 FROM_AFTER_TO = "The start date must be on or before the end date."
 TOO_LONG = f"A statement covers at most {MAX_DAYS} days: choose a later start date."
-NO_RECIPIENT = (
-    "{name} has no email address and no contact who wants billing emails: "
-    "add one before emailing the statement."
-)
 
 
 class StatementError(Exception):
@@ -188,6 +180,8 @@ class Statement:
     tax_id: str
     billing_currency: str
     seller: Seller
+    # The legal entity's footer (bank details, payment instructions), as on invoices.
+    footer_text: str
     period: Period
     made_on: date
     currencies: tuple[CurrencyStatement, ...]
@@ -297,6 +291,7 @@ def statement_for(
         tax_id=customer.tax_id,
         billing_currency=customer.currency,
         seller=Seller(entity.name, entity.address, entity.tax_id),
+        footer_text=entity.invoice_footer,
         period=period,
         made_on=made_on or today(),
         currencies=currencies,
@@ -368,62 +363,37 @@ def _company_beside(customer: Customer) -> str:
 
 
 def _address_lines(customer: Customer) -> tuple[str, ...]:
-    """The customer's billing address as printed on documents, country last."""
-    town = f"{customer.postal_code} {customer.city}".strip()
-    lines = [customer.address_line1, customer.address_line2, town, customer.region]
-    if customer.country:
-        lines.append(country_name(customer.country))
-    return tuple(line for line in lines if line)
-
-
-# -- Email statement ----------------------------------------------------------------
-
-
-def email_statement(
-    session: Session, customer_id: int, period: Period, staff_id: int | None
-) -> list[Email]:
-    """Email statement: one recorded email per billing recipient (the customer's address,
-    then each contact who wants billing emails), written with a History line in one
-    transaction under the customer's lock and sent by the job after the commit. Raises
-    ``StatementError`` when there is no one to send it to (nothing is written), and
-    ``guard.CustomerCleared`` / ``CustomerGone`` as every change to a customer does."""
-    customer = guard.lock_editable(session, customer_id)
-    recipients = billing_recipients(session, customer)
-    if not recipients:
-        session.rollback()  # let go of the customer's lock
-        raise StatementError(NO_RECIPIENT.format(name=customer.name))
-    statement = statement_for(session, customer, period)
-    name = statement_name(period)
-    subject = f"{name} from {statement.seller.name}"
-    emails = [
-        queue_email(
-            session,
-            kind="statement",
-            name=name,
-            recipient=recipient,
-            subject=subject,
-            template="statement",
-            customer_id=customer.id,
-            staff_id=staff_id,
-            seller_name=statement.seller.name,
-            statement=statement,
-        )
-        for recipient in recipients
-    ]
-    history.record(
-        session,
-        customer.id,
-        "email.statement",
-        f"Emailed the statement for {period.start.isoformat()} to {period.end.isoformat()}.",
-        staff_id=staff_id,
-        field="recipient",
-        new=", ".join(recipients),
-        personal=True,
+    """The customer's billing address as documents print it, country last."""
+    text = address_text(
+        customer.address_line1,
+        customer.address_line2,
+        customer.postal_code,
+        customer.city,
+        customer.region,
+        customer.country,
     )
-    session.commit()
-    return emails
+    return tuple(text.splitlines())
+
+
+# -- the name an emailed statement goes by -------------------------------------------
+
+EMAIL_KIND = "statement"  # Email.kind of a statement email
+
+_NAME = re.compile(r"Statement (\d{4}-\d{2}-\d{2}) to (\d{4}-\d{2}-\d{2})")
 
 
 def statement_name(period: Period) -> str:
-    """What the email is called in the Emails tab and its subject."""
+    """What a statement email is called (the Emails tab, its subject, its PDF's name):
+    "Statement 2026-03-01 to 2026-03-31"."""
     return f"Statement {period.start.isoformat()} to {period.end.isoformat()}"
+
+
+def period_named(name: str) -> Period | None:
+    """The period ``statement_name`` wrote into ``name``, or None if it holds none."""
+    found = _NAME.fullmatch(name)
+    if found is None:
+        return None
+    try:
+        return Period(date.fromisoformat(found[1]), date.fromisoformat(found[2]))
+    except ValueError:
+        return None

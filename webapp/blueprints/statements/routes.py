@@ -11,8 +11,8 @@ from webapp.blueprints.statements.forms import StatementPeriodForm
 from webapp.extensions import db
 from webapp.models.customer import Customer
 from webapp.read_only import read_only
-from webapp.rendering import done, render_page
-from webapp.services import mailer, statements
+from webapp.rendering import done, download, render_page
+from webapp.services import mailer, statement_emails, statement_pdf, statements
 from webapp.services.contacts import billing_recipients
 from webapp.services.statements import Period
 
@@ -56,21 +56,38 @@ def _page(customer: Customer, form: StatementPeriodForm, period: Period | None, 
     )
 
 
+def asked_period() -> tuple[StatementPeriodForm, Period | None]:
+    """The period of ?from=…&to=… (the last 90 days without either), with its form."""
+    if "from" not in request.args and "to" not in request.args:
+        period = statements.default_period()
+        form = StatementPeriodForm(
+            formdata=None, meta={"csrf": False}, start=period.start, end=period.end
+        )
+        return form, period
+    form = StatementPeriodForm(formdata=request.args, meta={"csrf": False})
+    return form, read_period(form)
+
+
 @bp.get("")
 @read_only
 def show(customer_id: int):
     """The statement for ?from=…&to=… (the last 90 days without them); bad dates: 422 with
     the reason beside each field. htmx (a new period) gets the ``statement`` block."""
     customer = customer_or_404(customer_id)
-    if "from" not in request.args and "to" not in request.args:
-        period = statements.default_period()
-        form = StatementPeriodForm(
-            formdata=None, meta={"csrf": False}, start=period.start, end=period.end
-        )
-        return _page(customer, form, period, 200)
-    form = StatementPeriodForm(formdata=request.args, meta={"csrf": False})
-    period = read_period(form)
+    form, period = asked_period()
     return _page(customer, form, period, 200 if period is not None else 422)
+
+
+@bp.get(".pdf")
+@read_only
+def pdf(customer_id: int):
+    """The statement for ?from=…&to=… as a PDF file to download; bad dates: the page, 422,
+    with the reason beside each field."""
+    customer = customer_or_404(customer_id)
+    form, period = asked_period()
+    if period is None:
+        return _page(customer, form, None, 422)
+    return download(statement_pdf.pdf_of(statements.statement_for(db.session, customer, period)))
 
 
 @bp.post("/email")
@@ -85,7 +102,7 @@ def email(customer_id: int):
         return _page(customer, form, None, 422)
     to = statement_url(customer.id, period)
     try:
-        sent = statements.email_statement(db.session, customer.id, period, current_user.id)
+        sent = statement_emails.email_statement(db.session, customer.id, period, current_user.id)
     except statements.StatementError as refusal:
         return done({}, to=to, message=refusal.message, level="error", close_modal=False)
     recipients = ", ".join(email.recipient for email in sent)
