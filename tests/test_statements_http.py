@@ -10,13 +10,13 @@ from datetime import date, datetime, time, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from tests.conftest import StaffClient, make_app, sign_in
+from tests.conftest import StaffClient, sign_in
+from tests.test_document_pdf import pages_text, pdf_parts
 from tests.test_history import text_of
-from webapp.extensions import db as _db
 from webapp.models.billing import EntryKind, LedgerEntry
 from webapp.models.email import Email, EmailStatus
 from webapp.models.history import CustomerEvent
-from webapp.services import contacts, statements
+from webapp.services import contacts, mailer, statements
 from webapp.services.billing import capture_one_time_charge
 from webapp.services.ledger import post_entry
 from webapp.services.personal_data import clear_personal_data
@@ -45,6 +45,10 @@ def url(customer_id: int, start: str | None = None, end: str | None = None) -> s
         f"{name}={value}" for name, value in (("from", start), ("to", end)) if value is not None
     )
     return f"/customers/{customer_id}/statement" + (f"?{query}" if query else "")
+
+
+def pdf_url(customer_id: int, start: str, end: str) -> str:
+    return f"/customers/{customer_id}/statement.pdf?from={start}&to={end}"
 
 
 def field_error(html: str, field: str) -> str:
@@ -275,16 +279,11 @@ def test_email_statement_is_refused_once_personal_data_is_cleared(
 
 
 @pytest.fixture
-def mail_client(app, database_url, instance_dir, smtp, staff_client):
-    """The staff member signed in to an app that delivers to the ``smtp`` fixture (Flask-Mail
-    reads MAIL_SERVER when it is set up: a new app on the same database)."""
-    mail_app = make_app(database_url, instance_dir, **smtp.config())
-    with mail_app.app_context():
-        client = mail_app.test_client()
-        assert sign_in(client, staff_client.staff.email).status_code == 303
-        yield StaffClient(client, staff_client.staff)
-        _db.session.remove()
-        _db.engine.dispose()
+def mail_client(smtp_app, staff_client):
+    """The staff member signed in to the app that delivers to the ``smtp`` fixture."""
+    client = smtp_app.test_client()
+    assert sign_in(client, staff_client.staff.email).status_code == 303
+    return StaffClient(client, staff_client.staff)
 
 
 def test_email_statement_reaches_the_customer_and_the_billing_contacts(
@@ -331,6 +330,16 @@ def test_email_statement_reaches_the_customer_and_the_billing_contacts(
         assert "INV-000001, due" in plain and "26 days overdue" in plain
         assert "USD: opening balance $0.00, closing balance $25.00 (In credit $25.00)" in plain
         assert "Statement of account" in html and "Amount due €179.00" in html
+        [part] = pdf_parts(message)
+        assert part.get_filename() == f"Statement-C-000001-{start}-to-{TODAY.isoformat()}.pdf"
+        text = " ".join(pages_text(part.get_content()))
+        assert "Statement of account" in text and "Euro Customer" in text
+        assert "Workshop (INV-000001) −€119.00 −€219.00" in text
+        assert "Closing balance on" in text and "−€179.00" in text
+    # Each copy is the file Download PDF gives for the same period.
+    download = mail_client.get(pdf_url(customer.id, start, TODAY.isoformat()))
+    assert download.status_code == 200, download.get_data(as_text=True)[-3000:]
+    assert {pdf_parts(m)[0].get_content() for m in smtp.messages} == {download.data}
     assert smtp.to("alan@acme.example") == []
 
     # The Emails tab shows both, delivered; History has the request and each delivery.
@@ -344,3 +353,99 @@ def test_email_statement_reaches_the_customer_and_the_billing_contacts(
     assert f"Emailed the statement for {start} to {TODAY.isoformat()}." in events
     assert events.count(f"Email sent: {name}") == 2
     assert db.session.scalar(select(func.count()).select_from(LedgerEntry)) == 4  # unchanged
+
+
+# -- the PDF ----------------------------------------------------------------------------
+
+
+def test_download_pdf_of_a_period(staff_client, customer, billed):
+    start = (TODAY - timedelta(days=89)).isoformat()
+    page = staff_client.get(url(customer.id)).get_data(as_text=True)
+    assert f'href="{pdf_url(customer.id, start, TODAY.isoformat())}"' in page.replace("&amp;", "&")
+    response = staff_client.get(pdf_url(customer.id, start, TODAY.isoformat()))
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert response.headers["Content-Disposition"] == (
+        f"attachment; filename=Statement-C-000001-{start}-to-{TODAY.isoformat()}.pdf"
+    )
+    assert response.headers["Cache-Control"] == "private, no-store"
+    pages = pages_text(response.data)
+    text = " ".join(" ".join(pages).split())  # the title wraps in its corner
+    for words in (
+        "Statement of account",
+        f"{start} to {TODAY.isoformat()}",
+        "Statement for",
+        "Euro Customer",
+        "Customer ID: C-000001",
+        "EUR −€100.00 −€119.00 €40.00 −€179.00",
+        "USD $0.00 $0.00 $25.00 $25.00",
+        f"On {TODAY.isoformat()}, EUR Amount due €179.00",
+        "Entries in EUR",
+        "Opening balance −€100.00",
+        "Workshop (INV-000001) −€119.00 −€219.00",
+        "Part payment €40.00 −€179.00",
+        "Entries in USD",
+        "Dollar credit $25.00 $25.00",
+        f"Open invoices on {TODAY.isoformat()}",
+        "€119.00 26",
+        "Open in EUR €119.00",
+        f"Page 1 of {len(pages)}",
+    ):
+        assert words in text, words
+    assert text.index("Entries in EUR") < text.index("Entries in USD") < text.index("Open invoices")
+    assert "Old work" not in text
+
+
+def test_the_pdf_of_an_empty_period(staff_client, customer, billed):
+    day = (TODAY - timedelta(days=300)).isoformat()
+    [text] = pages_text(staff_client.get(pdf_url(customer.id, day, day)).data)
+    assert "No balance and no entries in this period." in text
+    assert f"No invoice was open on {day}." in text and "Entries in" not in text
+
+
+def test_a_long_statement_runs_over_pages_with_its_table_heading_repeated(
+    staff_client, db, customer
+):
+    for day in range(80):
+        post(db, customer, -(day + 1) * 100, TODAY - timedelta(days=day), text=f"Item {day:02d}")
+    start = (TODAY - timedelta(days=89)).isoformat()
+    pages = pages_text(staff_client.get(pdf_url(customer.id, start, TODAY.isoformat())).data)
+    assert len(pages) >= 3
+    for number, text in enumerate(pages, start=1):
+        assert f"Page {number} of {len(pages)}" in text
+    for text in pages[1:]:
+        assert f"Statement of account {start} to {TODAY.isoformat()}" in text  # the page head
+    continued = [text for text in pages[1:] if "Item" in text]
+    assert continued and all("Date Description Amount Balance" in text for text in continued)
+    every = " ".join(pages)
+    assert all(f"Item {day:02d}" in every for day in range(80))
+    assert "Closing balance on" in pages[-1] and "−€3,240.00" in pages[-1]
+
+
+def test_the_pdf_refuses_bad_dates_and_other_customers(staff_client, customer):
+    response = staff_client.get(pdf_url(customer.id, "2026-03-05", "2026-03-01"))
+    assert response.status_code == 422 and response.mimetype == "text/html"
+    assert field_error(response.get_data(as_text=True), "from") == statements.FROM_AFTER_TO
+    assert staff_client.get(
+        pdf_url(customer.id + 1000, "2026-03-01", "2026-03-05")
+    ).status_code == (404)
+
+
+def test_a_statement_email_naming_no_period_fails_with_the_reason(smtp_app, db, customer, smtp):
+    email = Email(
+        customer_id=customer.id,
+        kind="statement",
+        name="Statement of sorts",
+        recipient="euro@example.com",
+        subject="Statement",
+        html_body="<p>Hello</p>",
+        text_body="Hello",
+        status=EmailStatus.QUEUED,
+    )
+    db.session.add(email)
+    db.session.commit()
+    assert mailer.deliver(db.session, email.id) == EmailStatus.FAILED
+    db.session.expire_all()
+    assert db.session.get(Email, email.id).last_error == (
+        "Statement of sorts names no statement, so no PDF can be attached."
+    )
+    assert smtp.messages == []

@@ -1,18 +1,21 @@
 """Statement of account in Chromium, with JavaScript on and off: Statement on the Billing tab
 opens the last 90 days; a new period shows its entries (with JavaScript the statement is
 swapped in place and the URL follows; without it the form loads the page); dates in the
-wrong order are refused beside From; Email statement answers with a message."""
+wrong order are refused beside From; Download PDF saves the period's PDF; Email statement
+answers with a message."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime, time, timedelta
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import update
 
 from tests.browser.test_panel import assert_not_reloaded, mark_window
+from tests.test_document_pdf import pages_text
 from webapp.extensions import db
 from webapp.models.billing import EntryKind, LedgerEntry
 from webapp.services import ledger, statements
@@ -109,14 +112,22 @@ def test_open_the_statement_and_change_the_period(signed_in_page: Page, customer
     expect(entries_in(page, "EUR")).to_contain_text("Bank transfer")
 
 
-def test_email_statement_from_the_page(signed_in_page: Page, customer, js_enabled):
+def test_download_pdf_and_email_statement(signed_in_page: Page, customer, js_enabled):
     page = signed_in_page
+    today = statements.today()
+    start = today - timedelta(days=89)
     page.goto(f"/customers/{customer.id}/statement")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download PDF").click()
+    name = f"Statement-{customer.customer_id}-{start.isoformat()}-to-{today.isoformat()}.pdf"
+    assert download.value.suggested_filename == name
+    text = " ".join(" ".join(pages_text(Path(download.value.path()).read_bytes())).split())
+    assert "Statement of account" in text and "Bank transfer €40.00 −€60.00" in text
+
     expect(page.get_by_text("Sends it to ada@example.com.")).to_be_visible()
     page.get_by_role("button", name="Email statement").click()
     shown = page.locator("#toasts") if js_enabled else page.locator(".flashes")
     expect(shown).to_contain_text("The statement email to ada@example.com is recorded")
     expect(page.get_by_role("heading", name="Statement of account", level=1)).to_be_visible()
     page.goto(f"/customers/{customer.id}/emails")
-    name = f"Statement {(statements.today() - timedelta(days=89)).isoformat()} to "
-    expect(page.get_by_role("main")).to_contain_text(name)
+    expect(page.get_by_role("main")).to_contain_text(f"Statement {start.isoformat()} to ")

@@ -16,7 +16,7 @@ from webapp.services import mailer, statement_emails, statement_pdf, statements
 from webapp.services.contacts import billing_recipients
 from webapp.services.statements import Period
 
-bp = Blueprint("statements", __name__, url_prefix="/customers/<int:customer_id>/statement")
+bp = Blueprint("statements", __name__, url_prefix="/customers/<int:customer_id>")
 
 TEMPLATE = "statements/show.html"
 BLOCKS = ("statement",)
@@ -68,7 +68,7 @@ def asked_period() -> tuple[StatementPeriodForm, Period | None]:
     return form, read_period(form)
 
 
-@bp.get("")
+@bp.get("/statement")
 @read_only
 def show(customer_id: int):
     """The statement for ?from=…&to=… (the last 90 days without them); bad dates: 422 with
@@ -78,7 +78,7 @@ def show(customer_id: int):
     return _page(customer, form, period, 200 if period is not None else 422)
 
 
-@bp.get(".pdf")
+@bp.get("/statement.pdf")
 @read_only
 def pdf(customer_id: int):
     """The statement for ?from=…&to=… as a PDF file to download; bad dates: the page, 422,
@@ -90,7 +90,7 @@ def pdf(customer_id: int):
     return download(statement_pdf.pdf_of(statements.statement_for(db.session, customer, period)))
 
 
-@bp.post("/email")
+@bp.post("/statement/email")
 def email(customer_id: int):
     """Email statement: to the customer and every contact who wants billing emails, each
     a recorded email (the Emails tab) sent by the job."""
