@@ -5,7 +5,8 @@ SMTP server on loopback (aiosmtpd) and the worker as its own process
 What these tests prove:
 
 * A captured charge's invoice email is delivered end to end (web request → row →
-  RQ job → worker → SMTP) with the right total, and recorded as sent, once.
+  RQ job → worker → SMTP) with the right total and the invoice's PDF, which the worker
+  makes as it sends, and recorded as sent, once.
 * With the mail server down, the email is retried on its back-off, then ends
   "failed" with the reason; once the server is back, "Resend" (the real form, with
   CSRF) delivers it exactly once, and no later sweep sends it again.
@@ -64,6 +65,7 @@ from tests.conftest import (
     make_app,
     sign_in,
 )
+from tests.test_document_pdf import pages_text, pdf_parts
 from tests.waiting import WAIT_SECONDS, holds, wait_for
 from webapp.extensions import db, jobs
 from webapp.models.base import utcnow
@@ -344,6 +346,10 @@ def assert_one_invoice_email(smtp: SmtpServer, email: Email) -> None:
     text, html = bodies(message)
     assert "Total: €178.50" in text and "€150.00" in text and "€28.50" in text
     assert "€178.50" in html
+    [pdf] = pdf_parts(message)
+    assert pdf.get_filename() == "Invoice-INV-000001.pdf"
+    [page] = pages_text(pdf.get_content())
+    assert "INV-000001" in page and "Kunde GmbH" in page and "Total (EUR) €178.50" in page
 
 
 # -- 1. delivered end to end -----------------------------------------------------------

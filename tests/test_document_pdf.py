@@ -20,10 +20,9 @@ from webapp.models.billing import Invoice, InvoiceLine
 from webapp.models.email import Email, EmailStatus
 from webapp.services import mailer, settings
 from webapp.services.billing import capture_one_time_charge
-from webapp.services.document_pdf import pdf_of, sheet_of
-from webapp.services.documents import document_of, snapshot_of
+from webapp.services.document_pdf import pdf_of
+from webapp.services.documents import snapshot_of
 from webapp.services.money import format_money, tax_for
-from webapp.services.pdf import render
 
 TODAY = date(2026, 1, 31)
 PDF_NAME = re.compile(r'attachment; filename="?([^";]+)"?')
@@ -313,23 +312,19 @@ def font_with(path, characters: str) -> None:
     builder.save(str(path))
 
 
-def test_characters_the_font_lacks_come_from_the_fallback_font(
-    db, polish_customer, tmp_path, monkeypatch
-):
+def test_characters_the_font_lacks_come_from_the_fallback_font(app, db, polish_customer, tmp_path):
     fallback = tmp_path / "fallback.ttf"
     font_with(fallback, "日本")
-    monkeypatch.setenv("PDF_FALLBACK_FONT", str(fallback))
+    app.config["PDF_FALLBACK_FONT"] = str(fallback)
     invoice = capture(db, polish_customer, 10000, "EUR", "Tea from 日本").invoice
 
-    [text] = pages_text(render(sheet_of(document_of(invoice))))
+    [text] = pages_text(pdf_of(invoice).data)
 
     assert "Tea from 日本" in text and "Jürgen Müller" in text
 
 
-def test_without_a_fallback_font_the_rest_of_the_text_is_still_there(
-    db, polish_customer, monkeypatch
-):
-    monkeypatch.setenv("PDF_FALLBACK_FONT", "none")
+def test_without_a_fallback_font_the_rest_of_the_text_is_still_there(app, db, polish_customer):
+    app.config["PDF_FALLBACK_FONT"] = "none"
     invoice = capture(db, polish_customer, 10000, "EUR", "Tea from 日本").invoice
 
     [text] = pages_text(pdf_of(invoice).data)

@@ -40,6 +40,8 @@ KNOWN_GET_ENDPOINTS = {
     "billing.credit_note",
     "billing.invoice",
     "billing.invoice_action",
+    "billing.invoice_pdf",
+    "billing.credit_note_pdf",
     "billing.new_charge",
     "billing.new_entry",
     "customers.index",

@@ -130,6 +130,9 @@ def load_config(instance_path: str) -> dict:
         "MAIL_SUPPRESS_SEND": False,
         "SELLER_NAME": os.environ.get("SELLER_NAME", "").strip() or "Tally",
         "SELLER_ADDRESS": os.environ.get("SELLER_ADDRESS", "").strip(),
+        # A font file for the characters DejaVu Sans lacks in PDFs (Chinese, Japanese,
+        # Korean …): a path, "none", or empty for the first of Debian's that is installed.
+        "PDF_FALLBACK_FONT": os.environ.get("PDF_FALLBACK_FONT", "").strip(),
         # Links in emails are built from it (jobs have no request to take a host from).
         "PUBLIC_BASE_URL": public_base_url,
         "SESSION_COOKIE_HTTPONLY": True,

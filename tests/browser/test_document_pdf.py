@@ -4,15 +4,14 @@ page says."""
 
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from pypdf import PdfReader
 
 from tests.browser.test_billing import invoice_row, open_customer, open_tab
+from tests.test_document_pdf import pages_text
 from webapp.extensions import db
 from webapp.services import billing as billing_service
 
@@ -35,11 +34,13 @@ def capture(live_app, customer_id: int, amount_minor: int, description: str) -> 
 def download_pdf(page: Page) -> tuple[str, str]:
     """Click Download PDF; the file's suggested name and the text read out of it."""
     address = page.url
-    with page.expect_download() as started:
+    # The server's first PDF also reads the fonts (once per process): more time than a
+    # page, on a busy machine.
+    with page.expect_download(timeout=15_000) as started:
         page.get_by_role("button", name="Download PDF").click()
     download = started.value
     data = Path(download.path()).read_bytes()
-    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+    text = "\n".join(pages_text(data))
     # The page stays where it was: the file is downloaded, not opened in its place.
     expect(page).to_have_url(address)
     return download.suggested_filename, text

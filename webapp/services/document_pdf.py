@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -138,7 +139,8 @@ def pdf_filename(document: Document) -> str:
 def pdf_of(invoice_or_credit_note: Invoice | CreditNote) -> Attachment:
     """The PDF copy of an invoice or credit note, as issued, with its file name."""
     document = document_of(invoice_or_credit_note)
-    return Attachment(pdf_filename(document), PDF_TYPE, render(sheet_of(document)))
+    data = render(sheet_of(document), current_app.config.get("PDF_FALLBACK_FONT", ""))
+    return Attachment(pdf_filename(document), PDF_TYPE, data)
 
 
 def emailed_document(session: Session, email: Email) -> Invoice | CreditNote | None:

@@ -11,29 +11,28 @@ invoices), notes, and on every page the footer text and "Page N of M".
 The text is real text in DejaVu Sans (``webapp/fonts/``), embedded as a subset,
 so it can be searched, copied and read back. Characters DejaVu Sans lacks (Chinese,
 Japanese, Korean …) are drawn from a fallback font when one is configured or found
-on the system (``fallback_font_path``), otherwise left out, and fpdf2 logs which.
+on the system (``fallback_font_path``), otherwise left out (fpdf2 logs which).
 
 Speed: parsing a TrueType font costs tens of milliseconds, and a document
 needs two. Each font is parsed once per process (``_parsed``); a document gets a
 light copy of it with its own subset bookkeeping and a fresh, lazily read font
-object for fpdf2 to cut its subset from (the cut changes that object). The bytes
-it is read from leave out the OpenType layout tables (kerning and ligature rules
-fpdf2 drops from every subset anyway), which fontTools would otherwise decode
-for every document. The same document always gives the same bytes: its dates
-come from the sheet, not the clock.
+object for fpdf2 to cut its subset from (the cut changes that object). What that
+object is read from is prepared once too (``_font_bytes``): without the tables fpdf2
+never uses, and, for the usual document, cut down to the common scripts
+(COMMON_RANGES), which fontTools reads and cuts about three times as fast as the
+whole font. Lines are wrapped by measuring each word once. The same document always
+gives the same bytes: its dates come from the sheet, not the clock.
 """
 
 from __future__ import annotations
 
 import copy
 import io
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from threading import Lock
 
 from fontTools import subset as ftsubset
 from fontTools import ttLib
@@ -55,7 +54,8 @@ SYSTEM_FALLBACK_FONTS = (
     "/usr/share/fonts/opentype/ipafont-gothic/ipagp.ttf",
 )
 
-# Tables no subset keeps (fpdf2 drops them): left out of the bytes read per document.
+# Tables fpdf2 never uses (it drops the OpenType layout ones from every subset, and
+# applies no kerning without text shaping): left out of the bytes read per document.
 _UNUSED_TABLES = ("GSUB", "GPOS", "GDEF", "kern", "FFTM", "hdmx", "MATH", "meta")
 
 # A4 in millimetres.
@@ -179,7 +179,7 @@ COMMON_RANGES = (
 @cache
 def _font_bytes(path: Path, common: bool) -> bytes:
     """A bundled font as documents read it, made once per process: without the tables
-    no subset keeps, and with ``common`` cut down to COMMON_RANGES (1,900 of DejaVu
+    fpdf2 never uses, and with ``common`` cut down to COMMON_RANGES (1,900 of DejaVu
     Sans's 6,300 glyphs), which fontTools reads and cuts three times as fast."""
     font = ttLib.TTFont(path, recalcTimestamp=False)
     for tag in _UNUSED_TABLES:
@@ -215,26 +215,25 @@ def _font_bytes(path: Path, common: bool) -> bytes:
     return buffer.getvalue()
 
 
-_parse_lock = Lock()
-
-
 @cache
 def _parsed(style: str, common: bool) -> TTFFont:
     """fpdf2's parsed font (metrics, character map), once per process."""
-    with _parse_lock:
-        data = io.BytesIO(_font_bytes(FONT_FILES[style], common))
-        return TTFFont(FPDF(), data, f"{FAMILY.lower()}{style}", style)
+    data = io.BytesIO(_font_bytes(FONT_FILES[style], common))
+    return TTFFont(FPDF(), data, f"{FAMILY.lower()}{style}", style)
 
 
 def _add_bundled_font(pdf: FPDF, style: str, common: bool) -> None:
     """What ``pdf.add_font`` does, from the parsed copy: the metrics and character map
     are shared (read only); the subset and the font object it is cut from are the
-    document's own."""
+    document's own. It sets what fpdf2's (pinned) ``TTFFont`` sets per document; the
+    tests read every PDF back, so a change there shows."""
     font = copy.copy(_parsed(style, common))
     font.i = len(pdf.fonts) + 1
     font.ttfont = ttLib.TTFont(
         io.BytesIO(_font_bytes(FONT_FILES[style], common)),
         recalcTimestamp=False,
+        # The subset keeps the whole font's bounding box rather than decoding every
+        # glyph it keeps to compute a smaller one.
         recalcBBoxes=False,
         lazy=True,
     )
@@ -256,28 +255,27 @@ def covered(texts: Sequence[str], common: bool = False) -> bool:
     )
 
 
-def fallback_font_path() -> Path | None:
-    """The font for characters DejaVu Sans lacks: PDF_FALLBACK_FONT (a path, or "none"),
-    else the first of SYSTEM_FALLBACK_FONTS installed, else None."""
-    chosen = os.environ.get("PDF_FALLBACK_FONT", "").strip()
+def fallback_font_path(setting: str = "") -> Path | None:
+    """The font for characters DejaVu Sans lacks: ``setting`` (PDF_FALLBACK_FONT: a path,
+    or "none"), else the first of SYSTEM_FALLBACK_FONTS installed, else None."""
+    chosen = (setting or "").strip()
     if chosen.lower() == "none":
         return None
-    candidates = [chosen] if chosen else list(SYSTEM_FALLBACK_FONTS)
-    for candidate in candidates:
+    for candidate in [chosen] if chosen else SYSTEM_FALLBACK_FONTS:
         path = Path(candidate)
         if path.is_file():
             return path
     return None
 
 
-def _install_fonts(pdf: FPDF, sheet: Sheet) -> None:
+def _install_fonts(pdf: FPDF, sheet: Sheet, fallback_font: str) -> None:
     texts = sheet.texts()
     common = covered(texts, common=True)
     for style in FONT_FILES:
         _add_bundled_font(pdf, style, common)
     if common or covered(texts):
         return
-    fallback = fallback_font_path()
+    fallback = fallback_font_path(fallback_font)
     if fallback is not None:
         pdf.add_font(FALLBACK_FAMILY, "", str(fallback))
         pdf.set_fallback_fonts([FALLBACK_FAMILY], exact_match=False)
@@ -331,10 +329,11 @@ class _SheetPdf(FPDF):
         self.set_text_color(*INK)
 
 
-def render(sheet: Sheet) -> bytes:
-    """The PDF of ``sheet``: A4, real text, page breaks with the table heading repeated."""
+def render(sheet: Sheet, fallback_font: str = "") -> bytes:
+    """The PDF of ``sheet``: A4, real text, page breaks with the table heading repeated.
+    ``fallback_font``: see ``fallback_font_path``."""
     pdf = _SheetPdf(sheet)
-    _install_fonts(pdf, sheet)
+    _install_fonts(pdf, sheet, fallback_font)
     pdf.set_margins(MARGIN, MARGIN, MARGIN)
     pdf.set_title(f"{sheet.title} {sheet.number}")
     pdf.set_author(sheet.seller.name)
