@@ -260,6 +260,7 @@ NOT_PAGES = {
     "emails.body",
     "billing.invoice_pdf",
     "billing.credit_note_pdf",
+    "statements.pdf",
 }
 
 

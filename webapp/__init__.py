@@ -89,6 +89,7 @@ def create_app(config: dict | None = None) -> Flask:
     from webapp.blueprints.sales import routes as sales
     from webapp.blueprints.settings import routes as settings
     from webapp.blueprints.staff import routes as staff
+    from webapp.blueprints.statements import routes as statements
     from webapp.blueprints.subscriptions import routes as subscriptions
     from webapp.blueprints.tags import routes as tags
     from webapp.blueprints.tickets import routes as tickets
@@ -100,6 +101,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(emails.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(payment_links.bp)
+    app.register_blueprint(statements.bp)
     app.register_blueprint(notes.bp)
     app.register_blueprint(records.bp)
     app.register_blueprint(subscriptions.bp)

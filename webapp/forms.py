@@ -1,11 +1,11 @@
 """The base of every form (a NUL refused beside its field), the edit-version base,
-the bare confirmation and a shared field helper. Each feature's forms are in its
+the bare confirmation and shared field helpers (PlainDateField). Each feature's forms are in its
 blueprint package: webapp/blueprints/<feature>/forms.py."""
 
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField
+from wtforms import DateField, HiddenField
 from wtforms.validators import StopValidation, ValidationError
 
 from webapp.services import reference
@@ -51,3 +51,16 @@ class EditVersionForm(Form):
 
 class ConfirmForm(Form):
     """A server-side confirmation for an action with no other fields."""
+
+
+class PlainDateField(DateField):
+    """A date typed as 2025-03-14 (as ``<input type="date">`` sends it); else a clear message."""
+
+    def process_formdata(self, valuelist):
+        if valuelist and not " ".join(valuelist).strip():
+            self.data = None  # left empty: InputRequired says so
+            return
+        try:
+            super().process_formdata([" ".join(valuelist).strip()] if valuelist else valuelist)
+        except ValueError:
+            raise ValueError("Enter a real date, like 2025-03-14.") from None

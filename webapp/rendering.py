@@ -1,11 +1,14 @@
 """How every route answers: ``render_page`` (a full page or the block htmx targets),
 ``render_form`` (a form page: 422 once submitted) and ``done`` (success: 204 with
-HX-Trigger events for htmx, or HX-Redirect to a new page; a flash and a 303 without)."""
+HX-Trigger events for htmx, or HX-Redirect to a new page; a flash and a 303 without),
+and ``download`` (a file made for this request: a PDF copy)."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable
+from typing import Protocol
 
 from flask import (
     Response,
@@ -15,6 +18,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
 )
 from jinja2 import UndefinedError, nodes
 from jinja2_fragments import BlockNotFoundError
@@ -163,4 +167,27 @@ def htmx_redirect(to: str) -> Response:
     response = make_response("", 204)
     response.headers["HX-Redirect"] = to
     response.vary.add("HX-Request")
+    return response
+
+
+class Downloadable(Protocol):
+    """A file made for the request (``services.document_pdf.Attachment``)."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def download(attachment: Downloadable) -> Response:
+    """``attachment`` as a file to save, under its own name; a customer's document, so kept
+    by no shared cache, nor by the browser's."""
+    response = send_file(
+        io.BytesIO(attachment.data),
+        mimetype=attachment.content_type,
+        as_attachment=True,
+        download_name=attachment.filename,
+        max_age=0,
+        etag=False,
+    )
+    response.headers["Cache-Control"] = "private, no-store"
     return response

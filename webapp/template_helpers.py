@@ -18,7 +18,13 @@ from webapp.services.customers import STATUS_LABELS
 from webapp.services.gateways import gateway_for
 from webapp.services.guard import edit_refusal
 from webapp.services.mailer import can_resend
-from webapp.services.money import balance_phrase, balance_wording, format_money, outstanding
+from webapp.services.money import (
+    balance_phrase,
+    balance_wording,
+    due_phrase,
+    format_money,
+    outstanding,
+)
 from webapp.services.reference import (
     countries,
     country_name,
@@ -90,6 +96,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["tax_rate"] = format_tax_rate
     app.jinja_env.filters["balance_wording"] = balance_wording
     app.jinja_env.filters["balance_phrase"] = balance_phrase
+    app.jinja_env.filters["due_phrase"] = due_phrase
     app.jinja_env.globals["open_balances"] = lambda rows, currency: outstanding(
         [(row.balance_minor, row.currency) for row in rows], currency
     )

@@ -3,7 +3,8 @@
 ``queue_email`` renders the message and writes the row in the caller's
 transaction; the job (``jobs.emails.send_email``) is enqueued after that commit.
 ``deliver`` claims the row (queued → sending) before it talks to the mail server
-(an invoice or credit-note email gets its document's PDF attached then, made by the job),
+(an invoice or credit-note email gets its document's PDF attached then, made by the job,
+and a statement email the statement's),
 so a retried or duplicated job never sends a message twice, and records the
 outcome: sent, or queued again after a back-off, or failed with the reason once
 the attempts are used up. ``due_for_delivery`` is the sweeper's half: it finds
@@ -26,7 +27,7 @@ from webapp.extensions import jobs
 from webapp.models.base import utcnow
 from webapp.models.email import Email, EmailStatus
 from webapp.paging import FIRST, Keyset, Page, PageAt, keyset_page
-from webapp.services import document_pdf, history
+from webapp.services import document_pdf, history, statement_pdf
 from webapp.services.document_pdf import Attachment, DocumentPdfError
 from webapp.services.payment_link_tokens import PaymentLinkError, fill_in_link
 from webapp.services.sweeping import lease_due, times
@@ -134,7 +135,10 @@ def _attempt(session: Session, email: Email) -> dict[str, Any]:
         except PaymentLinkError as refusal:
             return {"status": EmailStatus.FAILED, "last_error": str(refusal)}
     try:
-        attachments = document_pdf.attachments_for(session, email)
+        attachments = [
+            *document_pdf.attachments_for(session, email),
+            *statement_pdf.attachments_for(session, email),
+        ]
     except DocumentPdfError as refusal:
         return {"status": EmailStatus.FAILED, "last_error": str(refusal)}
     except Exception as error:

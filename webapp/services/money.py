@@ -147,6 +147,16 @@ def balance_phrase(amount_minor: int, currency: str) -> str:
     return f"{format_money(0, currency)} paid in full"
 
 
+def due_phrase(amount_minor: int, currency: str) -> str:
+    """A balance as a statement tells the customer: "Amount due €150.00", "In credit
+    €25.00", "Paid in full"."""
+    if amount_minor < 0:
+        return f"Amount due {format_money(-amount_minor, currency)}"
+    if amount_minor > 0:
+        return f"In credit {format_money(amount_minor, currency)}"
+    return "Paid in full"
+
+
 def tax_for(net_minor: int, rate_bp: int) -> int:
     """Tax on a net amount at a rate in hundredths of a percent, rounded half up."""
     tax = (Decimal(net_minor) * Decimal(rate_bp) / Decimal(10_000)).quantize(

@@ -4,8 +4,9 @@
 formatted by the caller, with the same function the page uses) and returns the
 PDF's bytes. The layout: the seller top left, the title and number top right, the
 buyer with the dates beside it, the lines table (its heading repeated on every
-page it runs onto), the totals, notes, and on every page the footer text and
-"Page N of M".
+page it runs onto), the totals, then any further ``Section`` (a heading, a table
+and its totals: a statement's summary, each currency's entries, its open
+invoices), notes, and on every page the footer text and "Page N of M".
 
 The text is real text in DejaVu Sans (``webapp/fonts/``), embedded as a subset,
 so it can be searched, copied and read back. Characters DejaVu Sans lacks (Chinese,
@@ -87,6 +88,11 @@ class Party:
 class Column:
     heading: str
     numeric: bool = False  # right-aligned, as wide as its widest cell
+    fit: bool = False  # left-aligned, as wide as its widest cell, never wrapped (a date)
+
+    @property
+    def sized_to_content(self) -> bool:
+        return self.numeric or self.fit
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,26 @@ class Total:
     label: str
     value: str
     strong: bool = False
+
+
+@dataclass(frozen=True)
+class Section:
+    """A table of its own after the sheet's lines and totals, under a heading, with its
+    totals under it; ``empty_text`` stands in for a table without rows."""
+
+    heading: str
+    columns: Sequence[Column]
+    rows: Sequence[Sequence[str]]
+    totals: Sequence[Total] = ()
+    empty_text: str = ""
+
+    def texts(self) -> list[str]:
+        found = [self.heading, self.empty_text, *(column.heading for column in self.columns)]
+        for row in self.rows:
+            found += list(row)
+        for total in self.totals:
+            found += [total.label, total.value]
+        return found
 
 
 @dataclass(frozen=True)
@@ -113,6 +139,8 @@ class Sheet:
     notes: Sequence[str] = ()
     footer_text: str = ""
     language: str = "en"
+    # Tables after the lines and totals; a sheet without columns has only these.
+    sections: Sequence[Section] = ()
 
     def texts(self) -> list[str]:
         """Every string the PDF will draw (to know which fonts it needs)."""
@@ -126,6 +154,8 @@ class Sheet:
             found += list(row)
         for total in self.totals:
             found += [total.label, total.value]
+        for section in self.sections:
+            found += section.texts()
         return found
 
 
@@ -318,8 +348,11 @@ def render(sheet: Sheet, fallback_font: str = "") -> bytes:
     pdf.add_page()
     _head(pdf, sheet)
     _parties(pdf, sheet)
-    _table(pdf, sheet)
-    _totals(pdf, sheet)
+    if sheet.columns:
+        _table(pdf, sheet.columns, sheet.rows)
+    _totals(pdf, sheet.totals)
+    for section in sheet.sections:
+        _section(pdf, section)
     _notes(pdf, sheet)
     return bytes(pdf.output())
 
@@ -430,17 +463,19 @@ def _parties(pdf: FPDF, sheet: Sheet) -> None:
     pdf.set_y(max(buyer_bottom, pdf.get_y()) + 8)
 
 
-def _column_widths(pdf: FPDF, sheet: Sheet) -> list[float]:
-    """Numeric columns as wide as their widest cell or heading; text gets the rest."""
+def _column_widths(
+    pdf: FPDF, columns: Sequence[Column], rows: Sequence[Sequence[str]]
+) -> list[float]:
+    """Numeric (and fit) columns as wide as their widest cell or heading; text gets the rest."""
     widths: list[float | None] = []
-    for index, column in enumerate(sheet.columns):
-        if not column.numeric:
+    for index, column in enumerate(columns):
+        if not column.sized_to_content:
             widths.append(None)
             continue
         pdf.set_font(FAMILY, "B", SMALL_PT)
         widest = pdf.get_string_width(column.heading)
         pdf.set_font(FAMILY, "", BODY_PT)
-        for row in sheet.rows:
+        for row in rows:
             widest = max(widest, pdf.get_string_width(row[index]))
         widths.append(widest + 2 * CELL_PADDING + 1)
     fixed = sum(width for width in widths if width is not None)
@@ -457,11 +492,11 @@ def _padded_cell(
     pdf.cell(width - 2 * CELL_PADDING, height, text, align=Align.R if right else Align.L)
 
 
-def _table_heading(pdf: FPDF, sheet: Sheet, widths: Sequence[float]) -> None:
+def _table_heading(pdf: FPDF, columns: Sequence[Column], widths: Sequence[float]) -> None:
     pdf.set_font(FAMILY, "B", SMALL_PT)
     pdf.set_text_color(*MUTED)
     top, x = pdf.get_y(), MARGIN
-    for column, width in zip(sheet.columns, widths, strict=True):
+    for column, width in zip(columns, widths, strict=True):
         _padded_cell(pdf, x, top, width, LINE + 2, column.heading, column.numeric)
         x += width
     pdf.set_y(top + LINE + 2)
@@ -471,23 +506,25 @@ def _table_heading(pdf: FPDF, sheet: Sheet, widths: Sequence[float]) -> None:
     pdf.set_text_color(*INK)
 
 
-def _table(pdf: FPDF, sheet: Sheet) -> None:
+def _table(pdf: FPDF, columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> None:
     """The lines: a row that does not fit starts a new page, which repeats the heading."""
-    widths = _column_widths(pdf, sheet)
-    _table_heading(pdf, sheet, widths)
+    widths = _column_widths(pdf, columns, rows)
+    _table_heading(pdf, columns, widths)
     pdf.set_font(FAMILY, "", BODY_PT)
-    for row in sheet.rows:
+    for row in rows:
         wrapped = [
-            [text] if column.numeric else _wrap(pdf, text, width - 2 * CELL_PADDING) or [""]
-            for text, column, width in zip(row, sheet.columns, widths, strict=True)
+            [text]
+            if column.sized_to_content
+            else _wrap(pdf, text, width - 2 * CELL_PADDING) or [""]
+            for text, column, width in zip(row, columns, widths, strict=True)
         ]
         height = max(len(lines) for lines in wrapped) * LINE + 2 * CELL_PADDING
         if pdf.get_y() + height > pdf.page_break_trigger:
             pdf.add_page()
-            _table_heading(pdf, sheet, widths)
+            _table_heading(pdf, columns, widths)
             pdf.set_font(FAMILY, "", BODY_PT)
         top, x = pdf.get_y(), MARGIN
-        for lines, column, width in zip(wrapped, sheet.columns, widths, strict=True):
+        for lines, column, width in zip(wrapped, columns, widths, strict=True):
             for number, line in enumerate(lines):
                 y = top + CELL_PADDING + number * LINE
                 _padded_cell(pdf, x, y, width, LINE, line, column.numeric)
@@ -498,21 +535,23 @@ def _table(pdf: FPDF, sheet: Sheet) -> None:
         pdf.line(MARGIN, pdf.get_y(), PAGE_WIDTH - MARGIN, pdf.get_y())
 
 
-def _totals(pdf: FPDF, sheet: Sheet) -> None:
+def _totals(pdf: FPDF, totals: Sequence[Total]) -> None:
     """Subtotal, tax per rate and the total, right-aligned under the table, kept
     together on one page."""
+    if not totals:
+        return
     row_height = LINE + 1.4
-    if pdf.get_y() + len(sheet.totals) * row_height + 6 > pdf.page_break_trigger:
+    if pdf.get_y() + len(totals) * row_height + 6 > pdf.page_break_trigger:
         pdf.add_page()
     pdf.ln(2)
     value_width = 0.0
-    for total in sheet.totals:
+    for total in totals:
         _total_font(pdf, total)
         value_width = max(value_width, pdf.get_string_width(total.value))
     value_width += 2 * CELL_PADDING + 1
     label_width = CONTENT_WIDTH * 0.5
     x = PAGE_WIDTH - MARGIN - value_width - label_width
-    for total in sheet.totals:
+    for total in totals:
         if total.strong:
             pdf.set_draw_color(*INK)
             pdf.set_line_width(0.3)
@@ -527,6 +566,26 @@ def _totals(pdf: FPDF, sheet: Sheet) -> None:
 
 def _total_font(pdf: FPDF, total: Total) -> None:
     pdf.set_font(FAMILY, "B" if total.strong else "", BODY_PT + (1 if total.strong else 0))
+
+
+def _section(pdf: FPDF, section: Section) -> None:
+    """A heading, then its table (or its empty text) and totals. The heading starts a new
+    page rather than stand alone at the foot of one: it keeps the table's heading and
+    first row with it."""
+    heading_height = LINE + 2
+    first_row = 2 * (LINE + 2) + 2 * CELL_PADDING
+    pdf.ln(6)
+    if pdf.get_y() + heading_height + first_row > pdf.page_break_trigger:
+        pdf.add_page()
+    pdf.set_font(FAMILY, "B", BODY_PT + 2)
+    _lines(pdf, MARGIN, CONTENT_WIDTH, [section.heading], heading_height)
+    pdf.ln(1)
+    if section.rows:
+        _table(pdf, section.columns, section.rows)
+    elif section.empty_text:
+        pdf.set_font(FAMILY, "", BODY_PT)
+        _lines(pdf, MARGIN, CONTENT_WIDTH, [section.empty_text], LINE)
+    _totals(pdf, section.totals)
 
 
 def _notes(pdf: FPDF, sheet: Sheet) -> None:

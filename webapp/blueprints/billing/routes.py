@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
-
-from flask import Blueprint, abort, send_file, url_for
+from flask import Blueprint, abort, url_for
 from flask_login import current_user
 
 from webapp.blueprints.billing.forms import EntryForm, OneTimeChargeForm
@@ -12,10 +10,10 @@ from webapp.blueprints.customers.answers import customer_changed, customer_or_40
 from webapp.extensions import db
 from webapp.forms import ConfirmForm
 from webapp.models.billing import CreditNote, EntryKind, Invoice
-from webapp.rendering import render_form, render_page
+from webapp.rendering import download, render_form, render_page
 from webapp.services import billing as billing_service
 from webapp.services import ledger
-from webapp.services.document_pdf import Attachment, pdf_of
+from webapp.services.document_pdf import pdf_of
 from webapp.services.documents import document_of
 from webapp.services.money import format_money
 
@@ -123,21 +121,7 @@ def invoice_pdf(invoice_id: int):
     found = db.session.get(Invoice, invoice_id)
     if found is None:
         abort(404)
-    return _download(pdf_of(found))
-
-
-def _download(attachment: Attachment):
-    response = send_file(
-        io.BytesIO(attachment.data),
-        mimetype=attachment.content_type,
-        as_attachment=True,
-        download_name=attachment.filename,
-        max_age=0,
-        etag=False,
-    )
-    # A customer's document: kept by no shared cache, nor by the browser's.
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return download(pdf_of(found))
 
 
 @bp.route("/invoices/<int:invoice_id>/<action>", methods=["GET", "POST"])
@@ -188,4 +172,4 @@ def credit_note_pdf(credit_note_id: int):
     found = db.session.get(CreditNote, credit_note_id)
     if found is None:
         abort(404)
-    return _download(pdf_of(found))
+    return download(pdf_of(found))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from wtforms import (
     BooleanField,
-    DateField,
     DateTimeLocalField,
     EmailField,
     RadioField,
@@ -14,7 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
-from webapp.forms import EditVersionForm, normalised
+from webapp.forms import EditVersionForm, PlainDateField, normalised
 from webapp.models.base import utcnow
 from webapp.models.customer import Customer
 from webapp.services import activities, addresses, aliases, reference, sales, subscriptions, tickets
@@ -105,19 +104,6 @@ class AliasForm(RecordForm):
         description="No two customers can have the same ID.",
         filters=[_stripped],
     )
-
-
-class PlainDateField(DateField):
-    """A date typed as 2025-03-14 (as ``<input type="date">`` sends it); else a clear message."""
-
-    def process_formdata(self, valuelist):
-        if valuelist and not " ".join(valuelist).strip():
-            self.data = None  # left empty: InputRequired says so
-            return
-        try:
-            super().process_formdata([" ".join(valuelist).strip()] if valuelist else valuelist)
-        except ValueError:
-            raise ValueError("Enter a real date, like 2025-03-14.") from None
 
 
 class _AmountRecordForm(RecordForm):

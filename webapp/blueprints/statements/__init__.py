@@ -1,0 +1,1 @@
+"""Statement of account: the page, its PDF and Email statement."""
