@@ -511,7 +511,8 @@ def test_finalize_numbers_snapshots_charges_and_emails_the_draft(staff_client, d
     assert response.headers["Location"] == f"/invoices/{invoice.id}"
     html = flashed(staff_client, response)
     assert "Invoice INV-000001 for €631.30 finalized, charged and emailed." in html
-    assert "<h1>Invoice INV-000001</h1>" in html
+    assert re.search(r"<h1>Invoice <span[^>]*>INV-000001</span></h1>", html)
+    assert "Euro Customer" in html and "Travel" in html  # the page as issued
     invoice = the_invoice(db)
     today = utcnow().date()
     assert (invoice.number, invoice.status, invoice.issue_date) == ("INV-000001", "open", today)
@@ -754,3 +755,13 @@ def test_drafts_need_a_sign_in_and_a_csrf_token(app, staff_client, db, customer)
             assert response.headers["Location"].startswith("/sign-in")
     assert anonymous.get(f"/invoices/{invoice_id}").status_code == 302
     assert count(db, Invoice) == 1 and count(db, LedgerEntry) == 0
+
+
+def test_clear_personal_data_counts_a_draft_apart_from_issued_invoices(db, customer):
+    from webapp.services import personal_data
+
+    start(db, customer)
+    preview = personal_data.preview(db.session, customer)
+    assert "0 invoices, as issued" in preview.kept
+    assert "1 draft invoice, not issued" in preview.kept
+    assert preview.issued_documents == 0

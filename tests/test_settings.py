@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from tests.conftest import csrf_token_from
+from tests.document_pages import seller_block
 from webapp.models.billing import CreditNote, DocumentCounter, Invoice, InvoiceStatus
 from webapp.models.customer import Customer
 from webapp.models.email import Email
@@ -662,9 +663,10 @@ def test_the_customer_form_picks_class_and_entity_and_the_invoice_follows(
     assert (invoice.tax_rate_bp, invoice.tax_minor, invoice.total_minor) == (700, 700, 10700)
 
     page = staff_client.get(f"/invoices/{invoice.id}").get_data(as_text=True)
-    seller = re.search(r'<div class="seller">(.*?)</div>', page, re.S).group(1)
+    seller = seller_block(page)
     assert "<strong>Acme Europe GmbH</strong>" in seller
-    assert "Hauptstraße 1\n10115 Berlin" in seller and "Tax ID: DE136695976" in seller
+    assert "Hauptstraße 1<br>10115 Berlin" in seller
+    assert "Tax ID / VAT number: DE136695976" in seller
     assert "Tax (7.00 %)" in page
 
     email = db.session.scalar(select(Email).where(Email.kind == "invoice"))
@@ -681,8 +683,9 @@ def test_a_credit_note_names_its_entity_as_the_seller(staff_client, db, make_cus
     credit_note = capture(db, customer.id, -2500).credit_note
     assert credit_note.number == "ACME-CN-000001"
     page = staff_client.get(f"/credit-notes/{credit_note.id}").get_data(as_text=True)
-    seller = re.search(r'<div class="seller">(.*?)</div>', page, re.S).group(1)
-    assert "<strong>Acme Europe GmbH</strong>" in seller and "Tax ID: X1" in seller
+    seller = seller_block(page)
+    assert "<strong>Acme Europe GmbH</strong>" in seller
+    assert "Tax ID / VAT number: X1" in seller
     email = db.session.scalar(select(Email).where(Email.kind == "credit_note"))
     assert email.subject == "Credit note ACME-CN-000001 from Acme Europe GmbH"
     assert "Acme Europe GmbH has credited" in email.text_body
@@ -702,7 +705,7 @@ def test_editing_an_entity_does_not_rewrite_issued_documents(admin_client, db, m
 
     def seller_on(url: str) -> str:
         page = admin_client.get(url).get_data(as_text=True)
-        return re.search(r'<div class="seller">(.*?)</div>', page, re.S).group(1)
+        return seller_block(page)
 
     for url in (f"/invoices/{invoice.id}", f"/credit-notes/{credit_note.id}"):
         issued = seller_on(url)

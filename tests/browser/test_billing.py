@@ -398,13 +398,13 @@ def test_view_an_invoice_then_mark_it_paid(
     expect(bill_to).to_contain_text("Germany")
     expect(bill_to).to_contain_text(f"Customer ID: {ada.customer_id}")
     expect(document.locator("tbody tr").get_by_role("cell")).to_have_text(
-        ["Onboarding workshop", "1", "€100.00"]
+        ["Onboarding workshop", "1", "€100.00", "19.00 %", "€100.00"]
     )
     expect(document.locator("tfoot tr")).to_have_text(
         [
             re.compile(r"^\s*Subtotal\s*€100\.00\s*$"),
-            re.compile(r"^\s*Tax \(19\.00 %\)\s*€19\.00\s*$"),
-            re.compile(r"^\s*Total\s*€119\.00\s*$"),
+            re.compile(r"^\s*Tax \(19\.00 %\) on €100\.00\s*€19\.00\s*$"),
+            re.compile(r"^\s*Total \(EUR\)\s*€119\.00\s*$"),
         ]
     )
     expect(detail(document, "Issue date")).to_have_text(str(saved["issue_date"]))

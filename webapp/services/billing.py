@@ -231,16 +231,6 @@ def _queue_document_email(
         )
 
 
-def _seller_of(customer: Customer) -> dict:
-    """The customer's legal entity as the seller printed on a document issued now."""
-    entity = customer.legal_entity
-    return {
-        "seller_name": entity.name,
-        "seller_address": entity.address,
-        "seller_tax_id": entity.tax_id,
-    }
-
-
 def invoice_total(net_minor: int, rate_bp: int) -> tuple[int, int]:
     """(tax, total) of a one-line invoice: tax at the rate, rounded half up."""
     tax_minor = tax_for(net_minor, rate_bp)
@@ -254,7 +244,7 @@ def _invoice(
     invoice = Invoice(
         number=next_number(session, INVOICE_SERIES, customer.legal_entity),
         legal_entity_id=customer.legal_entity_id,
-        **_seller_of(customer),
+        **snapshot_of(customer),
         customer_id=customer.id,
         currency=currency,
         issue_date=issued,
@@ -266,7 +256,15 @@ def _invoice(
         status=InvoiceStatus.OPEN,
         staff_id=actor_id,
     )
-    invoice.lines = [InvoiceLine(description=description, quantity=1, amount_minor=net_minor)]
+    invoice.lines = [
+        InvoiceLine(
+            description=description,
+            quantity=1,
+            unit_price_minor=net_minor,
+            amount_minor=net_minor,
+            tax_rate_bp=customer.tax_rate_bp,
+        )
+    ]
     session.add(invoice)
     session.flush()
     return add_entry(
@@ -295,7 +293,7 @@ def _credit_note(
     credit_note = CreditNote(
         number=next_number(session, CREDIT_NOTE_SERIES, customer.legal_entity),
         legal_entity_id=customer.legal_entity_id,
-        **_seller_of(customer),
+        **snapshot_of(customer),
         customer_id=customer.id,
         currency=currency,
         issue_date=issued,

@@ -31,6 +31,7 @@ NUMBER_PREFIX = re.compile(r"[A-Z0-9]{0,10}")
 TAX_CLASS_NAME_MAX = 100
 ENTITY_NAME_MAX = 200
 ENTITY_ADDRESS_MAX = 1000
+ENTITY_FOOTER_MAX = 2000
 
 
 def tax_classes(session: Session) -> list[TaxClass]:
@@ -305,6 +306,11 @@ def _entity_values(
         raise SettingsError(
             f"An address can be at most {ENTITY_ADDRESS_MAX:,} characters.", "address"
         )
+    footer = (fields.get("invoice_footer") or "").strip().replace("\r\n", "\n")
+    if len(footer) > ENTITY_FOOTER_MAX:
+        raise SettingsError(
+            f"A footer can be at most {ENTITY_FOOTER_MAX:,} characters.", "invoice_footer"
+        )
     country = (fields.get("country") or "").strip().upper()
     if country and country not in reference.country_codes():
         raise SettingsError("Choose a country from the list.", "country")
@@ -339,6 +345,7 @@ def _entity_values(
         "tax_id": tax_id,
         "default_currency": currency,
         "number_prefix": prefix,
+        "invoice_footer": footer,
     }
 
 
@@ -356,7 +363,8 @@ def update_legal_entity(
     fields: Mapping[str, str],
     opened: versions.Opened | None = None,
 ) -> LegalEntity:
-    """Change a legal entity and commit; a new prefix applies from the next document on.
+    """Change a legal entity and commit; a new prefix, and any other change, applies from the next
+    document on (issued documents keep the seller and footer they were issued with).
     With ``opened``, raises ``versions.EditConflict`` if someone else saved it since."""
     values = _entity_values(session, fields, entity.id)
     entity = _now(session, entity)

@@ -21,6 +21,7 @@ from webapp.rendering import done, render_form, render_page
 from webapp.services import billing as billing_service
 from webapp.services import drafts, ledger
 from webapp.services.contacts import billing_recipients
+from webapp.services.documents import document_of
 from webapp.services.money import format_money
 
 bp = Blueprint("billing", __name__)
@@ -101,8 +102,8 @@ def new_charge(customer_id: int):
 
 @bp.get("/invoices/<int:invoice_id>")
 def invoice(invoice_id: int):
-    """The printable invoice: seller, customer, lines, tax, total, due date. A draft shows
-    what it holds so far, with Edit draft, Finalize and Delete draft."""
+    """The printable invoice as issued: seller, buyer, dates, lines, tax per rate, total. A
+    draft shows what it holds so far, with Edit draft, Finalize and Delete draft."""
     found = db.session.get(Invoice, invoice_id)
     if found is None:
         abort(404)
@@ -113,7 +114,7 @@ def invoice(invoice_id: int):
             customer=found.customer,
             recipients=billing_recipients(db.session, found.customer),
         )
-    return render_page("billing/invoice.html", invoice=found, customer=found.customer)
+    return render_page("billing/invoice.html", document=document_of(found), customer=found.customer)
 
 
 @bp.route("/invoices/<int:invoice_id>/<action>", methods=["GET", "POST"])
@@ -150,7 +151,9 @@ def credit_note(credit_note_id: int):
     found = db.session.get(CreditNote, credit_note_id)
     if found is None:
         abort(404)
-    return render_page("billing/credit_note.html", credit_note=found, customer=found.customer)
+    return render_page(
+        "billing/credit_note.html", document=document_of(found), customer=found.customer
+    )
 
 
 # -- draft invoices ------------------------------------------------------------------

@@ -96,7 +96,9 @@ class CustomerForm(EditVersionForm):
         default=DEFAULT_GATEWAY,
     )
     footnotes = TextAreaField(
-        "Footnotes", validators=[Length(max=2000)], description="Printed at the bottom of invoices."
+        "Footnotes",
+        validators=[Length(max=2000)],
+        description="Internal: shown on the Profile, never printed on invoices.",
     )
 
     # Set by the edit route when money has moved: the currency may no longer change.

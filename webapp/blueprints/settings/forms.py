@@ -74,6 +74,18 @@ class LegalEntityForm(EditVersionForm):
         "ACME-INV-000001. Each entity has its own series.",
     )
 
+    invoice_footer = TextAreaField(
+        "Invoice footer",
+        validators=[
+            Length(
+                max=settings.ENTITY_FOOTER_MAX,
+                message="A footer can be at most 2,000 characters.",
+            )
+        ],
+        description="Bank details and payment instructions, printed at the foot of every "
+        "invoice and credit note, line by line.",
+    )
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.country.choices = [("", "Choose a country…"), *reference.countries()]
@@ -100,5 +112,13 @@ class LegalEntityForm(EditVersionForm):
 
     def entity_fields(self) -> dict:
         """The validated values, ready for services.settings."""
-        names = ("name", "address", "country", "tax_id", "default_currency", "number_prefix")
+        names = (
+            "name",
+            "address",
+            "country",
+            "tax_id",
+            "default_currency",
+            "number_prefix",
+            "invoice_footer",
+        )
         return {name: (getattr(self, name).data or "").strip() for name in names}
