@@ -49,6 +49,11 @@ REQUIRED_TEXT = {
     "records.new:subscriptions": {"plan_name": "Pro", "amount": "49.00"},
     "billing.new_entry": {"amount": "10.00", "description": "Top-up"},
     "billing.new_charge": {"amount": "25.00", "description": "Workshop"},
+    "billing.new_invoice": {
+        "lines-0-description": "Consulting",
+        "lines-0-quantity": "2",
+        "lines-0-unit_price": "150.00",
+    },
     "notes.create": {"body": "Called about the invoice."},
     "tags.create": {"tag": "vip"},
     "settings.new_tax_class": {"name": "Reduced", "rate": "7"},
@@ -196,7 +201,7 @@ def submit(client, page_url: str, action: str, key: str, **typed):
 def build_world(db, admin_client, make_customer, make_staff) -> World:
     """Through the panel, as an admin: a customer with every kind of record (the
     subscription cancelled), a note, a tag, an invoice and a credit note (and their
-    emails), a payment link, an export;
+    emails), a draft invoice, a payment link, an export;
     besides, a second tax class and legal entity and a second staff member."""
     customer = make_customer()
     cid = customer.id
@@ -210,6 +215,7 @@ def build_world(db, admin_client, make_customer, make_staff) -> World:
         (base, f"{base}/tags", "tags.create", {}),
         (f"{base}/charges/new", f"{base}/charges/new", "billing.new_charge", {}),
         (f"{base}/charges/new", f"{base}/charges/new", "billing.new_charge", {"amount": "-5"}),
+        (f"{base}/invoices/new", f"{base}/invoices/new", "billing.new_invoice", {}),
         (f"{base}/billing", f"{base}/payment-link/", "payment_links.generate", {}),
         ("/customers", "/exports/", "exports.start", {}),
     ]:
@@ -239,7 +245,8 @@ def build_world(db, admin_client, make_customer, make_staff) -> World:
         "sale_id": first(Sale),
         "subscription_id": first(Subscription),
         "ticket_id": first(Ticket),
-        "invoice_id": first(Invoice),
+        "invoice_id": first(Invoice, Invoice.status != "draft"),
+        "draft_id": first(Invoice, Invoice.status == "draft"),
         "credit_note_id": first(CreditNote),
         "entity_id": first(LegalEntity),
         "tax_class_id": first(TaxClass),

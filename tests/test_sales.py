@@ -498,8 +498,8 @@ def test_a_refusal_after_the_invoice_is_written_undoes_it(db, customer):
     """capture_one_time_charge's on_written runs in the invoice's transaction: what it
     changes is kept with the invoice, and a refusal there leaves nothing behind."""
 
-    def refuse(entry):
-        assert entry.invoice is not None and entry.invoice.number == "INV-000001"
+    def refuse(invoice):
+        assert (invoice.number, invoice.subtotal_minor) == ("INV-000001", 500)
         raise LedgerError("No.")
 
     with pytest.raises(LedgerError, match="No."):

@@ -63,12 +63,29 @@ class SummaryError:
     message: str
 
 
+def _leaf_fields(form, prefix: str = ""):
+    """(field, label) for every field a person fills in, also those of a list of rows (the
+    lines of a draft invoice: "Line 2, Quantity")."""
+    for field in form:
+        if field.type == "FieldList":
+            for number, entry in enumerate(field.entries, start=1):
+                row = f"{prefix}{field.label.text} {number}"
+                if entry.type == "FormField":
+                    yield from _leaf_fields(entry.form, f"{row}, ")
+                else:
+                    yield entry, row
+        elif field.type == "FormField":
+            yield from _leaf_fields(field.form, prefix)
+        else:
+            yield field, f"{prefix}{field.label.text}"
+
+
 def summary_errors(form, page_html: str) -> list[SummaryError]:
     """The fields of ``form`` with an error, in the order ``page_html`` (the form's
     rendered fields) shows them, which is not always the order the form declares them.
     Hidden fields are left out: their refusal is the form's own message (form_error)."""
     found = []
-    for field in form:
+    for field, label in _leaf_fields(form):
         if not field.errors or getattr(field.widget, "input_type", None) == "hidden":
             continue
         anchor = field.id
@@ -79,7 +96,7 @@ def summary_errors(form, page_html: str) -> list[SummaryError]:
         if position < 0:
             anchor, position = None, len(page_html)
         message = " ".join(str(error) for error in field.errors)
-        found.append((position, SummaryError(anchor, field.label.text, message)))
+        found.append((position, SummaryError(anchor, label, message)))
     found.sort(key=lambda pair: pair[0])
     return [error for _position, error in found]
 

@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
-from webapp.models.base import utcnow
+from webapp.models.base import Versioned, utcnow
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,8 @@ class EntryKind(enum.StrEnum):
 
 
 class InvoiceStatus(enum.StrEnum):
+    # Not issued yet (Manual invoicing flow, New invoice): no number, no ledger entry.
+    DRAFT = "draft"
     OPEN = "open"
     PAID = "paid"
     REFUNDED = "refunded"
@@ -102,17 +104,22 @@ class DocumentCounter(db.Model):
     last_number: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 
-class Invoice(db.Model):
+class Invoice(Versioned, db.Model):
+    """An invoice: a draft while staff prepare it (no number, no entry), then issued."""
+
     __tablename__ = "invoices"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    number: Mapped[str] = mapped_column(String(30), nullable=False)
+    # None while a draft: a number is taken only when the draft is finalized.
+    number: Mapped[str | None] = mapped_column(String(30), nullable=True)
     # The seller, whose series numbered the document.
     legal_entity_id: Mapped[int] = mapped_column(ForeignKey("legal_entities.id"), nullable=False)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    # A draft's is the day it was started, until finalizing sets the day of issue.
     issue_date: Mapped[date] = mapped_column(Date, nullable=False)
-    due_date: Mapped[date] = mapped_column(Date, nullable=False)
+    # None only on a draft: the payment terms count from the day it is finalized.
+    due_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     # When the goods or services were supplied; None means on the issue date.
     supply_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     subtotal_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
@@ -146,9 +153,16 @@ class Invoice(db.Model):
     )
     # The legal entity's footer (bank details, payment instructions) as issued.
     footer_text: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
+    # The key of the form that started a draft: a resubmitted form finds it instead of
+    # starting a second one.
+    draft_key: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
 
     lines = relationship(
-        "InvoiceLine", back_populates="invoice", order_by="InvoiceLine.id", lazy="selectin"
+        "InvoiceLine",
+        back_populates="invoice",
+        order_by="InvoiceLine.id",
+        lazy="selectin",
+        cascade="all, delete-orphan",
     )
     entries = relationship("LedgerEntry", back_populates="invoice", order_by="LedgerEntry.id")
     customer = relationship("Customer")
@@ -157,6 +171,15 @@ class Invoice(db.Model):
     @property
     def seller(self) -> Seller:
         return Seller(self.seller_name, self.seller_address, self.seller_tax_id)
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == InvoiceStatus.DRAFT
+
+    @property
+    def label(self) -> str:
+        """How the panel names it: "INV-000001", or "Draft invoice" before it has a number."""
+        return self.number or "Draft invoice"
 
     __table_args__ = (
         UniqueConstraint("legal_entity_id", "number", name="uq_invoices_number"),

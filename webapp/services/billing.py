@@ -3,9 +3,11 @@
 "Capture one time charge": a positive amount makes an invoice (one line,
 tax at the customer's rate, due after the payment terms) and a charge of
 minus its total; a negative amount makes a credit note and a credit of its
-amount, if the customer's gateway supports credit notes. Marking an invoice
-paid records a payment; refunding a paid invoice records the refund and
-reverses the charge; voiding an open one reverses the charge.
+amount, if the customer's gateway supports credit notes. A customer whose
+Invoicing flow is Manual gets a draft invoice instead (services.drafts): no
+number, no charge, no email until staff finalize it (``finalize_draft``).
+Marking an invoice paid records a payment; refunding a paid invoice records
+the refund and reverses the charge; voiding an open one reverses the charge.
 """
 
 from __future__ import annotations
@@ -29,10 +31,10 @@ from webapp.models.billing import (
     InvoiceStatus,
     LedgerEntry,
 )
-from webapp.models.customer import Customer
+from webapp.models.customer import Customer, InvoicingFlow
 from webapp.models.settings import LegalEntity
 from webapp.paging import FIRST, Keyset, Page, PageAt, keyset_page
-from webapp.services import settings
+from webapp.services import drafts, settings
 from webapp.services.contacts import billing_recipients
 from webapp.services.documents import snapshot_of
 from webapp.services.gateways import gateway_for
@@ -45,7 +47,7 @@ from webapp.services.ledger import (
     refuse_recent_repeat,
 )
 from webapp.services.mailer import queue_email
-from webapp.services.money import tax_for
+from webapp.services.money import format_money, tax_for
 
 INVOICE_SERIES = "INV"
 INVOICE_STATUSES = frozenset(status.value for status in InvoiceStatus)
@@ -76,16 +78,37 @@ def next_number(session: Session, series: str, entity: LegalEntity) -> str:
 
 @dataclass(frozen=True)
 class OneTimeCharge:
-    """What "Capture one time charge" produced: an invoice or a credit note."""
+    """What "Capture one time charge" produced: an invoice (a draft, without an entry, in the
+    Manual invoicing flow) or a credit note."""
 
-    entry: LedgerEntry
+    entry: LedgerEntry | None
     invoice: Invoice | None
     credit_note: CreditNote | None
     replayed: bool
 
+    @property
+    def message(self) -> str:
+        """What staff are told: "Invoice INV-000001 for €119.00 created." …"""
+        if self.invoice is not None and self.invoice.is_draft:
+            total = format_money(self.invoice.total_minor, self.invoice.currency)
+            return (
+                f"Draft invoice for {total} created. Nothing is charged or emailed until "
+                "you finalize it."
+            )
+        document = self.invoice if self.invoice is not None else self.credit_note
+        noun = "Invoice" if self.invoice is not None else "Credit note"
+        total = format_money(document.total_minor, document.currency)
+        return f"{noun} {document.number} for {total} created."
+
 
 def _result(entry: LedgerEntry, replayed: bool) -> OneTimeCharge:
     return OneTimeCharge(entry, entry.invoice, entry.credit_note, replayed)
+
+
+def invoices_manually(session: Session, customer_id: int) -> bool:
+    """Whether the customer's Invoicing flow is Manual: invoices start as drafts."""
+    flow = session.scalar(select(Customer.invoicing_flow).where(Customer.id == customer_id))
+    return flow == InvoicingFlow.MANUAL
 
 
 def capture_one_time_charge(
@@ -99,17 +122,31 @@ def capture_one_time_charge(
     key: str | None,
     today: date | None = None,
     allow_repeat: bool = True,
-    on_written: Callable[[LedgerEntry], None] | None = None,
+    on_written: Callable[[Invoice | CreditNote], None] | None = None,
 ) -> OneTimeCharge:
     """Invoice a positive amount or credit a negative one, exactly once per key. With
-    ``allow_repeat=False`` the same charge made moments ago must be confirmed first.
+    ``allow_repeat=False`` the same charge made moments ago must be confirmed first. In the
+    Manual invoicing flow a positive amount starts a draft invoice instead (one line; no
+    number, entry or email until it is finalized).
 
-    ``on_written(entry)`` runs in the same transaction, under the customer's lock, right
-    after the document and its entry are written (not on a replay): whatever it changes
-    is committed with them, and a ``LedgerError`` it raises undoes them (e.g. a sale is
-    marked invoiced together with its invoice, never apart)."""
+    ``on_written(document)`` runs in the same transaction, under the customer's lock, right
+    after the invoice (or draft) or credit note and its entry are written (not on a
+    replay): whatever it changes is committed with them, and a ``LedgerError`` it raises
+    undoes them (e.g. a sale is marked invoiced together with its invoice, never apart)."""
     if amount_minor == 0:
         raise LedgerError("The amount cannot be zero.")
+    if amount_minor > 0 and invoices_manually(session, customer_id):
+        drafted = drafts.start_draft(
+            session,
+            customer_id,
+            currency=currency,
+            lines=[drafts.DraftLine(description, 1, amount_minor)],
+            actor_id=actor_id,
+            key=key,
+            today=today,
+            on_written=on_written,
+        )
+        return OneTimeCharge(None, drafted.invoice, None, drafted.replayed)
 
     def write(customer: Customer) -> LedgerEntry:
         if not allow_repeat:
@@ -129,7 +166,7 @@ def capture_one_time_charge(
                 session, customer, -amount_minor, currency, description, actor_id, key, issued
             )
         if on_written is not None:
-            on_written(entry)
+            on_written(entry.invoice if entry.invoice is not None else entry.credit_note)
         queue_document_email(session, customer, entry)
         return entry
 
@@ -279,11 +316,100 @@ def _credit_note(
     )
 
 
+# -- finalizing a draft ----------------------------------------------------------------
+
+
+def finalize_key(invoice_id: int) -> str:
+    """The idempotency key of a draft's charge: one charge per draft, however often (and from
+    however many tabs) Finalize is sent."""
+    return f"invoice-{invoice_id}"
+
+
+@dataclass(frozen=True)
+class Finalized:
+    """The invoice a draft became; ``replayed`` when it had been finalized before this call."""
+
+    invoice: Invoice
+    replayed: bool
+
+    @property
+    def message(self) -> str:
+        total = format_money(self.invoice.total_minor, self.invoice.currency)
+        if self.replayed:
+            return f"This draft was already finalized: {self.invoice.number} for {total}."
+        return f"Invoice {self.invoice.number} for {total} finalized, charged and emailed."
+
+
+def _entry_description(invoice: Invoice) -> str:
+    """What the charge says on the Billing tab: the line, or the invoice for several."""
+    if len(invoice.lines) == 1:
+        return invoice.lines[0].description
+    return f"Invoice {invoice.number} ({len(invoice.lines)} lines)"
+
+
+def finalize_draft(
+    session: Session,
+    customer_id: int,
+    invoice_id: int,
+    actor_id: int | None,
+    *,
+    opened_version: int | None = None,
+    today: date | None = None,
+) -> Finalized:
+    """Issue a draft, exactly once: the next number of the legal entity's series (gapless:
+    the counter moves in this transaction), seller and buyer stored as issued, tax at the
+    customer's rate today, due after the payment terms unless the draft names a due date,
+    a charge of minus the total, and the invoice email. The charge's key comes from the
+    draft, so a second Finalize (double click, another tab) finds the first one's invoice.
+    Refused (``LedgerError``) when the draft was deleted, has no lines or a due date that has
+    passed, or (with ``opened_version``) was saved by someone else since."""
+    key = finalize_key(invoice_id)
+
+    def write(customer: Customer) -> LedgerEntry:
+        invoice = drafts.current_draft(session, customer_id, invoice_id, opened_version)
+        issued = today or utcnow().date()
+        refusal = drafts.finalize_refusal(invoice, issued)
+        if refusal is not None:
+            raise drafts.DraftError(refusal)
+        # Numbered first: taking the number flushes, and the draft's changes below should
+        # reach the history in one flush, as its finalizing.
+        number = next_number(session, INVOICE_SERIES, customer.legal_entity)
+        drafts.apply_customer_rate(invoice, customer)
+        invoice.number = number
+        for column, value in snapshot_of(customer).items():
+            setattr(invoice, column, value)
+        invoice.issue_date = issued
+        if invoice.due_date is None:
+            invoice.due_date = issued + timedelta(days=customer.payment_terms_days)
+        invoice.status = InvoiceStatus.OPEN
+        session.flush()
+        entry = add_entry(
+            session,
+            customer,
+            kind=EntryKind.CHARGE,
+            amount_minor=-invoice.total_minor,
+            currency=invoice.currency,
+            description=_entry_description(invoice),
+            actor_id=actor_id,
+            key=key,
+            invoice_id=invoice.id,
+        )
+        queue_document_email(session, customer, entry)
+        return entry
+
+    def same_request(entry: LedgerEntry) -> bool:
+        return entry.invoice_id == invoice_id and entry.customer_id == customer_id
+
+    entry, replayed = post_once(session, customer_id, key, write, same_request)
+    return Finalized(entry.invoice, replayed)
+
+
 # -- invoice status ------------------------------------------------------------------
 
 
 def available_actions(invoice: Invoice) -> list[str]:
-    """The status actions this invoice allows now ("pay", "void", "refund"), from ALLOWED."""
+    """The status actions this invoice allows now ("pay", "void", "refund"), from ALLOWED;
+    none for a draft (it is edited, finalized or deleted instead)."""
     return [action for action, (sources, _) in ALLOWED.items() if invoice.status in sources]
 
 
@@ -318,6 +444,10 @@ def change_invoice_status(
             raise LedgerError("This invoice does not exist.")
         customer = lock_customer(session, invoice.customer_id)
         session.refresh(invoice)
+        if invoice.is_draft:
+            raise LedgerError(
+                f"A draft invoice cannot be {ACTION_PAST[action]}: finalize it first."
+            )
         if invoice.status not in allowed_from:
             raise LedgerError(
                 f"{invoice.number} is {invoice.status}; it cannot be {ACTION_PAST[action]}."
@@ -381,7 +511,8 @@ def entries_page(session: Session, customer_id: int, at: PageAt = FIRST) -> Page
 
 
 def invoices_page(session: Session, customer_id: int, status: str = "", at: PageAt = FIRST) -> Page:
-    """A customer's invoices, newest first, optionally of one status."""
+    """A customer's invoices, newest first (a draft by the day it was started), optionally of
+    one status ("draft" lists the drafts)."""
     statement = select(Invoice).where(Invoice.customer_id == customer_id)
     if status in INVOICE_STATUSES:
         statement = statement.where(Invoice.status == status)

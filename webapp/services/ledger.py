@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import func, literal, select
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -251,8 +251,9 @@ def post_once(
     customer_id: int,
     key: str | None,
     write: Callable[[Customer], T],
-    same_request: Callable[[LedgerEntry], bool],
-) -> tuple[T | LedgerEntry, bool]:
+    same_request: Callable[[Any], bool],
+    find: Callable[[Session, str | None], Any] = find_by_key,
+) -> tuple[Any, bool]:
     """Run ``write`` under the customer's lock in one transaction, once per key.
 
     The key is checked under the lock, so a replay (double click, resubmitted form,
@@ -260,17 +261,18 @@ def post_once(
     should two still race, the unique key refuses the second and its replay is
     returned. The flag says whether this call was a replay. A key that comes back with
     other values (Back, edit the amount, submit) is refused rather than taken for a
-    replay, so nothing is silently dropped.
+    replay, so nothing is silently dropped. ``find`` looks the key up (by default among
+    the ledger entries; a draft invoice keeps the key of the form that started it).
     """
 
-    def replay(entry: LedgerEntry) -> tuple[LedgerEntry, bool]:
-        if not same_request(entry):
+    def replay(found: Any) -> tuple[Any, bool]:
+        if not same_request(found):
             raise LedgerError(KEY_REUSED)
-        return entry, True
+        return found, True
 
-    def work() -> tuple[T | LedgerEntry, bool]:
+    def work() -> tuple[Any, bool]:
         customer = lock_customer(session, customer_id)
-        again = find_by_key(session, key)
+        again = find(session, key)
         if again is not None:
             return replay(again)
         return write(customer), False
@@ -278,7 +280,7 @@ def post_once(
     try:
         return in_transaction(session, work)
     except IntegrityError:
-        existing = find_by_key(session, key)
+        existing = find(session, key)
         if existing is None:
             raise
         return replay(existing)

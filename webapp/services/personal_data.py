@@ -27,7 +27,13 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from webapp.models.base import utcnow
-from webapp.models.billing import CreditNote, CustomerBalance, Invoice, LedgerEntry
+from webapp.models.billing import (
+    CreditNote,
+    CustomerBalance,
+    Invoice,
+    InvoiceStatus,
+    LedgerEntry,
+)
 from webapp.models.contacts import Address, Alias, Contact
 from webapp.models.crm import Activity, Sale, Ticket
 from webapp.models.customer import PERSONAL_COLUMNS, Customer, InvoicingFlow
@@ -197,19 +203,23 @@ def _counts(session: Session, customer_id: int, now: datetime) -> ClearedCounts:
     )
 
 
-def _totals(session: Session, model, customer_id: int) -> str:
+def _totals(session: Session, model, customer_id: int, *conditions) -> str:
     rows = session.execute(
         select(model.currency, func.sum(model.total_minor))
-        .where(model.customer_id == customer_id)
+        .where(model.customer_id == customer_id, *conditions)
         .group_by(model.currency)
         .order_by(model.currency)
     ).all()
     return ", ".join(format_money(total, currency) for currency, total in rows)
 
 
+# A draft invoice is not issued: it is kept, but counted apart from the invoices.
+_ISSUED = Invoice.status != InvoiceStatus.DRAFT
+
+
 def _kept(session: Session, customer: Customer) -> list[str]:
     mine = customer.id
-    invoices = _count(session, Invoice, Invoice.customer_id == mine)
+    invoices = _count(session, Invoice, Invoice.customer_id == mine, _ISSUED)
     credit_notes = _count(session, CreditNote, CreditNote.customer_id == mine)
     kept = [
         counted(
@@ -218,12 +228,15 @@ def _kept(session: Session, customer: Customer) -> list[str]:
             "ledger entries",
         ),
         counted(invoices, "invoice", "invoices")
-        + (f" (total {_totals(session, Invoice, mine)})" if invoices else "")
+        + (f" (total {_totals(session, Invoice, mine, _ISSUED)})" if invoices else "")
         + ", as issued",
         counted(credit_notes, "credit note", "credit notes")
         + (f" (total {_totals(session, CreditNote, mine)})" if credit_notes else "")
         + ", as issued",
     ]
+    drafts = _count(session, Invoice, Invoice.customer_id == mine, ~_ISSUED)
+    if drafts:
+        kept.append(counted(drafts, "draft invoice", "draft invoices") + ", not issued")
     balances = session.execute(
         select(CustomerBalance.currency, CustomerBalance.balance_minor)
         .where(CustomerBalance.customer_id == mine)
@@ -278,7 +291,7 @@ def preview(session: Session, customer: Customer) -> Preview:
         cleared=_counts(session, customer.id, utcnow()).phrases(),
         kept=_kept(session, customer),
         refusal=clear_refusal(session, customer),
-        issued_documents=_count(session, Invoice, Invoice.customer_id == customer.id)
+        issued_documents=_count(session, Invoice, Invoice.customer_id == customer.id, _ISSUED)
         + _count(session, CreditNote, CreditNote.customer_id == customer.id),
     )
 

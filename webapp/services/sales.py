@@ -4,7 +4,9 @@ A sale is Open or Cancelled while staff keep it; invoicing an open one makes its
 invoice through Capture one time charge (tax at the customer's rate, the sale's
 description as the line, emailed like any invoice) and marks the sale Invoiced in the
 same transaction, exactly once however often it is asked. From then on the sale is
-kept as it is: it cannot be edited, deleted or invoiced again.
+kept as it is: it cannot be edited, deleted or invoiced again. In the Manual invoicing
+flow the invoice is a draft (services.drafts) that staff finalize; deleting that draft
+makes the sale Open again.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from webapp.models.billing import Invoice, LedgerEntry
+from webapp.models.billing import Invoice
 from webapp.models.crm import Sale, SaleStatus
-from webapp.models.customer import Customer
+from webapp.models.customer import Customer, InvoicingFlow
 from webapp.paging import FIRST, Keyset, Page, PageAt, keyset_page
 from webapp.services import billing, versions
 from webapp.services.contacts import billing_recipients
@@ -63,8 +65,15 @@ def why_locked(sale: Sale) -> str | None:
     return locked_message(sale) if sale.status == SaleStatus.INVOICED else None
 
 
+def _invoice_name(sale: Sale) -> str:
+    """INV-000001, "a draft invoice" or "an invoice"."""
+    if sale.invoice is None:
+        return "an invoice"
+    return sale.invoice.number or "a draft invoice"
+
+
 def locked_message(sale: Sale) -> str:
-    number = sale.invoice.number if sale.invoice is not None else "an invoice"
+    number = _invoice_name(sale)
     return (
         f"This sale is invoiced ({number}), so it is kept as it is: it cannot be edited "
         "or deleted. Void or refund the invoice on the Invoices tab instead."
@@ -76,8 +85,7 @@ def invoice_refusal(sale: Sale) -> str | None:
     if sale.status == SaleStatus.CANCELLED:
         return CANCELLED_NOT_INVOICED
     if sale.status == SaleStatus.INVOICED:
-        number = sale.invoice.number if sale.invoice is not None else "an invoice"
-        return f"This sale is already invoiced ({number})."
+        return f"This sale is already invoiced ({_invoice_name(sale)})."
     return None
 
 
@@ -195,6 +203,8 @@ class InvoicePreview:
     total_minor: int
     currency: str
     recipients: list[str]
+    # The Manual invoicing flow: a draft, emailed only when it is finalized.
+    draft: bool = False
 
 
 def invoice_preview(session: Session, customer: Customer, sale: Sale) -> InvoicePreview:
@@ -207,6 +217,7 @@ def invoice_preview(session: Session, customer: Customer, sale: Sale) -> Invoice
         total_minor=total_minor,
         currency=sale.currency,
         recipients=billing_recipients(session, customer),
+        draft=customer.invoicing_flow == InvoicingFlow.MANUAL,
     )
 
 
@@ -220,6 +231,13 @@ class SaleInvoiced:
     @property
     def message(self) -> str:
         total = format_money(self.invoice.total_minor, self.invoice.currency)
+        if self.invoice.is_draft:
+            if self.replayed:
+                return f"This sale already has a draft invoice for {total}."
+            return (
+                f"Draft invoice for {total} created from the sale. Finalize it on the "
+                "Invoices tab to number, charge and email it."
+            )
         if self.replayed:
             return f"This sale was already invoiced: {self.invoice.number} for {total}."
         return f"Invoice {self.invoice.number} for {total} created from the sale."
@@ -243,7 +261,7 @@ def invoice_sale(
         raise LedgerError(refusal)
     asked = (sale.amount_minor, sale.currency, sale.description)
 
-    def mark_invoiced(entry: LedgerEntry) -> None:
+    def mark_invoiced(invoice: Invoice) -> None:
         # Under the customer's lock: the sale may have been edited, cancelled or deleted
         # since it was read above. Raising here undoes the invoice with it.
         current = current_record(session, Sale, customer_id, sale_id)
@@ -254,7 +272,7 @@ def invoice_sale(
         if (current.amount_minor, current.currency, current.description) != asked:
             raise LedgerError(SALE_CHANGED)
         current.status = SaleStatus.INVOICED.value
-        current.invoice_id = entry.invoice.id
+        current.invoice_id = invoice.id
 
     amount_minor, currency, description = asked
     result = billing.capture_one_time_charge(

@@ -15,8 +15,8 @@ from webapp.services.customers import CURRENCY_LOCKED, EDITABLE_FIELDS
 from webapp.services.gateways import DEFAULT_GATEWAY, GATEWAYS
 
 INVOICING_FLOW_CHOICES = [
-    (InvoicingFlow.AUTOMATIC.value, "Automatic: invoices are sent as they are created"),
-    (InvoicingFlow.MANUAL.value, "Manual: invoices wait for staff to send them"),
+    (InvoicingFlow.AUTOMATIC.value, "Automatic: invoices are issued and emailed at once"),
+    (InvoicingFlow.MANUAL.value, "Manual: draft invoices, issued when staff finalize them"),
 ]
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.base import NO_VALUE
 
-from webapp.models.billing import CreditNote, Invoice, LedgerEntry
+from webapp.models.billing import CreditNote, Invoice, InvoiceStatus, LedgerEntry
 from webapp.models.customer import Customer
 from webapp.models.subscriptions import Subscription
 from webapp.services.history.display import _plain, _word
@@ -135,7 +135,23 @@ def _entry_added(session: Session, entry: LedgerEntry) -> None:
     )
 
 
+def _draft_size(invoice: Invoice) -> str:
+    """ "2 lines, total €238.00" """
+    count = len(invoice.lines)
+    total = format_money(invoice.total_minor, invoice.currency)
+    return f"{count} line{'s' if count != 1 else ''}, total {total}"
+
+
 def _invoice_added(session: Session, invoice: Invoice) -> None:
+    if invoice.status == InvoiceStatus.DRAFT:
+        record(
+            session,
+            invoice.customer_id,
+            "invoice.draft_created",
+            f"Draft invoice created: {_draft_size(invoice)}",
+            staff_id=_actor(invoice),
+        )
+        return
     total = format_money(invoice.total_minor, invoice.currency)
     record(
         session,
@@ -147,7 +163,21 @@ def _invoice_added(session: Session, invoice: Invoice) -> None:
 
 
 def _invoice_changed(session: Session, invoice: Invoice) -> None:
-    for _name, old, new in _changes(session, invoice, ["status"]):
+    changed = _changes(session, invoice, ["status"])
+    if not changed and invoice.status == InvoiceStatus.DRAFT:
+        _draft_edited(session, invoice)
+    for _name, old, new in changed:
+        if old == InvoiceStatus.DRAFT:
+            record(
+                session,
+                invoice.customer_id,
+                "invoice.finalized",
+                f"Draft invoice finalized as {invoice.number}: {_draft_size(invoice)}",
+                field="status",
+                old=_word(old),
+                new=_word(new),
+            )
+            continue
         verb = INVOICE_STATUS_VERBS.get(new, f"changed to {_word(new).lower()}")
         record(
             session,
@@ -158,6 +188,38 @@ def _invoice_changed(session: Session, invoice: Invoice) -> None:
             old=_word(old),
             new=_word(new),
         )
+
+
+def _draft_edited(session: Session, invoice: Invoice) -> None:
+    # One line per draft per transaction, however many flushes the save takes.
+    edited = session.info.setdefault(_DRAFTS_EDITED, set())
+    if invoice.id in edited:
+        return
+    edited.add(invoice.id)
+    old_total = next(
+        (old for _name, old, _new in _changes(session, invoice, ["total_minor"])), None
+    )
+    record(
+        session,
+        invoice.customer_id,
+        "invoice.draft_edited",
+        f"Draft invoice edited: {_draft_size(invoice)}",
+        field="total_minor" if old_total is not None else None,
+        old=format_money(old_total, invoice.currency) if old_total is not None else None,
+        new=(
+            format_money(invoice.total_minor, invoice.currency) if old_total is not None else None
+        ),
+    )
+
+
+def _invoice_removed(session: Session, invoice: Invoice) -> None:
+    # Only a draft is ever deleted on its own (a customer's are deleted with it, by Core).
+    record(
+        session,
+        invoice.customer_id,
+        "invoice.draft_deleted",
+        f"Draft invoice deleted: {_draft_size(invoice)}",
+    )
 
 
 def _credit_note_added(session: Session, note: CreditNote) -> None:
@@ -252,8 +314,13 @@ CHANGED: dict[type, Callable[[Session, Any], None]] = {
     Subscription: _subscription_changed,
 }
 
+REMOVED: dict[type, Callable[[Session, Any], None]] = {
+    Invoice: _invoice_removed,
+}
+
 _NEW_IN_TRANSACTION = "history.new"
 _COPIED = "history.copied"
+_DRAFTS_EDITED = "history.drafts_edited"
 
 
 def copied_from_record(session: Session, customer: Customer, fields: Iterable[str]) -> None:
@@ -292,13 +359,18 @@ def _before_flush(session: Session, _context, _instances) -> None:
             else:
                 _record_changed(session, obj, WATCHED[kind])
         for obj in list(session.deleted):
-            if type(obj) in WATCHED and obj not in created:
+            if obj in created:
+                continue
+            if type(obj) in REMOVED:
+                REMOVED[type(obj)](session, obj)
+            elif type(obj) in WATCHED:
                 _record_removed(session, obj, WATCHED[type(obj)])
 
 
 def _transaction_over(session: Session, *_args) -> None:
     session.info.pop(_NEW_IN_TRANSACTION, None)
     session.info.pop(_COPIED, None)
+    session.info.pop(_DRAFTS_EDITED, None)
 
 
 def install() -> None:
