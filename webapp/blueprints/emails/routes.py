@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import nh3
-from flask import Blueprint, abort, make_response, url_for
+from flask import Blueprint, abort, make_response, render_template, url_for
+from markupsafe import Markup
 
 from webapp.blueprints.customers.answers import customer_or_404
 from webapp.extensions import db
@@ -75,7 +76,7 @@ def body(customer_id: int, email_id: int):
         attributes=BODY_ATTRIBUTES,
         clean_content_tags={"script", "style", "title"},
     )
-    return make_response(cleaned)
+    return make_response(render_template("emails/body.html", email=email, body=Markup(cleaned)))
 
 
 @bp.post("/<int:email_id>/resend")
