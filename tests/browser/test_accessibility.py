@@ -5,7 +5,8 @@ sure the main pages are among them whatever the other tests do, with content on 
 tab: a customer with one of everything (tests/crawl.py ``build_world``, the same one the
 HTTP tests crawl), at a desktop (1280×800) and a phone (390×844) width, with JavaScript
 on and off. Then every page a signed-in admin can open (every form, Confirm page and
-record), once, at the desktop width without JavaScript.
+record), once, at the desktop width without JavaScript. Last, that the check can fail:
+a nameless button shown between two steps fails a test with a readable list.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from tests.browser.accessibility import assert_accessible
-from tests.browser.conftest import sign_in
+from tests.browser.accessibility import AccessibilityWatch, assert_accessible
+from tests.browser.conftest import TIMEOUT_MS, sign_in
 from tests.conftest import PASSWORD, StaffClient
 from tests.conftest import sign_in as sign_in_client
 from tests.crawl import World, build_world, page_urls
@@ -130,3 +131,62 @@ def test_every_page_has_no_serious_accessibility_violation(page, admin, world, l
         # an error page is a page too.
         assert response is not None and response.status < 500, url
     assert_accessible(page)
+
+
+# -- the check itself can fail -----------------------------------------------------------
+
+# A button with no name: axe-core's button-name rule, critical. Added through the
+# DevTools protocol, as the page's policy allows no inline script.
+ADD_NAMELESS_BUTTON = """() => {
+  const button = document.createElement("button");
+  button.id = "nameless";
+  document.querySelector("main").append(button);
+}"""
+
+
+def new_context(browser: Browser, live_server: str, js_enabled: bool):
+    context = browser.new_context(
+        base_url=live_server, java_script_enabled=js_enabled, locale="en-GB"
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    return context
+
+
+def test_a_violation_shown_before_an_assertion_fails_the_test_with_a_readable_list(
+    browser, live_server, js_enabled
+):
+    """What appears is checked before the next assertion: the nameless button, gone
+    again before the end of the test, is still reported, with its page, rule, impact,
+    selector and help."""
+    watch = AccessibilityWatch(live_server)  # the test's own, to see it fail
+    context = new_context(browser, live_server, js_enabled)
+    try:
+        watch.watch_context(context)
+        page = context.new_page()
+        page.goto("/sign-in")
+        page.evaluate(ADD_NAMELESS_BUTTON)
+        expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        page.evaluate("document.getElementById('nameless').remove()")
+        with pytest.raises(AssertionError) as failure:
+            watch.finish()
+    finally:
+        context.close()
+    message = str(failure.value)
+    assert message.startswith("1 serious or critical accessibility violation(s)"), message
+    assert f"on {live_server}/sign-in" in message
+    assert "button-name (critical) at #nameless: Buttons must have discernible text" in message
+
+
+def test_assert_accessible_fails_on_a_violation_and_passes_without(
+    browser, live_server, js_enabled
+):
+    context = new_context(browser, live_server, js_enabled)
+    try:
+        page = context.new_page()
+        page.goto("/sign-in")
+        assert_accessible(page)
+        page.evaluate(ADD_NAMELESS_BUTTON)
+        with pytest.raises(AssertionError, match=r"button-name \(critical\) at #nameless"):
+            assert_accessible(page)
+    finally:
+        context.close()
