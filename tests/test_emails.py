@@ -561,6 +561,26 @@ def test_email_body_is_sanitised_and_served_sandboxed(staff_client, db, customer
         assert dangerous not in body, dangerous
 
 
+def test_email_body_is_a_document_with_a_language_and_the_subject_as_its_title(
+    staff_client, db, customer
+):
+    """The frame's document names itself for screen readers (axe: html-has-lang,
+    document-title); the subject is the customer's text, so it is escaped."""
+    email = record_email(
+        db,
+        customer.id,
+        subject="Invoice <b>INV-000042</b> & more",
+        html_body="<html><head><title>dropped</title></head><body><p>Hello</p></body></html>",
+    )
+    body = staff_client.get(f"/customers/{customer.id}/emails/{email.id}/body")
+    html = body.get_data(as_text=True)
+    assert html.lstrip().lower().startswith("<!doctype html>")
+    assert '<html lang="en">' in html
+    assert "<title>Invoice &lt;b&gt;INV-000042&lt;/b&gt; &amp; more</title>" in html
+    assert "dropped" not in html
+    assert "<p>Hello</p>" in html
+
+
 def test_customer_text_is_escaped_on_the_tab_and_the_email_page(staff_client, db, make_customer):
     hostile = make_customer(name="<script>alert(1)</script>", email="eve@example.com")
     capture(db, hostile.id, 1000)

@@ -6,6 +6,8 @@ run in a background thread of that server (JOBS_INLINE="thread").
 Every test gets a fresh browser context, once with JavaScript enabled
 ("js-on") and once without ("js-off"), and the database is emptied after it.
 Chromium is the system one (/usr/bin/chromium); nothing is downloaded.
+Every page a test opens is checked with axe-core as the test goes (see
+accessibility.py): a serious or critical WCAG 2.1 A/AA violation fails the test.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from tests.browser.accessibility import AccessibilityWatch
 from tests.conftest import PASSWORD, empty_database, make_app
 from webapp.extensions import db
 from webapp.services.customers import create_customer
@@ -34,8 +37,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-# Auto-waiting assertions give up after this long; the app answers in milliseconds.
-expect.set_options(timeout=5_000)
+# Auto-waiting assertions and actions give up after this long: the app answers in
+# milliseconds, and the axe-core check of what appeared (accessibility.py), which runs
+# before an action or assertion, takes a fraction of a second more.
+TIMEOUT_MS = 10_000
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -44,6 +50,17 @@ def pytest_runtest_makereport(item, call):
     report = yield
     setattr(item, f"report_{report.when}", report)
     return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """After a test that passed, check what its pages show last and fail it with every
+    serious or critical accessibility violation its pages showed."""
+    result = yield
+    watch = getattr(item, "accessibility_watch", None)
+    if watch is not None:
+        watch.finish()
+    return result
 
 
 # -- the live server -----------------------------------------------------------
@@ -156,12 +173,22 @@ JS_ON_ONLY = pytest.mark.parametrize("js_enabled", [True], ids=["js-on"])
 
 
 @pytest.fixture
-def context(browser, live_server, js_enabled) -> Iterator[BrowserContext]:
+def accessibility(request, live_server) -> AccessibilityWatch:
+    """Checks every page of Tally (the live server) in the test's contexts with axe-core;
+    a test that opens its own context passes it to ``accessibility.watch_context``."""
+    watch = AccessibilityWatch(live_server)
+    request.node.accessibility_watch = watch
+    return watch
+
+
+@pytest.fixture
+def context(browser, live_server, js_enabled, accessibility) -> Iterator[BrowserContext]:
     context = browser.new_context(
         base_url=live_server, java_script_enabled=js_enabled, locale="en-GB"
     )
-    # Fail in seconds, not the default 30: every page here answers in milliseconds.
-    context.set_default_timeout(5_000)
+    # Fail in seconds, not the default 30.
+    context.set_default_timeout(TIMEOUT_MS)
+    accessibility.watch_context(context)
     yield context
     context.close()
 

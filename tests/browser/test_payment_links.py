@@ -19,6 +19,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 from sqlalchemy import select
 
+from tests.browser.conftest import TIMEOUT_MS
 from tests.browser.test_panel import assert_not_reloaded, mark_window
 from webapp.extensions import db
 from webapp.models.billing import EntryKind
@@ -71,10 +72,11 @@ def success_message(page: Page, js_enabled: bool) -> Locator:
 
 
 @pytest.fixture
-def customer_context(browser, live_server) -> Iterator[BrowserContext]:
+def customer_context(browser, live_server, accessibility) -> Iterator[BrowserContext]:
     """The customer's own browser: JavaScript off, no cookies, never signed in."""
     context = browser.new_context(base_url=live_server, java_script_enabled=False, locale="en-GB")
-    context.set_default_timeout(5_000)
+    context.set_default_timeout(TIMEOUT_MS)
+    accessibility.watch_context(context)
     yield context
     context.close()
 

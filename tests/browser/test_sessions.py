@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import TIMEOUT_MS, sign_in
 
 NEW_PASSWORD = "a brand new passphrase"
 # "New password", not "New password again" (the label may end in the required mark).
@@ -16,11 +16,12 @@ NEW_PASSWORD_LABEL = re.compile(r"^New password\W*$")
 
 
 def test_change_password_signs_out_the_other_browser(
-    signed_in_page, browser, live_server, js_enabled, staff
+    signed_in_page, browser, live_server, js_enabled, staff, accessibility
 ):
     page = signed_in_page
     other_context = browser.new_context(base_url=live_server, java_script_enabled=js_enabled)
-    other_context.set_default_timeout(5_000)
+    other_context.set_default_timeout(TIMEOUT_MS)
+    accessibility.watch_context(other_context)
     try:
         other = other_context.new_page()
         other.goto("/sign-in")

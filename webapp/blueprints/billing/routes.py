@@ -181,6 +181,8 @@ def credit_note_pdf(credit_note_id: int):
     if found is None:
         abort(404)
     return download(pdf_of(found))
+
+
 # -- draft invoices ------------------------------------------------------------------
 
 

@@ -63,7 +63,11 @@ def _shown_html(email) -> str:
     )
     style = _BODY_STYLE.search(email.html_body or "")
     body_style = f' style="{escape(style.group(1))}"' if style else ""
-    return f"<!doctype html>\n<body{body_style}>{cleaned}</body>"
+    title = escape(email.subject)
+    return (
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f"</head><body{body_style}>{cleaned}</body></html>"
+    )
 
 
 def _email_or_404(customer_id: int, email_id: int):
