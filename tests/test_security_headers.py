@@ -213,6 +213,7 @@ def world(db, admin, make_staff, make_customer) -> dict:
         "customer_id": customer.id,
         "staff_id": target.id,
         "invoice_id": charge.invoice.id,
+        "draft_id": charge.invoice.id,  # an issued invoice: Edit draft answers it too
         "action": "pay",
         "credit_note_id": credit.credit_note.id,
         "email_id": email.id,

@@ -33,6 +33,7 @@ from webapp.models.billing import (
     CreditNote,
     EntryKind,
     Invoice,
+    InvoiceStatus,
     LedgerEntry,
     Seller,
 )
@@ -333,7 +334,12 @@ def open_invoices(session: Session, customer_id: int, on: date) -> list[OpenInvo
             Invoice.due_date,
             Invoice.total_minor,
         )
-        .where(Invoice.customer_id == customer_id, Invoice.issue_date <= on, ~settled)
+        .where(
+            Invoice.customer_id == customer_id,
+            Invoice.status != InvoiceStatus.DRAFT,
+            Invoice.issue_date <= on,
+            ~settled,
+        )
         .order_by(Invoice.due_date, Invoice.id)
     ).all()
     return [
