@@ -105,9 +105,7 @@ def new_charge(customer_id: int):
 def invoice(invoice_id: int):
     """The printable invoice as issued: seller, buyer, dates, lines, tax per rate, total. A
     draft shows what it holds so far, with Edit draft, Finalize and Delete draft."""
-    found = db.session.get(Invoice, invoice_id)
-    if found is None:
-        abort(404)
+    found = db.get_or_404(Invoice, invoice_id)
     if found.is_draft:
         return render_page(
             "billing/draft.html",
@@ -126,9 +124,7 @@ def invoice(invoice_id: int):
 @bp.get("/invoices/<int:invoice_id>.pdf")
 def invoice_pdf(invoice_id: int):
     """The invoice as issued, as a PDF file to download."""
-    found = db.session.get(Invoice, invoice_id)
-    if found is None:
-        abort(404)
+    found = db.get_or_404(Invoice, invoice_id)
     return download(pdf_of(found))
 
 
@@ -163,9 +159,7 @@ def invoice_action(invoice_id: int, action: str):
 @bp.get("/credit-notes/<int:credit_note_id>")
 def credit_note(credit_note_id: int):
     """A credit note as issued."""
-    found = db.session.get(CreditNote, credit_note_id)
-    if found is None:
-        abort(404)
+    found = db.get_or_404(CreditNote, credit_note_id)
     return render_page(
         "billing/credit_note.html",
         document=document_of(found),
@@ -177,9 +171,7 @@ def credit_note(credit_note_id: int):
 @bp.get("/credit-notes/<int:credit_note_id>.pdf")
 def credit_note_pdf(credit_note_id: int):
     """The credit note as issued, as a PDF file to download."""
-    found = db.session.get(CreditNote, credit_note_id)
-    if found is None:
-        abort(404)
+    found = db.get_or_404(CreditNote, credit_note_id)
     return download(pdf_of(found))
 
 
