@@ -75,8 +75,12 @@ class _TreeBuilder(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.root = _Node("body", {})
         self.open = [self.root]
+        self.in_head = False
 
     def handle_starttag(self, tag, attrs):
+        if tag in ("html", "head", "title", "meta"):  # the document's frame, not its body
+            self.in_head = self.in_head or tag in ("head", "title")
+            return
         if tag == "body":  # the document's own <body>: its style is the root's
             self.root.attrs.update({name: value or "" for name, value in attrs})
             return
@@ -86,13 +90,17 @@ class _TreeBuilder(HTMLParser):
             self.open.append(node)
 
     def handle_endtag(self, tag):
+        if tag in ("head", "title"):
+            self.in_head = False
+            return
         for depth in range(len(self.open) - 1, 0, -1):
             if self.open[depth].tag == tag:
                 del self.open[depth:]
                 return
 
     def handle_data(self, data):
-        self.open[-1].children.append(data)
+        if not self.in_head:
+            self.open[-1].children.append(data)
 
 
 @dataclass(frozen=True)
