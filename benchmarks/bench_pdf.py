@@ -2,7 +2,9 @@
 
 Target (issue 17): a one-page invoice's PDF in under 200 ms at p95.
 
-Makes a throwaway SQLite instance (migrated with the real migrations), a customer
+Makes a throwaway PostgreSQL database (``tally_bench_pdf`` on 127.0.0.1, dropped and
+created again on each run, migrated with the real migrations; ``--database-url`` picks
+another server, ``--sqlite`` a throwaway SQLite file instead), a customer
 with a name that needs more than Latin-1, and two invoices written as issuing
 writes them: one line, and 20 lines (each description a sentence, so some wrap).
 Then times, p50 and p95 over ``--runs`` after 5 warm-ups each:
@@ -45,6 +47,7 @@ from flask_migrate import upgrade
 from pypdf import PdfReader
 
 from webapp import create_app
+from webapp.config import normalise_database_url
 from webapp.extensions import db
 from webapp.models.billing import Invoice, InvoiceLine
 from webapp.services import settings
@@ -74,10 +77,25 @@ class Row:
     target: float | None
 
 
-def make_app(directory: Path):
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/tally_bench_pdf"
+
+
+def fresh_database(url: str | None, directory: Path) -> str:
+    """The SQLAlchemy URL of an empty database: PostgreSQL ``url`` dropped and created
+    again, or (``url`` None) a SQLite file in ``directory``."""
+    if url is None:
+        return f"sqlite:///{directory / 'bench.db'}"
+    admin, name = base._admin_url(url)
+    with base.psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return normalise_database_url(url)
+
+
+def make_app(directory: Path, url: str | None):
     app = create_app(
         {
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{directory / 'bench.db'}",
+            "SQLALCHEMY_DATABASE_URI": fresh_database(url, directory),
             "SECRET_KEY": "bench-pdf",
             "WTF_CSRF_ENABLED": False,
             "JOBS_INLINE": "sync",
@@ -165,11 +183,11 @@ def first_pdf_ms() -> float:
     return float(result.stdout.strip().splitlines()[-1])
 
 
-def run(runs: int) -> tuple[list[Row], float]:
+def run(runs: int, url: str | None) -> tuple[list[Row], float]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bench-pdf-") as directory:
         os.environ["TALLY_INSTANCE_PATH"] = directory
-        app = make_app(Path(directory))
+        app = make_app(Path(directory), url)
         with app.app_context():
             create_staff(db.session, "bench@example.com", "Bench", "agent", PASSWORD)
             entity = settings.default_legal_entity(db.session)
@@ -270,12 +288,20 @@ def main() -> int:
         metavar="SECONDS",
         help="first wait (at most this long) for a load average under 1",
     )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_PDF_DATABASE_URL", DEFAULT_PG_URL),
+        help=f"PostgreSQL database to drop, create and use (default {DEFAULT_PG_URL})",
+    )
+    parser.add_argument("--sqlite", action="store_true", help="a throwaway SQLite file instead")
     args = parser.parse_args()
     if args.wait_for_quiet:
         money.wait_for_quiet(args.wait_for_quiet)
-    rows, first_ms = run(args.runs)
+    url = None if args.sqlite else args.database_url
+    rows, first_ms = run(args.runs, url)
+    backend = "SQLite" if url is None else "PostgreSQL"
     header = (
-        f"PDF of an invoice, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"PDF of an invoice on {backend}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{args.runs} runs per case after 5 warm-ups"
     )
