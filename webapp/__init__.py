@@ -80,6 +80,7 @@ def create_app(config: dict | None = None) -> Flask:
     from webapp.blueprints.audit import routes as audit
     from webapp.blueprints.auth import routes as auth
     from webapp.blueprints.billing import routes as billing
+    from webapp.blueprints.customer_area import routes as customer_area
     from webapp.blueprints.customer_auth import routes as customer_auth
     from webapp.blueprints.customers import routes as customers
     from webapp.blueprints.deletion import routes as deletion
@@ -119,6 +120,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(audit.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(customer_auth.bp)
+    app.register_blueprint(customer_area.bp)
     PUBLIC_BLUEPRINTS.add("public")
     rate_limits.limit_public_pages(rate_limits.init_app(app), public.bp)
     register_template_helpers(app)
