@@ -296,3 +296,11 @@ def test_every_route_without_a_customer_session_goes_to_sign_in(app, client, min
                     assert parse_qs(location.query)["next"][0].startswith(url)
                 assert_panel_headers(response, url)
                 assert "Olive" not in text_of(response)
+
+
+def test_staff_see_the_customers_change_in_history(customer, admin_client, owner, mine):
+    assert preferences_post(customer, mine.contact_id, wants_legal="y").status_code == 303
+    html = text_of(admin_client.get(f"/customers/{owner.id}/history"))
+    assert "Email preferences changed by the customer" in html
+    # Boxes left out of the form are off: Billing went, Legal came.
+    assert "Olive Primary: Billing" in html and "Olive Primary: Legal" in html
