@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from webapp.extensions import db, jobs
-from webapp.services import exports, mailer, staff_sessions
+from webapp.services import customer_sessions, exports, mailer, staff_sessions
 
 
 @dataclass
@@ -24,7 +24,7 @@ class SweepResult:
 
 def sweep() -> SweepResult:
     """Re-enqueue emails past their next attempt and exports whose job was lost; delete expired
-    export files and staff sessions."""
+    export files and expired staff and customer sessions."""
     email_ids = mailer.due_for_delivery(db.session)
     export_ids = exports.due_to_run(db.session)
     for email_id in email_ids:
@@ -34,5 +34,6 @@ def sweep() -> SweepResult:
     expired = exports.remove_expired_files(db.session)
     policy = staff_sessions.policy_from_config(current_app.config)
     sessions = staff_sessions.remove_expired(db.session, policy)
+    sessions += customer_sessions.remove_expired(db.session, policy)
     db.session.commit()
     return SweepResult(len(email_ids), len(export_ids), expired, sessions)

@@ -230,6 +230,94 @@ def admin_client(app, admin) -> StaffClient:
     return StaffClient(client, admin)
 
 
+# -- the customer area: accounts and a signed-in customer ------------------------------
+
+
+def sign_in_customer(client, email: str, password: str = PASSWORD, address: str = "127.0.0.1"):
+    """POST the customer Sign in form (with its CSRF token); returns the response."""
+    page = client.get("/account/sign-in").get_data(as_text=True)
+    return client.post(
+        "/account/sign-in",
+        data={"email": email, "password": password, "csrf_token": csrf_token_from(page)},
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+@pytest.fixture
+def customer_account(db):
+    """A factory: an active customer-area account with a password for ``customer_id``
+    (signs in with the customer's email unless ``email`` is given)."""
+    from webapp.models.base import utcnow
+    from webapp.models.customer import Customer
+    from webapp.models.customer_account import CustomerAccount
+    from webapp.services.staff import hash_password
+
+    def _make(customer_id: int, password: str = PASSWORD, email: str | None = None, **fields):
+        customer = db.session.get(Customer, customer_id)
+        account = CustomerAccount(
+            customer_id=customer_id,
+            email=(email or customer.email).strip().lower(),
+            password_hash=hash_password(password),
+            password_set_at=utcnow(),
+            must_change_password=False,
+            **fields,
+        )
+        db.session.add(account)
+        db.session.commit()
+        return account
+
+    return _make
+
+
+class CustomerClient:
+    """A test client signed in to the customer area; ``post`` adds the CSRF token."""
+
+    def __init__(self, client, account, token: str):
+        self.client = client
+        self.account = account
+        self._token = token
+
+    def token(self) -> str:
+        return self._token
+
+    def get(self, url, htmx_target: str | None = None, **kwargs):
+        headers = kwargs.pop("headers", {})
+        if htmx_target is not None:
+            headers = {"HX-Request": "true", "HX-Target": htmx_target, **headers}
+        return self.client.get(url, headers=headers, **kwargs)
+
+    def post(self, url, data=None, htmx_target: str | None = None, csrf=True, **kwargs):
+        data = dict(data or {})
+        if csrf:
+            data.setdefault("csrf_token", self._token)
+        headers = kwargs.pop("headers", {})
+        if htmx_target is not None:
+            headers = {"HX-Request": "true", "HX-Target": htmx_target, **headers}
+        return self.client.post(url, data=data, headers=headers, **kwargs)
+
+
+def customer_client_for(app, account, password: str = PASSWORD) -> CustomerClient:
+    """A new test client signed in as ``account`` (a second customer, say)."""
+    client = app.test_client()
+    page = client.get("/account/sign-in").get_data(as_text=True)
+    token = csrf_token_from(page)
+    response = client.post(
+        "/account/sign-in",
+        data={"email": account.email, "password": password, "csrf_token": token},
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return CustomerClient(client, account, token)
+
+
+@pytest.fixture
+def customer_client(app, make_customer, customer_account) -> CustomerClient:
+    """A test client signed in to the customer area as the customer "Ada Lovelace"
+    (ada@example.com, GBP); ``customer_client.account.customer_id`` is its customer."""
+    customer = make_customer()
+    account = customer_account(customer.id)
+    return customer_client_for(app, account)
+
+
 VALID_CUSTOMER = {
     "name": "Ada Lovelace",
     "company": "Analytical Engines Ltd",

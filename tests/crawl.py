@@ -271,9 +271,22 @@ NOT_PAGES = {
 }
 
 
+# The customer area's blueprints: a door of their own (a customer session, never a staff
+# one), so not pages of the panel's crawl. tests/test_customer_routes.py covers every
+# route of theirs: the customer session, CSRF, the security headers.
+CUSTOMER_AREA_BLUEPRINTS = ("customer_auth", "customer_area")
+
+
+def is_customer_area(rule) -> bool:
+    """Whether ``rule`` belongs to the customer area (see CUSTOMER_AREA_BLUEPRINTS)."""
+    return rule.endpoint.partition(".")[0] in CUSTOMER_AREA_BLUEPRINTS
+
+
 def urls_of(app, rule, world: World, method: str) -> list[str]:
     """Every URL of ``rule`` with real ids: each record kind, customer tab and invoice
-    action it takes."""
+    action it takes. None for a customer-area route (not the panel's)."""
+    if is_customer_area(rule):
+        return []
     adapter = app.url_map.bind("localhost")
     choices: list[dict] = [{}]
     for name in sorted(rule.arguments):

@@ -17,6 +17,9 @@ from webapp.extensions import csrf, db, jobs, login_manager, mail, migrate
 # Endpoints reachable without signing in; everything else needs a staff login.
 PUBLIC_ENDPOINTS = frozenset({"auth.sign_in", "static", "health"})
 PUBLIC_BLUEPRINTS: set[str] = set()
+# The customer area's blueprints: never a staff login; their routes check the customer
+# session themselves (webapp.customer_auth.customer_required).
+CUSTOMER_BLUEPRINTS = frozenset({"customer_auth", "customer_area"})
 
 
 class IdConverter(IntegerConverter):
@@ -77,6 +80,8 @@ def create_app(config: dict | None = None) -> Flask:
     from webapp.blueprints.audit import routes as audit
     from webapp.blueprints.auth import routes as auth
     from webapp.blueprints.billing import routes as billing
+    from webapp.blueprints.customer_area import routes as customer_area
+    from webapp.blueprints.customer_auth import routes as customer_auth
     from webapp.blueprints.customers import routes as customers
     from webapp.blueprints.deletion import routes as deletion
     from webapp.blueprints.emails import routes as emails
@@ -114,6 +119,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(staff.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(public.bp)
+    app.register_blueprint(customer_auth.bp)
+    app.register_blueprint(customer_area.bp)
     PUBLIC_BLUEPRINTS.add("public")
     rate_limits.limit_public_pages(rate_limits.init_app(app), public.bp)
     register_template_helpers(app)
@@ -152,12 +159,15 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.before_request
     def require_sign_in():
-        """Every route needs a signed-in staff member unless it is listed as public."""
+        """Every route needs a signed-in staff member unless it is listed as public or is
+        the customer area's (which asks for a customer session instead, never a staff one)."""
         from flask_login import current_user
 
         if request.endpoint is None:
             return None
         if request.endpoint in PUBLIC_ENDPOINTS or request.blueprint in PUBLIC_BLUEPRINTS:
+            return None
+        if request.blueprint in CUSTOMER_BLUEPRINTS:
             return None
         if not current_user.is_authenticated:
             return login_manager.unauthorized()

@@ -22,6 +22,13 @@ from webapp.models.crm import (
     customer_tags,
 )
 from webapp.models.customer import Customer, CustomerStatus
+from webapp.models.customer_account import (
+    AccountState,
+    CustomerAccount,
+    CustomerAccountToken,
+    CustomerSession,
+    TokenPurpose,
+)
 from webapp.models.email import Email, EmailStatus
 from webapp.models.export import Export, ExportStatus
 from webapp.models.history import AuditEvent, CustomerEvent
@@ -32,6 +39,7 @@ from webapp.models.staff import SignInThrottle, Staff, StaffRole, StaffSession
 from webapp.models.subscriptions import Subscription, SubscriptionInterval, SubscriptionStatus
 
 __all__ = [
+    "AccountState",
     "Activity",
     "AuditEvent",
     "ActivityKind",
@@ -40,8 +48,11 @@ __all__ = [
     "Contact",
     "CreditNote",
     "Customer",
+    "CustomerAccount",
+    "CustomerAccountToken",
     "CustomerBalance",
     "CustomerEvent",
+    "CustomerSession",
     "CustomerStatus",
     "DocumentCounter",
     "Email",
@@ -69,5 +80,6 @@ __all__ = [
     "TaxClass",
     "Ticket",
     "TicketStatus",
+    "TokenPurpose",
     "customer_tags",
 ]

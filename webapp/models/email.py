@@ -53,6 +53,11 @@ class Email(db.Model):
     payment_link_id: Mapped[int | None] = mapped_column(
         ForeignKey("payment_links.id"), nullable=True
     )
+    # An invite or password-reset email: like a payment link, the live link is put in
+    # when it is sent (services.customer_accounts); the stored bodies hold a placeholder.
+    account_token_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customer_account_tokens.id", ondelete="SET NULL"), nullable=True
+    )
     kind: Mapped[str] = mapped_column(String(32), nullable=False)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     recipient: Mapped[str] = mapped_column(String(320), nullable=False)

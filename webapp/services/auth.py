@@ -38,8 +38,13 @@ class ThrottlePolicy:
     lock_minutes: int = 15
 
 
-def _keys(email: str, address: str) -> list[tuple[str, str]]:
-    return [("account", f"account:{email.strip().lower()}"), ("address", f"address:{address}")]
+def throttle_keys(email: str, address: str, scope: str = "") -> list[tuple[str, str]]:
+    """The throttle counters a sign-in attempt counts against: the account and the address.
+    ``scope`` keeps another door's counters apart (the customer area uses "customer-")."""
+    return [
+        ("account", f"{scope}account:{email.strip().lower()}"),
+        ("address", f"{scope}address:{address}"),
+    ]
 
 
 def _locked_minutes(session: Session, key: str) -> int | None:
@@ -65,11 +70,8 @@ def _record_failure(session: Session, key: str, limit: int, lock_minutes: int) -
         row.locked_until = utcnow() + timedelta(minutes=lock_minutes)
 
 
-def authenticate(
-    session: Session, email: str, password: str, address: str, policy: ThrottlePolicy
-) -> Staff:
-    """Return the staff member for valid credentials or raise ``SignInError``."""
-    keys = _keys(email, address)
+def refuse_if_locked(session: Session, keys: list[tuple[str, str]]) -> None:
+    """Raise ``SignInError`` (saying when to try again) while any of ``keys`` is locked."""
     for _kind, key in keys:
         minutes = _locked_minutes(session, key)
         if minutes is not None:
@@ -78,26 +80,55 @@ def authenticate(
                 f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
             )
 
-    staff = find_staff_by_email(session, email) if email.strip() else None
-    valid = password_matches(staff, password) if staff else _dummy_check(password)
-    if staff is None or not valid or not staff.active:
-        limits = {
-            "account": policy.max_failures_per_account,
-            "address": policy.max_failures_per_address,
-        }
-        for kind, key in keys:
-            _record_failure(session, key, limits[kind], policy.lock_minutes)
-        session.commit()
-        if staff is not None and valid and not staff.active:
-            raise SignInError("This account has been deactivated. Ask an admin.")
-        raise SignInError("Email or password is not right.")
 
+def record_failed_sign_in(
+    session: Session, keys: list[tuple[str, str]], policy: ThrottlePolicy
+) -> None:
+    """Count one failure against each of ``keys``, locking those at their limit; commits."""
+    limits = {
+        "account": policy.max_failures_per_account,
+        "address": policy.max_failures_per_address,
+    }
+    for kind, key in keys:
+        _record_failure(session, key, limits[kind], policy.lock_minutes)
+    session.commit()
+
+
+def clear_failed_sign_ins(session: Session, keys: list[tuple[str, str]]) -> None:
+    """A successful sign-in: forget the failures counted against ``keys``; commits."""
     for _kind, key in keys:
         row = session.get(SignInThrottle, key)
         if row is not None:
             session.delete(row)
     session.commit()
+
+
+def authenticate(
+    session: Session, email: str, password: str, address: str, policy: ThrottlePolicy
+) -> Staff:
+    """Return the staff member for valid credentials or raise ``SignInError``."""
+    keys = throttle_keys(email, address)
+    refuse_if_locked(session, keys)
+
+    staff = find_staff_by_email(session, email) if email.strip() else None
+    valid = password_matches(staff, password) if staff else dummy_password_check(password)
+    if staff is None or not valid or not staff.active:
+        record_failed_sign_in(session, keys, policy)
+        if staff is not None and valid and not staff.active:
+            raise SignInError("This account has been deactivated. Ask an admin.")
+        raise SignInError("Email or password is not right.")
+
+    clear_failed_sign_ins(session, keys)
     return staff
+
+
+def policy_from_config(config) -> ThrottlePolicy:
+    """The throttle the settings ask for (SIGN_IN_MAX_FAILURES…, SIGN_IN_LOCK_MINUTES)."""
+    return ThrottlePolicy(
+        max_failures_per_account=config["SIGN_IN_MAX_FAILURES_PER_ACCOUNT"],
+        max_failures_per_address=config["SIGN_IN_MAX_FAILURES_PER_ADDRESS"],
+        lock_minutes=config["SIGN_IN_LOCK_MINUTES"],
+    )
 
 
 @cache
@@ -106,7 +137,7 @@ def _dummy_hash(method: str | None) -> str:
     return hash_password(secrets.token_hex(16))
 
 
-def _dummy_check(password: str) -> bool:
+def dummy_password_check(password: str) -> bool:
     """Spend the same time on an unknown email, so timing does not reveal which exist."""
     check_password_hash(_dummy_hash(password_hash_method()), password)
     return False

@@ -510,10 +510,19 @@ def entries_page(session: Session, customer_id: int, at: PageAt = FIRST) -> Page
     return keyset_page(session, statement, order, at)
 
 
-def invoices_page(session: Session, customer_id: int, status: str = "", at: PageAt = FIRST) -> Page:
+def invoices_page(
+    session: Session,
+    customer_id: int,
+    status: str = "",
+    at: PageAt = FIRST,
+    issued_only: bool = False,
+) -> Page:
     """A customer's invoices, newest first (a draft by the day it was started), optionally of
-    one status ("draft" lists the drafts)."""
+    one status ("draft" lists the drafts); ``issued_only`` leaves drafts out (the customer
+    area: a draft is not an invoice yet)."""
     statement = select(Invoice).where(Invoice.customer_id == customer_id)
+    if issued_only:
+        statement = statement.where(Invoice.status != InvoiceStatus.DRAFT)
     if status in INVOICE_STATUSES:
         statement = statement.where(Invoice.status == status)
     order = Keyset((Invoice.issue_date, Invoice.id), ("issue_date", "id"))

@@ -28,6 +28,7 @@ from webapp.models.base import utcnow
 from webapp.models.email import Email, EmailStatus
 from webapp.paging import FIRST, Keyset, Page, PageAt, keyset_page
 from webapp.services import document_pdf, history, statement_pdf
+from webapp.services.account_link_tokens import AccountLinkError, fill_in_account_link
 from webapp.services.document_pdf import Attachment, DocumentPdfError
 from webapp.services.payment_link_tokens import PaymentLinkError, fill_in_link
 from webapp.services.sweeping import lease_due, times
@@ -35,6 +36,9 @@ from webapp.services.sweeping import lease_due, times
 SEND_EMAIL_JOB = "jobs.emails.send_email"
 RESENDABLE = frozenset({EmailStatus.FAILED, EmailStatus.NOT_SENT})
 NO_MAIL_SERVER = "Not delivered: no mail server is configured (MAIL_SERVER)."
+
+# Invite and password-reset emails: their link is filled in when sent (customer_accounts).
+ACCOUNT_LINK_KINDS = frozenset({"account_invite", "account_reset"})
 
 STATUS_LABELS = {status: status.label for status in EmailStatus}
 
@@ -133,6 +137,11 @@ def _attempt(session: Session, email: Email) -> dict[str, Any]:
         try:
             html, text = fill_in_link(session, email)
         except PaymentLinkError as refusal:
+            return {"status": EmailStatus.FAILED, "last_error": str(refusal)}
+    if email.account_token_id is not None or email.kind in ACCOUNT_LINK_KINDS:
+        try:
+            html, text = fill_in_account_link(session, email)
+        except AccountLinkError as refusal:
             return {"status": EmailStatus.FAILED, "last_error": str(refusal)}
     try:
         attachments = [

@@ -14,6 +14,7 @@ from webapp.extensions import db
 from webapp.rendering import done, render_page
 from webapp.security_headers import HeaderPolicy, content_security_policy, header_policy
 from webapp.services import mailer
+from webapp.services.account_link_tokens import without_account_link
 from webapp.services.payment_links import without_link
 
 bp = Blueprint("emails", __name__, url_prefix="/customers/<int:customer_id>/emails")
@@ -57,7 +58,7 @@ def _shown_html(email) -> str:
     payment link left out, laid out as it was written (standards mode, and the <body>'s
     own margin, background and font, which cleaning drops with the <body> tag)."""
     cleaned = nh3.clean(
-        without_link(email.html_body),
+        without_account_link(without_link(email.html_body)),
         attributes=BODY_ATTRIBUTES,
         clean_content_tags={"script", "style", "title"},
     )
@@ -86,7 +87,7 @@ def show(customer_id: int, email_id: int):
         "emails/show.html",
         customer=customer,
         email=email,
-        text_body=without_link(email.text_body),
+        text_body=without_account_link(without_link(email.text_body)),
         # The frame cannot size itself to the email (no script runs in it): its height
         # is worked out from the HTML it shows, for a phone and for wider windows.
         frame_heights=frame_heights(_shown_html(email)) if email.html_body else None,

@@ -1,0 +1,1 @@
+"""The customer's own area: their balance, documents, statements and contacts."""
