@@ -23,6 +23,7 @@ from webapp.models.crm import (
 )
 from webapp.models.customer import Customer, CustomerStatus
 from webapp.models.email import Email, EmailStatus
+from webapp.models.email_verification import EmailVerificationToken
 from webapp.models.export import Export, ExportStatus
 from webapp.models.history import AuditEvent, CustomerEvent
 from webapp.models.notes import Note
@@ -46,6 +47,7 @@ __all__ = [
     "DocumentCounter",
     "Email",
     "EmailStatus",
+    "EmailVerificationToken",
     "EntryKind",
     "Export",
     "ExportStatus",
