@@ -267,3 +267,29 @@ def test_verifying_again_clears_undeliverable(db, customer):
     after = fresh(db, customer.id)
     assert after.email_undeliverable_at is None and after.email_verified_at is not None
     assert email_verification.email_state(after) == "verified"
+
+
+# -- clearing and deleting the customer ------------------------------------------------
+
+
+def test_clear_personal_data_drops_the_links_and_the_marks(db, customer):
+    from webapp.services.personal_data import clear_personal_data
+
+    email_verification.send_verification(db.session, customer, actor=None)
+    db.session.execute(update(EmailVerificationToken).values(token_hash=token_hash("tok")))
+    email_verification.mark_email_verified(db.session, fresh(db, customer.id), how="link")
+    db.session.commit()
+    clear_personal_data(db.session, customer.id)
+    after = fresh(db, customer.id)
+    assert (after.email, after.email_verified_at, after.email_undeliverable_at) == ("", None, None)
+    assert db.session.scalars(select(EmailVerificationToken)).all() == []
+    assert email_verification.confirm(db.session, "tok") is None
+
+
+def test_delete_customer_takes_its_links_too(db, customer):
+    from webapp.services.deletion import delete_customer
+
+    email_verification.send_verification(db.session, customer, actor=None)
+    delete_customer(db.session, customer.id, customer.customer_id)
+    assert db.session.scalars(select(EmailVerificationToken)).all() == []
+    assert db.session.get(Customer, customer.id) is None
