@@ -236,3 +236,12 @@ def test_an_extra_link_goes_below_the_text(db, customer):
     )
     assert "Set your password: https://tally.example/x" in email.text_body
     assert 'href="https://tally.example/x"' in email.html_body
+
+
+def test_without_commit_it_joins_the_callers_transaction(db, customer):
+    email = onboarding.send_onboarding(db.session, customer, actor=None, commit=False)
+    assert email.id is not None
+    db.session.rollback()
+    assert db.session.scalars(select(Email)).all() == []
+    db.session.expire_all()
+    assert "Onboarding email sent" not in db.session.scalars(select(CustomerEvent.summary)).all()

@@ -198,16 +198,28 @@ def send_onboarding(
     actor: int | None,
     extra_link: str | None = None,
     extra_link_label: str = "Get started",
+    commit: bool = True,
 ) -> Email:
     """Queue the customer's legal entity's onboarding email to the customer's address and
     record it (Emails tab, its delivery state as any email's) with the history line
-    "Onboarding email sent"; commits. ``actor`` is the staff id (None: the system).
-    ``extra_link`` (e.g. the invite's link) is added below the text as a button and
-    stored in the recorded email as given. Raises ``OnboardingError`` (field "email")
-    when the customer has no email address, nothing written."""
-    customer = lock_editable(session, customer.id)
+    "Onboarding email sent". ``actor`` is the staff id (None: the system).
+
+    ``extra_link`` (e.g. an invite's link) is added below the text as a button labelled
+    ``extra_link_label``. It is stored in the recorded email as given, so pass a link
+    whose secret may sit in the database, or a placeholder your own code fills in when
+    the job sends it (as payment and verification links are).
+
+    With ``commit`` (the default) the customer is locked and re-read first and the email
+    is committed; a customer without an address raises ``OnboardingError`` (field "email")
+    after a rollback, and a cleared or deleted one ``guard.CustomerCleared`` /
+    ``CustomerGone``. With ``commit=False`` it joins the caller's transaction (an invite
+    being sent): nothing is locked, committed or rolled back, and the refusal is raised
+    for the caller to handle."""
+    if commit:
+        customer = lock_editable(session, customer.id)
     if not customer.email:
-        session.rollback()
+        if commit:
+            session.rollback()
         raise OnboardingError(
             f"{customer.name} has no email address: add one (Edit customer) first.", "email"
         )
@@ -238,7 +250,8 @@ def send_onboarding(
         new=customer.email,
         personal=True,
     )
-    session.commit()
+    if commit:
+        session.commit()
     return email
 
 
