@@ -407,6 +407,7 @@ class SmtpServer:
     def __init__(self) -> None:
         self.port = free_port()
         self.messages: list[EmailMessage] = []
+        self.rcpt_reply: str | None = None
         self._controller: Controller | None = None
         self.holding = threading.Event()
         self._released = threading.Event()
@@ -414,6 +415,16 @@ class SmtpServer:
 
     def hold(self) -> None:
         self._released.clear()
+
+    def refuse_recipients(self, reply: str | None) -> None:
+        """Answer every RCPT TO with ``reply`` (e.g. "550 5.1.1 No such user"); None accepts."""
+        self.rcpt_reply = reply
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.rcpt_reply:
+            return self.rcpt_reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     def release(self) -> None:
         self._released.set()

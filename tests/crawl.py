@@ -262,6 +262,7 @@ def build_world(db, admin_client, make_customer, make_staff) -> World:
 NOT_PAGES = {
     "static",
     "public.pay",
+    "email_verification.confirm",
     "health",
     "exports.download",
     "emails.body",

@@ -37,6 +37,10 @@ KNOWN_GET_ENDPOINTS = {
     "static",
     "auth.sign_in",
     "public.pay",
+    "email_verification.confirm",
+    "onboarding.send_onboarding",
+    "onboarding.verify_email",
+    "settings.onboarding_email",
     "audit.index",
     "billing.credit_note",
     "billing.invoice",
@@ -84,7 +88,13 @@ KNOWN_GET_ENDPOINTS = {
     "tickets.change_status",
 }
 # Reachable signed out (README: Sign in, /health, static files, the payment page).
-PUBLIC_ENDPOINTS = {"auth.sign_in", "health", "static", "public.pay"}
+PUBLIC_ENDPOINTS = {
+    "auth.sign_in",
+    "health",
+    "static",
+    "public.pay",
+    "email_verification.confirm",
+}
 # Query strings a route needs to answer its own page rather than a 404.
 QUERY = {"customers.status": "?to=suspended"}
 
@@ -132,6 +142,19 @@ def assert_payment_page_headers(response) -> None:
     assert "Strict-Transport-Security" not in response.headers
 
 
+def assert_verify_page_headers(response) -> None:
+    """As the payment page, but its one form may post back to itself."""
+    csp = directives(response)
+    assert csp["default-src"] == ["'none'"] and "script-src" not in csp
+    assert csp["style-src"] == ["'self'"]
+    assert csp["frame-ancestors"] == ["'none'"]
+    assert csp["form-action"] == ["'self'"]
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Cache-Control"] == "no-store"
+
+
 def assert_email_body_headers(response) -> None:
     """Sandboxed, inline styles only, no script, framed by the panel itself only."""
     csp = directives(response)
@@ -148,10 +171,27 @@ def assert_email_body_headers(response) -> None:
 def assert_headers_for(endpoint: str, response, what: str) -> None:
     if endpoint == "public.pay":
         assert_payment_page_headers(response)
+    elif endpoint == "email_verification.confirm":
+        assert_verify_page_headers(response)
     elif endpoint == "emails.body":
         assert_email_body_headers(response)
     else:
         assert_panel_headers(response, what)
+
+
+def live_verification_token(db, customer) -> str:
+    """A live Verify email link's token for ``customer`` (its stored hash set to a known one)."""
+    from webapp.models.email_verification import EmailVerificationToken
+    from webapp.services import email_verification
+    from webapp.services.email_address_state import token_hash
+
+    email_verification.send_verification(db.session, customer, actor=None)
+    row = db.session.scalars(
+        select(EmailVerificationToken).where(EmailVerificationToken.customer_id == customer.id)
+    ).first()
+    row.token_hash = token_hash("live-verification-token")
+    db.session.commit()
+    return "live-verification-token"
 
 
 @pytest.fixture
@@ -209,6 +249,7 @@ def world(db, admin, make_staff, make_customer) -> dict:
     token = urlsplit(payment_links.link_url(link)).path.rsplit("/", 1)[1]
     export, _ = exports.start_export(db.session, db.session.get(Staff, admin.id))
     email = db.session.scalars(select(Email).where(Email.customer_id == customer.id)).first()
+    verification_token = live_verification_token(db, customer)
     db.session.commit()
     return {
         "customer_id": customer.id,
@@ -228,6 +269,7 @@ def world(db, admin, make_staff, make_customer) -> dict:
         "tax_class_id": settings.tax_class_for_rate(db.session, 2000).id,
         "entity_id": settings.default_legal_entity(db.session).id,
         "token": token,
+        "verification_token": verification_token,
         "filename": "app.js",
         "tab": "billing",
     }

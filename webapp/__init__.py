@@ -84,9 +84,11 @@ def create_app(config: dict | None = None) -> Flask:
     from webapp.blueprints.customer_auth import routes as customer_auth
     from webapp.blueprints.customers import routes as customers
     from webapp.blueprints.deletion import routes as deletion
+    from webapp.blueprints.email_verification import routes as email_verification
     from webapp.blueprints.emails import routes as emails
     from webapp.blueprints.exports import routes as exports
     from webapp.blueprints.notes import routes as notes
+    from webapp.blueprints.onboarding import routes as onboarding
     from webapp.blueprints.payment_links import routes as payment_links
     from webapp.blueprints.personal_data import routes as personal_data
     from webapp.blueprints.public import routes as public
@@ -118,11 +120,15 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(personal_data.bp)
     app.register_blueprint(staff.bp)
     app.register_blueprint(audit.bp)
+    app.register_blueprint(onboarding.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(customer_auth.bp)
     app.register_blueprint(customer_area.bp)
-    PUBLIC_BLUEPRINTS.add("public")
-    rate_limits.limit_public_pages(rate_limits.init_app(app), public.bp)
+    app.register_blueprint(email_verification.bp)
+    PUBLIC_BLUEPRINTS.update({"public", "email_verification"})
+    limiter = rate_limits.init_app(app)
+    rate_limits.limit_public_pages(limiter, public.bp)
+    rate_limits.limit_public_pages(limiter, email_verification.bp)
     register_template_helpers(app)
 
     from webapp.cli import register_cli

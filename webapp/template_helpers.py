@@ -15,6 +15,7 @@ from webapp.models.customer import CustomerStatus
 from webapp.services.billing import INVOICE_ACTIONS, available_actions
 from webapp.services.contacts import preferences_label
 from webapp.services.customers import STATUS_LABELS
+from webapp.services.email_verification import email_state
 from webapp.services.gateways import gateway_for
 from webapp.services.guard import edit_refusal
 from webapp.services.mailer import can_resend
@@ -128,6 +129,7 @@ def register_template_helpers(app: Flask) -> None:
     # Whether Edit, Add and the like are offered (services.personal_data decides); a
     # global, so macros imported without context (partials/records.html) see it too.
     app.jinja_env.globals["editable"] = lambda customer: edit_refusal(customer) is None
+    app.jinja_env.globals["email_state"] = email_state
     app.jinja_env.globals["filter_options"] = filter_options
     # A global for the same reason: the error_summary macro of partials/fields.html.
     app.jinja_env.globals["summary_errors"] = summary_errors

@@ -30,6 +30,7 @@ from webapp.models.customer_account import (
     TokenPurpose,
 )
 from webapp.models.email import Email, EmailStatus
+from webapp.models.email_verification import EmailVerificationToken
 from webapp.models.export import Export, ExportStatus
 from webapp.models.history import AuditEvent, CustomerEvent
 from webapp.models.notes import Note
@@ -57,6 +58,7 @@ __all__ = [
     "DocumentCounter",
     "Email",
     "EmailStatus",
+    "EmailVerificationToken",
     "EntryKind",
     "Export",
     "ExportStatus",

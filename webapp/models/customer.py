@@ -15,6 +15,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    event,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -40,6 +41,10 @@ class InvoicingFlow(enum.StrEnum):
 
 
 CUSTOMER_ID_PREFIX = "C-"
+
+# The rows of the list's "Email not verified" filter in its default view (PostgreSQL's
+# partial index ix_customers_unverified_created; services.search.EMAIL_FILTERS).
+UNVERIFIED_WHERE = "email_verified_at IS NULL AND email <> '' AND status <> 'archived'"
 
 # The columns that describe the person, with their labels: Clear personal data blanks
 # them, and the history marks their old and new values as personal.
@@ -115,6 +120,14 @@ class Customer(Versioned, db.Model):
     search_text: Mapped[str] = mapped_column(Text, nullable=False, default="")
     # Set by Clear personal data: the profile is blanked and can no longer be edited.
     personal_data_cleared_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # The email address: confirmed by the customer (a Verify email link, an accepted
+    # invite), or refused for good by a mail server (a 5xx answer), with its reason.
+    # Changing the address clears all three (services.email_verification).
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    email_undeliverable_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    email_undeliverable_reason: Mapped[str] = mapped_column(
+        String(500), nullable=False, default="", server_default=""
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime, nullable=False, default=utcnow, onupdate=utcnow
@@ -154,6 +167,14 @@ class Customer(Versioned, db.Model):
             "balance_minor",
             "id",
             postgresql_where=text("status <> 'archived'"),
+        ).ddl_if(dialect="postgresql"),
+        # PostgreSQL: the "Email not verified" filter, newest first, as an index walk over
+        # just those customers (services.search, migration 0018).
+        Index(
+            "ix_customers_unverified_created",
+            "created_at",
+            "id",
+            postgresql_where=text(UNVERIFIED_WHERE),
         ).ddl_if(dialect="postgresql"),
         Index("ix_customers_balance_status", "balance_minor", "id", "status").ddl_if(
             dialect="sqlite"
@@ -201,6 +222,16 @@ class Customer(Versioned, db.Model):
 
     def __repr__(self) -> str:
         return f"<Customer {self.customer_id} {self.name!r}>"
+
+
+@event.listens_for(Customer.email, "set")
+def _address_changed(customer: Customer, value, old, initiator) -> None:
+    """A new address is neither verified nor known to be undeliverable: whatever was known
+    was about the old one. (Clear personal data, a Core UPDATE, clears them itself.)"""
+    if isinstance(old, str) and old != value:
+        customer.email_verified_at = None
+        customer.email_undeliverable_at = None
+        customer.email_undeliverable_reason = ""
 
 
 def format_customer_id(number: int) -> str:

@@ -10,6 +10,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 from webapp.extensions import db
 from webapp.models.base import Versioned, utcnow
 
+DEFAULT_ONBOARDING_SUBJECT = "Welcome to {legal_entity}"
+DEFAULT_ONBOARDING_BODY = """Hello {customer_name},
+
+Welcome to {legal_entity}. Your customer ID is {customer_id}.
+
+You can sign in to your own area to see your balance, your invoices and your statements:
+{sign_in_url}
+
+If you have any questions, just reply to this email.
+
+{legal_entity}"""
+
 
 class TaxClass(Versioned, db.Model):
     """A named tax rate (e.g. "Standard 19 %"); every customer is in one."""
@@ -48,6 +60,14 @@ class LegalEntity(Versioned, db.Model):
     number_prefix: Mapped[str] = mapped_column(String(10), nullable=False, default="")
     # Bank details and payment instructions, printed at the foot of every document.
     invoice_footer: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
+    # The onboarding email this entity sends its customers: text with placeholders
+    # ({customer_name} …), rendered by services.onboarding. Defaults: DEFAULT_ONBOARDING_*.
+    onboarding_subject: Mapped[str] = mapped_column(
+        String(300), nullable=False, default=lambda: DEFAULT_ONBOARDING_SUBJECT
+    )
+    onboarding_body: Mapped[str] = mapped_column(
+        Text, nullable=False, default=lambda: DEFAULT_ONBOARDING_BODY
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
     __table_args__ = (

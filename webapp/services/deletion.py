@@ -31,6 +31,7 @@ CUSTOMER_TABLES = (
     "ledger_entries",  # references invoices and credit notes
     "sales",  # references invoices
     "invoice_lines",  # references invoices
+    "email_verification_tokens",  # references emails
     "emails",  # references payment links
     "payment_links",
     "invoices",

@@ -27,7 +27,7 @@ from webapp.extensions import jobs
 from webapp.models.base import utcnow
 from webapp.models.email import Email, EmailStatus
 from webapp.paging import FIRST, Keyset, Page, PageAt, keyset_page
-from webapp.services import document_pdf, history, statement_pdf
+from webapp.services import document_pdf, email_address_state, history, statement_pdf
 from webapp.services.account_link_tokens import AccountLinkError, fill_in_account_link
 from webapp.services.document_pdf import Attachment, DocumentPdfError
 from webapp.services.payment_link_tokens import PaymentLinkError, fill_in_link
@@ -106,6 +106,7 @@ def deliver(session: Session, email_id: int) -> str | None:
         session.rollback()
         return None
     outcome = _attempt(session, email)
+    permanent = outcome.pop(_PERMANENT, False)
     # Only this claim's outcome is written: should the sweeper have taken a very slow
     # send for lost and handed the email to another job, that job's result stands.
     written = session.execute(
@@ -124,8 +125,15 @@ def deliver(session: Session, email_id: int) -> str | None:
             new=email.recipient,
             personal=True,
         )
+    if written and permanent:
+        # A 5xx for the customer's own address: it will not get better, say so on the Profile.
+        email_address_state.mark_undeliverable(session, email, outcome["last_error"])
     session.commit()
     return outcome["status"]
+
+
+# Set in an outcome (and taken out before it is written) when the server refused for good.
+_PERMANENT = "_permanent_refusal"
 
 
 def _attempt(session: Session, email: Email) -> dict[str, Any]:
@@ -144,6 +152,12 @@ def _attempt(session: Session, email: Email) -> dict[str, Any]:
         except AccountLinkError as refusal:
             return {"status": EmailStatus.FAILED, "last_error": str(refusal)}
     try:
+        filled = email_address_state.fill_in_verification_link(session, email)
+    except email_address_state.VerificationLinkError as refusal:
+        return {"status": EmailStatus.FAILED, "last_error": str(refusal)}
+    if filled is not None:
+        html, text = filled
+    try:
         attachments = [
             *document_pdf.attachments_for(session, email),
             *statement_pdf.attachments_for(session, email),
@@ -156,7 +170,10 @@ def _attempt(session: Session, email: Email) -> dict[str, Any]:
     try:
         _send(email, html, text, attachments)
     except (smtplib.SMTPException, OSError) as error:
-        return _failure(email.attempts, error, utcnow())
+        outcome = _failure(email.attempts, error, utcnow())
+        if _is_permanent(error):
+            outcome[_PERMANENT] = True
+        return outcome
     except Exception as error:
         # Anything else (a header Flask-Mail refuses …) will not get better by retrying;
         # record it rather than leave the row "sending".

@@ -38,6 +38,7 @@ from webapp.models.contacts import Address, Alias, Contact
 from webapp.models.crm import Activity, Sale, Ticket
 from webapp.models.customer import PERSONAL_COLUMNS, Customer, InvoicingFlow
 from webapp.models.email import Email, EmailStatus
+from webapp.models.email_verification import EmailVerificationToken
 from webapp.models.history import CustomerEvent
 from webapp.models.notes import Note
 from webapp.models.payment_links import PaymentLink
@@ -342,7 +343,19 @@ def _clear(session: Session, customer: Customer, now: datetime) -> None:
     session.execute(
         update(Customer)
         .where(Customer.id == mine)
-        .values(**blank, search_text=search_text, personal_data_cleared_at=now, updated_at=now)
+        .values(
+            **blank,
+            search_text=search_text,
+            personal_data_cleared_at=now,
+            updated_at=now,
+            email_verified_at=None,
+            email_undeliverable_at=None,
+            email_undeliverable_reason="",
+        )
+    )
+    # Verify email links name the address: they go with it.
+    session.execute(
+        delete(EmailVerificationToken).where(EmailVerificationToken.customer_id == mine)
     )
     for model in (Contact, Address, Alias, Note):
         session.execute(delete(model).where(model.customer_id == mine))

@@ -13,9 +13,16 @@ from webapp.blueprints.emails.frame import frame_heights
 from webapp.extensions import db
 from webapp.rendering import done, render_page
 from webapp.security_headers import HeaderPolicy, content_security_policy, header_policy
-from webapp.services import mailer
+from webapp.services import email_address_state, mailer
 from webapp.services.account_link_tokens import without_account_link
-from webapp.services.payment_links import without_link
+from webapp.services.payment_links import without_link as without_payment_link
+
+
+def without_link(body: str) -> str:
+    """A stored body as staff see it: no live payment, account or verification link is
+    stored."""
+    return email_address_state.without_link(without_payment_link(body))
+
 
 bp = Blueprint("emails", __name__, url_prefix="/customers/<int:customer_id>/emails")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from webapp.forms import EditVersionForm, normalised
-from webapp.services import reference, settings
+from webapp.forms import EditVersionForm, Form, normalised
+from webapp.services import onboarding, reference, settings
 
 
 class TaxClassForm(EditVersionForm):
@@ -122,3 +122,34 @@ class LegalEntityForm(EditVersionForm):
             "invoice_footer",
         )
         return {name: (getattr(self, name).data or "").strip() for name in names}
+
+
+class OnboardingTemplateForm(Form):
+    """Onboarding email (Settings, per legal entity): a subject and a text with placeholders."""
+
+    onboarding_subject = StringField(
+        "Subject",
+        validators=[DataRequired("Enter the subject of the onboarding email.")],
+    )
+    onboarding_body = TextAreaField(
+        "Text",
+        validators=[DataRequired("Enter the text of the onboarding email.")],
+        description="Plain text: a blank line starts a new paragraph. Write {{ and }} for a "
+        "literal brace.",
+    )
+
+    def _checked(self, field, name: str) -> None:
+        try:
+            onboarding.parse_template(field.data or "", name)
+        except onboarding.OnboardingError as refusal:
+            raise ValidationError(str(refusal)) from None
+
+    def validate_onboarding_subject(self, field):
+        if len(field.data or "") > onboarding.SUBJECT_MAX:
+            raise ValidationError(f"A subject can be at most {onboarding.SUBJECT_MAX} characters.")
+        self._checked(field, "onboarding_subject")
+
+    def validate_onboarding_body(self, field):
+        if len(field.data or "") > onboarding.BODY_MAX:
+            raise ValidationError(f"The text can be at most {onboarding.BODY_MAX:,} characters.")
+        self._checked(field, "onboarding_body")

@@ -6,17 +6,21 @@ delete is confirmed on the server and refused while anything still uses the sett
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, url_for
+from flask import Blueprint, abort, redirect, request, url_for
 
 from webapp.blueprints import editing
 from webapp.blueprints.access import require_admin
-from webapp.blueprints.settings.forms import LegalEntityForm, TaxClassForm
+from webapp.blueprints.settings.forms import (
+    LegalEntityForm,
+    OnboardingTemplateForm,
+    TaxClassForm,
+)
 from webapp.extensions import db
 from webapp.forms import ConfirmForm
 from webapp.models.settings import LegalEntity, TaxClass
 from webapp.rendering import done, render_form, render_page
+from webapp.services import onboarding, versions
 from webapp.services import settings as settings_service
-from webapp.services import versions
 from webapp.services.reference import format_tax_rate
 from webapp.services.settings import SettingsError
 
@@ -219,6 +223,50 @@ def delete_legal_entity(entity_id: int):
         return _saved(f"Legal entity {name} deleted.", "settings.legal_entities")
     refusal = settings_service.legal_entity_delete_refusal(db.session, entity)
     return _delete_page(form, "legal entity", name, entity_id, refusal)
+
+
+@bp.route("/legal-entities/<int:entity_id>/onboarding-email", methods=["GET", "POST"])
+def onboarding_email(entity_id: int):
+    """The entity's onboarding email: subject and text with placeholders, and a preview
+    (the Preview button shows the text as typed, for a sample customer, without saving).
+    An unknown placeholder is refused beside its field (422)."""
+    entity = _get_or_404(LegalEntity, entity_id)
+    form = OnboardingTemplateForm(obj=entity)
+    previewing = "preview" in request.form
+    preview = None
+    if form.validate_on_submit():
+        if previewing:
+            preview = onboarding.render_onboarding(
+                onboarding.sample_customer(entity),
+                entity,
+                subject=form.onboarding_subject.data,
+                body=form.onboarding_body.data,
+            )
+        else:
+            try:
+                onboarding.save_template(
+                    db.session, entity, form.onboarding_subject.data, form.onboarding_body.data
+                )
+            except onboarding.OnboardingError as refusal:
+                _refused(form, refusal)
+            else:
+                return done(
+                    "settingsChanged",
+                    to=url_for("settings.legal_entities"),
+                    message=f"Onboarding email of {entity.name} saved.",
+                    open_page=True,
+                )
+    elif not form.is_submitted():
+        preview = onboarding.render_onboarding(onboarding.sample_customer(entity), entity)
+    return render_form(
+        "settings/onboarding_email.html",
+        form,
+        blocks=("form",),
+        status=200 if previewing and preview is not None else None,
+        entity=entity,
+        preview=preview,
+        placeholders=onboarding.PLACEHOLDERS,
+    )
 
 
 DELETE_ROUTES = {
