@@ -78,6 +78,10 @@ def test_demo_data_adds_realistic_valid_customers(app, db):
         assert customer.search_text
     statuses = {c.status for c in customers}
     assert statuses == {"active", "suspended", "archived"}
+    # Most confirmed their address; some have not, for the "Email not verified" filter.
+    unverified = sum(c.email_verified_at is None for c in customers)
+    assert 60 <= unverified <= 120
+    assert not any(c.email_undeliverable_at for c in customers)
     # Each named contact is the customer's primary contact, as Add customer makes it.
     primary = {
         contact.customer_id: contact

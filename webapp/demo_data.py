@@ -138,6 +138,10 @@ def generate_customers(count: int, seed: int | None = None) -> Iterator[dict]:
             "credit_any": False,
             "other_currencies": 0,
             "personal_data_cleared_at": None,
+            # Seven in ten confirmed their address (Verify email), three have not yet.
+            "email_verified_at": created if index % 10 < 7 else None,
+            "email_undeliverable_at": None,
+            "email_undeliverable_reason": "",
             "version": 1,
             "created_at": created,
             "updated_at": created,
