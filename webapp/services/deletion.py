@@ -32,7 +32,10 @@ CUSTOMER_TABLES = (
     "sales",  # references invoices
     "invoice_lines",  # references invoices
     "email_verification_tokens",  # references emails
-    "emails",  # references payment links
+    "emails",  # references payment links and account links
+    "customer_account_tokens",  # references customer accounts
+    "customer_sessions",  # references customer accounts
+    "customer_accounts",
     "payment_links",
     "invoices",
     "credit_notes",
@@ -49,7 +52,11 @@ CUSTOMER_TABLES = (
 )
 # Tables without a customer_id column, whose rows are the customer's through a parent:
 # table -> (its column, the parent table that has the customer_id).
-THROUGH_PARENT = {"invoice_lines": ("invoice_id", "invoices")}
+THROUGH_PARENT = {
+    "invoice_lines": ("invoice_id", "invoices"),
+    "customer_account_tokens": ("account_id", "customer_accounts"),
+    "customer_sessions": ("account_id", "customer_accounts"),
+}
 # Tables that reference a table above but hold no customer's data: an export's email
 # goes to a member of staff and has no customer.
 NOT_A_CUSTOMERS = {"exports": "staff exports; the email of an export has no customer"}
@@ -72,6 +79,7 @@ COUNTED = (
     ("activities", "activities", "activity", "activities"),
     ("tickets", "tickets", "ticket", "tickets"),
     ("sales", "sales", "sale", "sales"),
+    ("accounts", "customer_accounts", "customer area account", "customer area accounts"),
     ("history_lines", "customer_events", "history line", "history lines"),
 )
 
@@ -109,6 +117,7 @@ class WhatGoes:
     activities: int = 0
     tickets: int = 0
     sales: int = 0
+    accounts: int = 0
     history_lines: int = 0
     # Finished customer exports whose files are deleted too (they hold every customer);
     # not the customer's rows, so not in ``lines`` or the audit line.

@@ -37,6 +37,7 @@ from webapp.models.billing import (
 from webapp.models.contacts import Address, Alias, Contact
 from webapp.models.crm import Activity, Sale, Ticket
 from webapp.models.customer import PERSONAL_COLUMNS, Customer, InvoicingFlow
+from webapp.models.customer_account import CustomerAccount, CustomerAccountToken, CustomerSession
 from webapp.models.email import Email, EmailStatus
 from webapp.models.email_verification import EmailVerificationToken
 from webapp.models.history import CustomerEvent
@@ -140,6 +141,7 @@ class ClearedCounts:
     waiting_emails: int
     payment_links: int
     history_values: int
+    accounts: int = 0
     # Finished customer exports hold every customer's data: their files are deleted.
     export_files: int = 0
 
@@ -160,6 +162,11 @@ class ClearedCounts:
             ),
             (self.payment_links, "live payment link", "live payment links"),
             (self.history_values, "history value", "history values"),
+            (
+                self.accounts,
+                "customer area account (signed out, cannot sign in again)",
+                "customer area accounts (signed out, cannot sign in again)",
+            ),
             (
                 self.export_files,
                 "finished customer export file (deleted: it lists every customer)",
@@ -200,6 +207,7 @@ def _counts(session: Session, customer_id: int, now: datetime) -> ClearedCounts:
             CustomerEvent.personal.is_(True),
             or_(CustomerEvent.old_value.is_not(None), CustomerEvent.new_value.is_not(None)),
         ),
+        accounts=_count(session, CustomerAccount, CustomerAccount.customer_id == mine),
         export_files=exports.finished_files(session),
     )
 
@@ -353,6 +361,18 @@ def _clear(session: Session, customer: Customer, now: datetime) -> None:
             email_undeliverable_reason="",
         )
     )
+    # The customer-area account signs in with the address: it goes, with its sessions
+    # and links (the emails that carried them keep their rows, without the link).
+    accounts = select(CustomerAccount.id).where(CustomerAccount.customer_id == mine)
+    tokens = select(CustomerAccountToken.id).where(CustomerAccountToken.account_id.in_(accounts))
+    session.execute(
+        update(Email).where(Email.account_token_id.in_(tokens)).values(account_token_id=None)
+    )
+    session.execute(
+        delete(CustomerAccountToken).where(CustomerAccountToken.account_id.in_(accounts))
+    )
+    session.execute(delete(CustomerSession).where(CustomerSession.account_id.in_(accounts)))
+    session.execute(delete(CustomerAccount).where(CustomerAccount.customer_id == mine))
     # Verify email links name the address: they go with it.
     session.execute(
         delete(EmailVerificationToken).where(EmailVerificationToken.customer_id == mine)
