@@ -129,8 +129,21 @@ def database_url(backend, request, instance_dir, tmp_path_factory) -> str:
 def _fresh_request_globals() -> None:
     """Tests hold one app context open so they can use the session directly; a request
     then reuses that context, so clear ``g`` (the signed-in user, the CSRF token) first,
-    as a real server's fresh context per request would."""
+    as a real server's fresh context per request would.
+
+    The session stays too. A read-only page (webapp.read_only) leaves its connection in
+    autocommit, which a server's end of request undoes by returning it to the pool; here
+    the next request would write in autocommit, and a rollback would undo nothing. So a
+    session on such a connection ends its (empty) transaction first, handing the
+    connection back; the test's objects stay in the session."""
     g.__dict__.clear()
+    session = _db.session()
+    if session.in_transaction():
+        connection = session.connection()
+        if connection.get_isolation_level() == "AUTOCOMMIT" or (
+            connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+        ):
+            session.commit()
 
 
 @pytest.fixture
@@ -470,6 +483,7 @@ def smtp_app(app, database_url, instance_dir, smtp):
     MAIL_SERVER and MAIL_PORT when it is initialised, so setting them on a running
     app does not move delivery: this is a new app on the same database."""
     mail_app = make_app(database_url, instance_dir, **smtp.config())
+    mail_app.before_request_funcs.setdefault(None, []).insert(0, _fresh_request_globals)
     with mail_app.app_context():
         yield mail_app
         _db.session.remove()

@@ -283,10 +283,15 @@ def is_customer_area(rule) -> bool:
     return rule.endpoint.partition(".")[0] in CUSTOMER_AREA_BLUEPRINTS
 
 
+# Public pages opened by a link's token (the payment page, Verify email): not the
+# panel's either; tests/test_security_headers.py and their own tests open them.
+PUBLIC_BLUEPRINTS = ("public", "email_verification")
+
+
 def urls_of(app, rule, world: World, method: str) -> list[str]:
     """Every URL of ``rule`` with real ids: each record kind, customer tab and invoice
-    action it takes. None for a customer-area route (not the panel's)."""
-    if is_customer_area(rule):
+    action it takes. None for a customer-area or public route (not the panel's)."""
+    if is_customer_area(rule) or rule.endpoint.partition(".")[0] in PUBLIC_BLUEPRINTS:
         return []
     adapter = app.url_map.bind("localhost")
     choices: list[dict] = [{}]

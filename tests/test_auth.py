@@ -193,7 +193,7 @@ def test_every_staff_route_needs_sign_in(client, make_customer, method, url):
 def test_every_registered_route_is_behind_sign_in_except_the_public_ones(app, client):
     """Guards future routes too: anything new is staff-only unless listed as public
     (the payment-link page is the customer's, reached only with a valid token)."""
-    public = {"auth.sign_in", "static", "health", "public.pay"}
+    public = {"auth.sign_in", "static", "health", "public.pay", "email_verification.confirm"}
     for rule in app.url_map.iter_rules():
         if rule.endpoint in public:
             continue

@@ -82,18 +82,25 @@ class QuietRequestHandler(WSGIRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def serving(app) -> Iterator[str]:
+    """Serve ``app`` with werkzeug in a background thread; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
 @pytest.fixture(scope="session")
 def live_server(live_app) -> Iterator[str]:
     """The base URL of the app served by werkzeug in a background thread."""
-    server = make_server(
-        "127.0.0.1", 0, live_app, threaded=True, request_handler=QuietRequestHandler
-    )
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
+    with serving(live_app) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)
