@@ -83,7 +83,7 @@ def test_customer_session_never_opens_the_panel(app, make_customer, customer_acc
 
 
 def test_staff_session_never_opens_the_customer_area(staff_client):
-    for url in ("/account/password", "/account/temporary-home"):
+    for url in ("/account/password", "/account/", "/account/invoices", "/account/statement"):
         response = staff_client.get(url)
         assert response.status_code == 303
         assert response.headers["Location"].startswith("/account/sign-in")

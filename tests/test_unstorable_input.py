@@ -46,6 +46,7 @@ KNOWN_TEXT_FORMS = {
     "settings.new_legal_entity",
     "settings.edit_legal_entity",
     "staff.new",
+    "account_access.set_password",
     *(f"records.new:{kind}" for kind in ("contacts", "addresses", "aliases", "subscriptions")),
     *(f"records.new:{kind}" for kind in ("activities", "tickets", "sales")),
     *(f"records.edit:{kind}" for kind in ("contacts", "addresses", "aliases")),
@@ -111,8 +112,16 @@ def test_a_nul_in_any_text_field_of_any_form_is_refused_beside_it(
 ):
     anonymous = app.test_client()
     found, missing = find_post_forms(app, admin_client, anonymous, world)
-    # Resend is a button shown for a failed email only; it has no field.
-    assert missing == [f"/customers/{world.customer_id}/emails/{world.ids['email_id']}/resend"]
+    # Resend is a button shown for a failed email only; Disable and Enable access, for a
+    # customer with an account or a disabled one. None has a field.
+    base = f"/customers/{world.customer_id}"
+    assert sorted(missing) == sorted(
+        [
+            f"{base}/emails/{world.ids['email_id']}/resend",
+            f"{base}/account-access/disable",
+            f"{base}/account-access/enable",
+        ]
+    )
     with_text = {key: (page, form) for key, page, form in found if form.text_fields}
     assert set(with_text) >= KNOWN_TEXT_FORMS, KNOWN_TEXT_FORMS - set(with_text)
 
@@ -125,6 +134,10 @@ def test_a_nul_in_any_text_field_of_any_form_is_refused_beside_it(
             "current_password": PASSWORD,
             "new_password": "a brand new passphrase",
             "confirm_password": "a brand new passphrase",
+        },
+        "account_access.set_password": {
+            "password": "a customer passphrase",
+            "confirm_password": "a customer passphrase",
         },
         "billing.new_charge": {"amount": "30.00", "description": "Consulting"},
         "records.new:aliases": {"value": "cus_0002"},

@@ -77,6 +77,7 @@ def create_app(config: dict | None = None) -> Flask:
     history.install()
 
     from webapp import models  # noqa: F401  (registers tables with the metadata)
+    from webapp.blueprints.account_access import routes as account_access
     from webapp.blueprints.audit import routes as audit
     from webapp.blueprints.auth import routes as auth
     from webapp.blueprints.billing import routes as billing
@@ -121,6 +122,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(staff.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(onboarding.bp)
+    app.register_blueprint(account_access.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(customer_auth.bp)
     app.register_blueprint(customer_area.bp)

@@ -201,8 +201,15 @@ def _ensure_account(session: Session, customer: Customer) -> CustomerAccount:
 
 
 def send_invite(session: Session, customer: Customer) -> Email:
-    """Make (or reuse) the customer's account and queue an invite email with a fresh
-    72-hour link, older invite links retired; in the caller's transaction (it commits)."""
+    """Make (or reuse) the customer's account and queue the invite, older invite links
+    retired; in the caller's transaction (it commits).
+
+    The invite is the legal entity's onboarding email (services.onboarding) with a
+    "Choose your password" button below its text, carrying a fresh single-use link
+    (72 hours): one email, recorded in the Emails tab like any other, whose link the
+    sending job fills in."""
+    from webapp.services import onboarding
+
     account = _ensure_account(session, customer)
     if account.disabled_at is not None:
         raise CustomerAccountError("Access is disabled. Enable access before inviting.")
@@ -210,7 +217,25 @@ def send_invite(session: Session, customer: Customer) -> Email:
         raise CustomerAccountError(
             "This customer has already set a password; they can use Forgot password."
         )
-    email = _queue_link_email(session, account, customer, TokenPurpose.INVITE)
+    if account.id is None:
+        session.flush()
+    token = _new_token(session, account, TokenPurpose.INVITE)
+    hours = int(INVITE_LIFETIME.total_seconds() // 3600)
+    try:
+        email = onboarding.send_onboarding(
+            session,
+            customer,
+            actor=history.acting_staff_id(),
+            extra_link=LINK_PLACEHOLDER,
+            extra_link_label=f"Choose your password (the link works once, for {hours} hours)",
+            name="Invite and onboarding email",
+            commit=False,
+        )
+    except onboarding.OnboardingError as refusal:
+        raise CustomerAccountError(str(refusal), refusal.field) from None
+    # The invite goes to the address the account signs in with.
+    email.recipient = account.email
+    email.account_token_id = token.id
     history.record(
         session,
         customer.id,
@@ -400,18 +425,19 @@ def use_link(session: Session, token: str, purpose: TokenPurpose, password: str)
     _store_customer_password(session, account, password, kind)
     _retire_tokens(session, account, purpose)
     if purpose is TokenPurpose.INVITE:
-        _email_confirmed_by_invite(session, account.customer)
+        _email_confirmed_by_invite(session, account)
     session.commit()
     return account
 
 
-def _email_confirmed_by_invite(session: Session, customer: Customer) -> None:
-    """The customer proved they receive email at their address by accepting an invite.
+def _email_confirmed_by_invite(session: Session, account: CustomerAccount) -> None:
+    """The customer proved they receive email at the invite's address by accepting it:
+    the customer's address is verified, if it is still that one."""
+    from webapp.services import email_verification
 
-    The onboarding branch's email-verification service is wired in here by the lead when
-    the branches are merged; until then this does nothing.
-    """
-    return None
+    customer = account.customer
+    if customer.email and customer.email.strip().lower() == account.email:
+        email_verification.mark_email_verified(session, customer, how="invite")
 
 
 # -- links and their emails --------------------------------------------------------------
@@ -453,17 +479,17 @@ def _new_token(
 def _queue_link_email(
     session: Session, account: CustomerAccount, customer: Customer, purpose: TokenPurpose
 ) -> Email:
+    """A password-reset email (invites go out as the onboarding email: ``send_invite``)."""
     if account.id is None:
         session.flush()
     row = _new_token(session, account, purpose)
-    invite = purpose is TokenPurpose.INVITE
     email = mailer.queue_email(
         session,
-        kind="account_invite" if invite else "account_reset",
-        name="Invite to your account" if invite else "Password reset",
+        kind="account_reset",
+        name="Password reset",
         recipient=account.email,
-        subject="Your account is ready: set your password" if invite else "Reset your password",
-        template="account_invite" if invite else "account_reset",
+        subject="Reset your password",
+        template="account_reset",
         customer_id=customer.id,
         staff_id=history.acting_staff_id(),
         customer_name=customer.name,

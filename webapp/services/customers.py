@@ -71,14 +71,40 @@ def _apply(
     customer.search_text = build_search_text(customer)
 
 
-def create_customer(session: Session, fields: Mapping[str, Any]) -> Customer:
-    """Add a customer from validated fields and commit; defaults the tax class and legal entity."""
+def create_customer(
+    session: Session,
+    fields: Mapping[str, Any],
+    *,
+    access: str = "none",
+    password: str | None = None,
+) -> Customer:
+    """Add a customer from validated fields and commit; defaults the tax class and legal entity.
+
+    ``access`` is Add customer's choice for the customer area (customer_accounts'
+    ACCESS_CHOICES): "none", "invite" (the onboarding email with an invite link) or
+    "password" (``password``, set by staff). All in one transaction: a refused account
+    (``CustomerError`` on field "email", "access_password" or "access") adds nothing."""
+    from webapp.services import customer_accounts
+
     customer = Customer(status=CustomerStatus.ACTIVE, tax_rate_bp=fields.get("tax_rate_bp", 0))
     _apply(customer, fields)
     settings.assign_defaults(session, customer)
     session.add(customer)
     _store_contact(session, customer, fields)
     _store_address(session, customer, fields)
+    if access != customer_accounts.ACCESS_NONE:
+        session.flush()
+        try:
+            if access == customer_accounts.ACCESS_INVITE:
+                customer_accounts.send_invite(session, customer)
+            elif access == customer_accounts.ACCESS_PASSWORD:
+                customer_accounts.set_password_by_staff(session, customer, password or "")
+            else:
+                raise customer_accounts.CustomerAccountError("Choose a kind of access.")
+        except customer_accounts.CustomerAccountError as refusal:
+            session.rollback()
+            field = {"email": "email", "password": "access_password"}.get(refusal.field or "")
+            raise CustomerError(str(refusal), field or "access") from None
     session.commit()
     return customer
 

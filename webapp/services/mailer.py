@@ -37,8 +37,8 @@ SEND_EMAIL_JOB = "jobs.emails.send_email"
 RESENDABLE = frozenset({EmailStatus.FAILED, EmailStatus.NOT_SENT})
 NO_MAIL_SERVER = "Not delivered: no mail server is configured (MAIL_SERVER)."
 
-# Invite and password-reset emails: their link is filled in when sent (customer_accounts).
-ACCOUNT_LINK_KINDS = frozenset({"account_invite", "account_reset"})
+# Password-reset emails (and invites, by their account_token_id): the link is filled in when sent.
+ACCOUNT_LINK_KINDS = frozenset({"account_reset"})
 
 STATUS_LABELS = {status: status.label for status in EmailStatus}
 

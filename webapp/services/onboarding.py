@@ -15,7 +15,6 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 
-from flask import current_app
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -26,9 +25,8 @@ from webapp.models.settings import LegalEntity
 from webapp.services import history
 from webapp.services.guard import lock_editable
 from webapp.services.mailer import queue_email
+from webapp.urls import external_url
 
-# The customer area's sign-in page (the customer_auth blueprint's), on PUBLIC_BASE_URL.
-SIGN_IN_PATH = "/account/sign-in"
 SUBJECT_MAX = 300
 BODY_MAX = 5000
 
@@ -118,7 +116,7 @@ def check_template(subject: str, body: str) -> tuple[str, str]:
 
 def sign_in_url() -> str:
     """The customer area's sign-in page on PUBLIC_BASE_URL."""
-    return current_app.config["PUBLIC_BASE_URL"] + SIGN_IN_PATH
+    return external_url("customer_auth.sign_in")
 
 
 def placeholder_values(customer: Customer, entity: LegalEntity) -> dict[str, str]:
@@ -198,6 +196,7 @@ def send_onboarding(
     actor: int | None,
     extra_link: str | None = None,
     extra_link_label: str = "Get started",
+    name: str = "Onboarding email",
     commit: bool = True,
 ) -> Email:
     """Queue the customer's legal entity's onboarding email to the customer's address and
@@ -205,9 +204,10 @@ def send_onboarding(
     "Onboarding email sent". ``actor`` is the staff id (None: the system).
 
     ``extra_link`` (e.g. an invite's link) is added below the text as a button labelled
-    ``extra_link_label``. It is stored in the recorded email as given, so pass a link
-    whose secret may sit in the database, or a placeholder your own code fills in when
-    the job sends it (as payment and verification links are).
+    ``extra_link_label``; ``name`` is what the Emails tab calls it. The link is stored in
+    the recorded email as given, so pass a link whose secret may sit in the database, or
+    a placeholder your own code fills in when the job sends it (as invite, payment and
+    verification links are).
 
     With ``commit`` (the default) the customer is locked and re-read first and the email
     is committed; a customer without an address raises ``OnboardingError`` (field "email")
@@ -228,7 +228,7 @@ def send_onboarding(
     email = queue_email(
         session,
         kind="onboarding",
-        name="Onboarding email",
+        name=name,
         recipient=customer.email,
         subject=rendered.subject,
         template="onboarding",

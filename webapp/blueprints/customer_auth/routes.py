@@ -31,12 +31,11 @@ from webapp.services.customer_accounts import CustomerAccountError, LinkState
 
 bp = Blueprint("customer_auth", __name__, url_prefix="/account")
 
-# Where sign-in lands. customer_area.home is the area's; without it (this branch alone)
-# the temporary home below stands in.
+# Where sign-in lands: the customer area's home.
 HOME_ENDPOINT = "customer_area.home"
 
 
-# The customer area's nav: (label, endpoint). Pages this install lacks are left out.
+# The customer area's nav: (label, endpoint).
 NAV = (
     ("Home", HOME_ENDPOINT),
     ("Invoices", "customer_area.invoices"),
@@ -52,22 +51,13 @@ def customer_area_context() -> dict:
     """``current_customer_account`` and ``account_nav`` for account/base.html."""
 
     def account_nav() -> list[tuple[str, str]]:
-        links = [
-            (label, url_for(endpoint))
-            for label, endpoint in NAV
-            if endpoint in current_app.view_functions
-        ]
-        if HOME_ENDPOINT not in current_app.view_functions:
-            links.insert(0, ("Home", url_for("customer_auth.temporary_home")))
-        return links
+        return [(label, url_for(endpoint)) for label, endpoint in NAV]
 
     return {"current_customer_account": current_customer_account, "account_nav": account_nav}
 
 
 def _home_url() -> str:
-    if HOME_ENDPOINT in current_app.view_functions:
-        return url_for(HOME_ENDPOINT)
-    return url_for("customer_auth.temporary_home")
+    return url_for(HOME_ENDPOINT)
 
 
 def _safe_next(target: str | None) -> str:
@@ -212,12 +202,3 @@ def invite(token: str):
 def reset(token: str):
     """A password-reset link: choose a new password; signed in afterwards."""
     return _link_page(token, TokenPurpose.RESET)
-
-
-# TEMPORARY: stands in for customer_area.home (the area branch's) until that is merged.
-# Remove this route and its template (account/temporary_home.html) once it is.
-@bp.get("/temporary-home")
-@customer_required
-def temporary_home():
-    """A stand-in home page: which account is signed in. Not linked when the area exists."""
-    return render_page("account/temporary_home.html", account=g.customer_account)

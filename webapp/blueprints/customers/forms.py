@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import re
 
-from wtforms import BooleanField, EmailField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from webapp.extensions import db
 from webapp.forms import EditVersionForm, Form, normalised
 from webapp.models.customer import Customer, InvoicingFlow
-from webapp.services import reference, settings
+from webapp.services import customer_accounts, reference, settings
 from webapp.services.customers import CURRENCY_LOCKED, EDITABLE_FIELDS
 from webapp.services.gateways import DEFAULT_GATEWAY, GATEWAYS
+from webapp.services.staff import password_refusal
 
 INVOICING_FLOW_CHOICES = [
     (InvoicingFlow.AUTOMATIC.value, "Automatic: invoices are issued and emailed at once"),
@@ -192,6 +202,40 @@ class CustomerForm(EditVersionForm):
             form.payment_terms_days.data = str(customer.payment_terms_days)
             form.currency_chosen.data = "1"
         return form
+
+
+class NewCustomerForm(CustomerForm):
+    """Add customer: the customer's fields and their access to the customer area."""
+
+    access = RadioField(
+        "Customer area",
+        choices=list(customer_accounts.ACCESS_CHOICES.items()),
+        default=customer_accounts.ACCESS_NONE,
+    )
+    access_password = PasswordField(
+        "Password for the customer",
+        description=(
+            "With Set password: the staff password rules. The customer must choose their "
+            "own at first sign-in."
+        ),
+    )
+
+    def validate_access(self, field):
+        if field.data != customer_accounts.ACCESS_NONE and not (self.email.data or "").strip():
+            raise ValidationError(
+                "The customer signs in with their email: enter an email address, "
+                "or choose No account."
+            )
+
+    def validate_access_password(self, field):
+        if self.access.data != customer_accounts.ACCESS_PASSWORD:
+            field.data = ""
+            return
+        if not field.data:
+            raise ValidationError("Enter a password, or choose another kind of access.")
+        refusal = password_refusal(field.data)
+        if refusal:
+            raise ValidationError(refusal)
 
 
 class StatusForm(Form):

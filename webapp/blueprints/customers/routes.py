@@ -7,14 +7,14 @@ from jinja2_fragments.flask import render_block
 
 from webapp.blueprints import editing
 from webapp.blueprints.customers.answers import customer_or_404, to_customer_list
-from webapp.blueprints.customers.forms import CustomerForm, StatusForm
+from webapp.blueprints.customers.forms import CustomerForm, NewCustomerForm, StatusForm
 from webapp.blueprints.customers.tabs import TABS, tab_context
 from webapp.extensions import db
 from webapp.models.customer import Customer, CustomerStatus
 from webapp.read_only import read_only
 from webapp.rendering import done, htmx_done, is_htmx_partial, render_form, render_page
+from webapp.services import customer_accounts, guard, mailer, versions
 from webapp.services import customers as customer_service
-from webapp.services import guard, versions
 from webapp.services import tags as tags_service
 from webapp.services.search import (
     CustomerQuery,
@@ -103,11 +103,16 @@ def count():
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     """Add customer: a modal with htmx, a page without JS."""
-    form = CustomerForm()
+    form = NewCustomerForm()
     if form.validate_on_submit():
         duplicates = _duplicates(form)
         try:
-            customer = customer_service.create_customer(db.session, form.customer_fields())
+            customer = customer_service.create_customer(
+                db.session,
+                form.customer_fields(),
+                access=form.access.data,
+                password=form.access_password.data,
+            )
         except customer_service.CustomerError as refusal:
             db.session.rollback()
             getattr(form, refusal.field or "name").errors = [str(refusal)]
@@ -117,11 +122,25 @@ def new():
             return done(
                 {},
                 to=url_for("customers.show", customer_id=customer.id),
-                message=f"Customer {customer.customer_id} added.",
+                message=f"Customer {customer.customer_id} added.{_access_note(form.access.data)}",
                 warnings=_duplicate_notes(duplicates),
                 open_page=True,
             )
     return _render_form(form, title="Add customer", submit="Add customer")
+
+
+def _access_note(access: str) -> str:
+    """What Add customer did about the customer area, after "Customer C-… added."."""
+    if access == customer_accounts.ACCESS_INVITE:
+        if not mailer.mail_configured():
+            return (
+                " The invite is recorded in the Emails tab; no mail server is configured, "
+                "so it is not delivered."
+            )
+        return " The invite (with the onboarding email) is on its way."
+    if access == customer_accounts.ACCESS_PASSWORD:
+        return " Password set: the customer must choose their own at first sign-in."
+    return ""
 
 
 @bp.get("/form/currency")
