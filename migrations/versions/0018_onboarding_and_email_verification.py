@@ -15,7 +15,7 @@ PostgreSQL the partial index is built with CREATE INDEX CONCURRENTLY, so the cus
 list keeps working while it is built on a large table.
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-03 23:00:00
 
 """

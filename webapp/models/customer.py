@@ -162,6 +162,18 @@ class Customer(Versioned, db.Model):
             "id",
             postgresql_where=text("status <> 'archived'"),
         ).ddl_if(dialect="postgresql"),
+        # PostgreSQL: the default view filtered by country or currency, newest first; its
+        # capped count is an index-only scan (migration 0019).
+        *(
+            Index(
+                f"ix_customers_live_{column}",
+                column,
+                "created_at",
+                "id",
+                postgresql_where=text("status <> 'archived'"),
+            ).ddl_if(dialect="postgresql")
+            for column in ("country", "currency")
+        ),
         Index(
             "ix_customers_live_balance",
             "balance_minor",
