@@ -572,7 +572,7 @@ def run_backend(backend: str, url: str, count: int, args) -> BackendRun:
             version = db.session.scalar(text("SELECT sqlite_version()"))
         db.session.remove()
     client = signed_in_client(app)
-    load_before = os.getloadavg()[0]
+    load_before = wait_for_quiet()
     if load_before > (os.cpu_count() or 1) * 0.75:
         log(f"warning: load average {load_before:.2f}: other work will inflate the timings")
     results = []
@@ -600,6 +600,19 @@ def run_backend(backend: str, url: str, count: int, args) -> BackendRun:
         f"tag common + surname {describe(terms.tag_search)}."
     )
     return BackendRun(results, filled, version, notes, (load_before, os.getloadavg()[0]))
+
+
+def wait_for_quiet(below: float = 1.0, patience: float = 300.0) -> float:
+    """Wait (up to ``patience`` seconds) for the 1-minute load average to fall under
+    ``below``, so a fill just finished does not inflate the timings; the load it got to."""
+    deadline = time.monotonic() + patience
+    load = os.getloadavg()[0]
+    if load >= below:
+        log(f"waiting for the load average ({load:.2f}) to fall under {below:.1f}…")
+    while load >= below and time.monotonic() < deadline:
+        time.sleep(5)
+        load = os.getloadavg()[0]
+    return load
 
 
 # --------------------------------------------------------------------------- report
