@@ -698,11 +698,8 @@ def check_postings(url: str) -> int:
 
 
 def wait_for_quiet(limit_s: float) -> None:
-    busy = 1.0  # the README's figures are taken at a load average under 1
-    deadline = time.monotonic() + limit_s
-    while os.getloadavg()[0] > busy and time.monotonic() < deadline:
-        log(f"load average {os.getloadavg()[0]:.2f} > {busy:.2f}: waiting for a quieter machine")
-        time.sleep(15)
+    """The README's figures are taken at a load average under 1: wait for it."""
+    base.wait_for_quiet(below=1.0, patience=limit_s)
 
 
 # --------------------------------------------------------------------------- report
