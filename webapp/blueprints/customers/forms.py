@@ -22,7 +22,7 @@ from webapp.models.customer import Customer, InvoicingFlow
 from webapp.services import customer_accounts, reference, settings
 from webapp.services.customers import CURRENCY_LOCKED, EDITABLE_FIELDS
 from webapp.services.gateways import DEFAULT_GATEWAY, GATEWAYS
-from webapp.services.staff import password_refusal
+from webapp.services.staff import MIN_PASSWORD_LENGTH, password_refusal
 
 INVOICING_FLOW_CHOICES = [
     (InvoicingFlow.AUTOMATIC.value, "Automatic: invoices are issued and emailed at once"),
@@ -215,8 +215,8 @@ class NewCustomerForm(CustomerForm):
     access_password = PasswordField(
         "Password for the customer",
         description=(
-            "With Set password: the staff password rules. The customer must choose their "
-            "own at first sign-in."
+            f"At least {MIN_PASSWORD_LENGTH} characters. The customer must choose their own "
+            "at first sign-in."
         ),
     )
 
