@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import PASSWORD, csrf_token_from, sign_in_customer
+from tests.test_history import tab
 from webapp.models.customer import Customer
 from webapp.models.customer_account import CustomerAccount, CustomerAccountToken, CustomerSession
 from webapp.models.email import Email
@@ -127,6 +128,12 @@ def test_send_invite_sends_the_onboarding_email_with_a_link(
     assert "Email address verified" in summaries(db, customer.id)
     # Used once: the link no longer opens.
     assert visitor.get(f"/account/invite/{token}").status_code == 410
+    # History, filtered to Customer area access: staff's invite, then the customer's own.
+    shown = [(line.who, line.what) for line in tab(staff_client, customer.id, "?kind=account")]
+    assert shown == [
+        ("The customer", "Invite accepted: the customer set a password"),
+        (staff.name, "Invite to the customer area sent"),
+    ]
     recorded = every_recorded_text(db)
     assert token not in recorded and chosen not in recorded
 

@@ -304,3 +304,8 @@ def test_staff_see_the_customers_change_in_history(customer, admin_client, owner
     assert "Email preferences changed by the customer" in html
     # Boxes left out of the form are off: Billing went, Legal came.
     assert "Olive Primary: Billing" in html and "Olive Primary: Legal" in html
+    # Who: the customer, not "System" (no member of staff made it).
+    row = re.search(
+        r"<tr[^>]*>(?:(?!</tr>).)*Email preferences changed(?:(?!</tr>).)*</tr>", html, re.S
+    )
+    assert row and "<td>The customer</td>" in row.group(0)

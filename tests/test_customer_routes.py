@@ -73,3 +73,20 @@ def test_the_public_pages_carry_the_security_headers(app, client):
         response = client.get(url)
         assert response.status_code in (200, 404), url
         assert_panel_headers(response)
+
+
+def test_a_missing_page_in_the_area_keeps_the_areas_layout(client, customer_client):
+    for who, url in (
+        (client, "/account/no-such-page"),
+        (customer_client.client, "/account/no-such-page"),
+        (customer_client.client, "/account/invoices/999999"),
+    ):
+        response = who.get(url)
+        assert response.status_code == 404, url
+        html = response.get_data(as_text=True)
+        assert "<h1>Not found</h1>" in html
+        assert "Back to your account" in html and 'class="customer-area"' in html
+        assert "Back to customers" not in html and "/customers" not in html
+    # The panel keeps its own.
+    html = client.get("/no-such-page").get_data(as_text=True)
+    assert "Back to customers" in html and 'class="customer-area"' not in html

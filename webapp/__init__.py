@@ -183,39 +183,40 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        from webapp.rendering import render_page
-
-        return render_page(
-            "errors/error.html",
-            status=400,
-            title="Form expired",
-            message="This form has expired or was not sent from Tally. "
-            "Reload the page and try again.",
+        return _error_page(
+            400,
+            "Form expired",
+            "This form has expired or was not sent from Tally. Reload the page and try again.",
         )
 
     @app.errorhandler(403)
     def forbidden(error):
-        from webapp.rendering import render_page
-
-        return render_page(
-            "errors/error.html",
-            status=403,
-            title="Admins only",
-            message="Only an admin can do this. Ask an admin if it needs doing.",
+        return _error_page(
+            403, "Admins only", "Only an admin can do this. Ask an admin if it needs doing."
         )
 
     @app.errorhandler(404)
     def not_found(error):
-        from webapp.rendering import render_page
-
-        return render_page(
-            "errors/error.html",
-            status=404,
-            title="Not found",
-            message="There is nothing at this address.",
-        )
+        return _error_page(404, "Not found", "There is nothing at this address.")
 
     return app
+
+
+def _error_page(status: int, title: str, message: str):
+    """An error page in the customer area's own layout under /account (a customer sees
+    nothing of the panel, and is led back to their account), else in the panel's."""
+    from webapp.rendering import render_page
+
+    in_area = request.blueprint in CUSTOMER_BLUEPRINTS or request.path.startswith("/account/")
+    if in_area:
+        context = {
+            "layout": "account/base.html",
+            "back_url": url_for("customer_area.home"),
+            "back_label": "Back to your account",
+        }
+    else:
+        context = {"back_url": url_for("customers.index"), "back_label": "Back to customers"}
+    return render_page("errors/error.html", status=status, title=title, message=message, **context)
 
 
 def _unstorable_request_page():

@@ -149,6 +149,7 @@ def _history(customer: Customer, at: PageAt) -> dict:
     return {
         "history_kind": group,
         "history_groups": history.GROUPS,
+        "history_who": history.who,
         "events": history.events_page(db.session, customer.id, group, at),
     }
 

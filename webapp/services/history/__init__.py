@@ -31,6 +31,7 @@ from webapp.services.history.queries import (
     clear_personal_values,
     events_of,
     events_page,
+    who,
 )
 from webapp.services.history.recorder import acting_staff_id, record
 from webapp.services.history.registry import (
@@ -57,4 +58,5 @@ __all__ = [
     "install",
     "record",
     "shown_value",
+    "who",
 ]

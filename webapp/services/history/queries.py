@@ -21,8 +21,28 @@ GROUPS = {
     "email": "Emails",
     "subscription": "Subscriptions",
     "record": "Contacts and records",
+    "account": "Customer area access",
     "personal_data": "Personal data",
 }
+
+# Lines written by the customer themselves, in the customer area or through a link
+# (no member of staff): the History's Who column says so rather than "System".
+BY_THE_CUSTOMER = frozenset(
+    {
+        "account.invite_accepted",
+        "account.password_reset",
+        "account.password_changed",
+        "record.contact.preferences_by_customer",
+        "email.verified",
+    }
+)
+
+
+def who(event) -> str:
+    """Who made the change: the member of staff, "The customer", or "System" (a job)."""
+    if event.staff is not None:
+        return event.staff.name
+    return "The customer" if event.kind in BY_THE_CUSTOMER else "System"
 
 
 def _of_group(group: str):
