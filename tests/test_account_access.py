@@ -224,6 +224,8 @@ def test_resend_invite_retires_the_earlier_link(db, staff_client, customer):
     assert tokens[0].used_at is not None and tokens[1].used_at is None
     modal = staff_client.get(access_url(customer), htmx_target="modal").get_data(as_text=True)
     assert "Invited" in modal and "Resend invite" in modal and "Last invite" in modal
+    profile = staff_client.get(f"/customers/{customer.id}").get_data(as_text=True)
+    assert '<span class="badge account-invited">Invited</span>' in profile
     assert summaries(db, customer.id).count("Invite to the customer area sent") == 2
 
 
@@ -259,6 +261,8 @@ def test_disable_signs_the_customer_out_and_enable_lets_them_back(
     assert "Access to your account is disabled" in refused.get_data(as_text=True)
     page = staff_client.get(access_url(customer)).get_data(as_text=True)
     assert "Disabled" in page and "Enable access" in page and "Send invite" not in page
+    profile = staff_client.get(f"/customers/{customer.id}").get_data(as_text=True)
+    assert '<span class="badge account-disabled">Disabled</span>' in profile
     assert staff_client.post(access_url(customer) + "enable").status_code == 303
     assert sign_in_customer(app.test_client(), "ada@example.com").status_code == 303
     assert summaries(db, customer.id)[-2:] == [

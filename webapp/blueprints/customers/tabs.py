@@ -18,7 +18,7 @@ from webapp.services import addresses as addresses_service
 from webapp.services import aliases as aliases_service
 from webapp.services import billing as billing_service
 from webapp.services import contacts as contacts_service
-from webapp.services import history, ledger, mailer, payment_links
+from webapp.services import customer_accounts, history, ledger, mailer, payment_links
 from webapp.services import notes as notes_service
 from webapp.services import sales as sales_service
 from webapp.services import subscriptions as subscriptions_service
@@ -52,6 +52,8 @@ def _profile(customer: Customer, at: PageAt) -> dict:
     shown["aliases"] = aliases_service.aliases_of(db.session, customer.id)
     shown["all_tags"] = tags_service.all_tags(db.session)
     shown["tag_form"] = TagForm(formdata=None)
+    account = customer_accounts.account_of(db.session, customer.id)
+    shown["account_state"] = customer_accounts.account_state(account)
     return shown
 
 
