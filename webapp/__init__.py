@@ -183,10 +183,12 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
+        sent_from = "this site" if _in_customer_area() else "Tally"
         return _error_page(
             400,
             "Form expired",
-            "This form has expired or was not sent from Tally. Reload the page and try again.",
+            f"This form has expired or was not sent from {sent_from}. "
+            "Reload the page and try again.",
         )
 
     @app.errorhandler(403)
@@ -202,13 +204,16 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
+def _in_customer_area() -> bool:
+    return request.blueprint in CUSTOMER_BLUEPRINTS or request.path.startswith("/account/")
+
+
 def _error_page(status: int, title: str, message: str):
     """An error page in the customer area's own layout under /account (a customer sees
     nothing of the panel, and is led back to their account), else in the panel's."""
     from webapp.rendering import render_page
 
-    in_area = request.blueprint in CUSTOMER_BLUEPRINTS or request.path.startswith("/account/")
-    if in_area:
+    if _in_customer_area():
         context = {
             "layout": "account/base.html",
             "back_url": url_for("customer_area.home"),

@@ -47,6 +47,7 @@ from webapp.services.auth import (
     refuse_if_locked,
     throttle_keys,
 )
+from webapp.services.guard import lock_customer, lock_editable
 from webapp.services.reference import normalise_email
 from webapp.services.staff import hash_password, password_refusal
 from webapp.urls import external_url
@@ -194,6 +195,9 @@ def _ensure_account(session: Session, customer: Customer) -> CustomerAccount:
         with session.begin_nested():
             session.flush()
     except IntegrityError:
+        mine = account_of(session, customer.id)
+        if mine is not None:  # made meanwhile for this customer (a second click)
+            return mine
         raise CustomerAccountError(
             "Another customer's account already signs in with this email.", "email"
         ) from None
@@ -210,6 +214,9 @@ def send_invite(session: Session, customer: Customer) -> Email:
     sending job fills in."""
     from webapp.services import onboarding
 
+    # Under the customer's lock, as Clear personal data and Delete customer take it: no
+    # account is made for an address being erased, or for a customer being deleted.
+    customer = lock_editable(session, customer.id)
     account = _ensure_account(session, customer)
     if account.disabled_at is not None:
         raise CustomerAccountError("Access is disabled. Enable access before inviting.")
@@ -229,12 +236,11 @@ def send_invite(session: Session, customer: Customer) -> Email:
             extra_link=LINK_PLACEHOLDER,
             extra_link_label=f"Choose your password (the link works once, for {hours} hours)",
             name="Invite and onboarding email",
+            recipient=account.email,  # the address the account signs in with
             commit=False,
         )
     except onboarding.OnboardingError as refusal:
         raise CustomerAccountError(str(refusal), refusal.field) from None
-    # The invite goes to the address the account signs in with.
-    email.recipient = account.email
     email.account_token_id = token.id
     history.record(
         session,
@@ -258,6 +264,7 @@ def set_password_by_staff(session: Session, customer: Customer, password: str) -
     refusal = password_refusal(password)
     if refusal is not None:
         raise CustomerAccountError(refusal, "password")
+    customer = lock_editable(session, customer.id)
     account = _ensure_account(session, customer)
     account.password_hash = hash_password(password)
     account.must_change_password = True
@@ -283,6 +290,7 @@ def set_password_by_staff(session: Session, customer: Customer, password: str) -
 
 def disable_access(session: Session, customer: Customer) -> CustomerAccount:
     """Refuse sign-in from now on and end every session; commits. Links stop working too."""
+    customer = lock_customer(session, customer.id)
     account = account_of(session, customer.id)
     if account is None:
         raise CustomerAccountError("This customer has no account.")
@@ -303,6 +311,7 @@ def disable_access(session: Session, customer: Customer) -> CustomerAccount:
 
 def enable_access(session: Session, customer: Customer) -> CustomerAccount:
     """Let a disabled account sign in again (its old password); commits."""
+    customer = lock_editable(session, customer.id)
     account = account_of(session, customer.id)
     if account is None:
         raise CustomerAccountError("This customer has no account.")

@@ -197,6 +197,7 @@ def send_onboarding(
     extra_link: str | None = None,
     extra_link_label: str = "Get started",
     name: str = "Onboarding email",
+    recipient: str | None = None,
     commit: bool = True,
 ) -> Email:
     """Queue the customer's legal entity's onboarding email to the customer's address and
@@ -204,10 +205,11 @@ def send_onboarding(
     "Onboarding email sent". ``actor`` is the staff id (None: the system).
 
     ``extra_link`` (e.g. an invite's link) is added below the text as a button labelled
-    ``extra_link_label``; ``name`` is what the Emails tab calls it. The link is stored in
-    the recorded email as given, so pass a link whose secret may sit in the database, or
-    a placeholder your own code fills in when the job sends it (as invite, payment and
-    verification links are).
+    ``extra_link_label``; ``name`` is what the Emails tab calls it; ``recipient``, if
+    given, the address it goes to instead of the customer's (an invite: the account's).
+    The link is stored in the recorded email as given, so pass a link whose secret may
+    sit in the database, or a placeholder your own code fills in when the job sends it
+    (as invite, payment and verification links are).
 
     With ``commit`` (the default) the customer is locked and re-read first and the email
     is committed; a customer without an address raises ``OnboardingError`` (field "email")
@@ -225,11 +227,12 @@ def send_onboarding(
         )
     entity = customer.legal_entity or session.get(LegalEntity, customer.legal_entity_id)
     rendered = render_onboarding(customer, entity)
+    recipient = recipient or customer.email
     email = queue_email(
         session,
         kind="onboarding",
         name=name,
-        recipient=customer.email,
+        recipient=recipient,
         subject=rendered.subject,
         template="onboarding",
         customer_id=customer.id,
@@ -247,7 +250,7 @@ def send_onboarding(
         "Onboarding email sent",
         staff_id=actor,
         field="recipient",
-        new=customer.email,
+        new=recipient,
         personal=True,
     )
     if commit:
