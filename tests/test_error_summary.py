@@ -141,6 +141,10 @@ def test_every_form_with_fields_has_the_summary_linking_to_the_refused_field(
             "new_password": "a brand new passphrase",
             "confirm_password": "a brand new passphrase",
         },
+        "account_access.set_password": {
+            "password": "a customer passphrase",
+            "confirm_password": "a customer passphrase",
+        },
     }
     problems = []
     for key, (page, form) in sorted(with_text.items()):

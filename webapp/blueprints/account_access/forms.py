@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from wtforms import PasswordField
-from wtforms.validators import EqualTo, InputRequired
+from wtforms.validators import InputRequired, ValidationError
 
 from webapp.forms import Form
 from webapp.services.staff import MIN_PASSWORD_LENGTH
@@ -23,9 +23,10 @@ class StaffSetsPasswordForm(Form):
         description=PASSWORD_HINT,
     )
     confirm_password = PasswordField(
-        "Password again",
-        validators=[
-            InputRequired("Enter the password again."),
-            EqualTo("password", "The two passwords are not the same."),
-        ],
+        "Password again", validators=[InputRequired("Enter the password again.")]
     )
+
+    def validate_confirm_password(self, field):
+        # One mistake at a time: a refused password is not also "not the same".
+        if not self.password.errors and field.data != self.password.data:
+            raise ValidationError("The two passwords are not the same.")
