@@ -11,12 +11,12 @@ from __future__ import annotations
 from flask import Blueprint
 
 from webapp.blueprints.account_access.forms import StaffSetsPasswordForm
-from webapp.blueprints.customers.answers import customer_changed, customer_or_404
+from webapp.blueprints.customers.answers import customer_changed, customer_or_404, email_queued
 from webapp.blueprints.customers.routes import refuse_unless_editable
 from webapp.extensions import db
 from webapp.forms import ConfirmForm
 from webapp.rendering import render_page
-from webapp.services import customer_accounts, mailer
+from webapp.services import customer_accounts
 from webapp.services.customer_accounts import CustomerAccountError
 
 bp = Blueprint("account_access", __name__, url_prefix="/customers/<int:customer_id>/account-access")
@@ -51,15 +51,6 @@ def _refused(customer, refusal: CustomerAccountError, password_form=None):
     return _page(customer, status=422, password_form=password_form, error=str(refusal))
 
 
-def _delivery(email) -> str:
-    if not mailer.mail_configured():
-        return (
-            f"The invite to {email.recipient} is recorded in the Emails tab; no mail server "
-            "is configured, so it is not delivered."
-        )
-    return f"The invite is on its way to {email.recipient}. See it in the Emails tab."
-
-
 @bp.get("/")
 def show(customer_id: int):
     """The account's state and the actions that fit it."""
@@ -79,9 +70,8 @@ def invite(customer_id: int):
         email = customer_accounts.send_invite(db.session, customer)
     except CustomerAccountError as refusal:
         return _refused(customer, refusal)
-    message = _delivery(email)
     db.session.commit()
-    return customer_changed(customer_id, message, "profile")
+    return email_queued(customer_id, email, "invite")
 
 
 @bp.post("/password")

@@ -5,6 +5,7 @@ from flask import abort, flash, make_response, redirect, url_for
 from webapp.extensions import db
 from webapp.models.customer import Customer
 from webapp.rendering import done, is_htmx_partial
+from webapp.services import mailer
 
 
 def customer_or_404(customer_id: int) -> Customer:
@@ -45,3 +46,17 @@ def customer_tab_url(customer_id: int, tab: str, **query) -> str:
     if tab == "profile":
         return url_for("customers.show", customer_id=customer_id, **query)
     return url_for("customers.tab", customer_id=customer_id, tab=tab, **query)
+
+
+def email_queued(customer_id: int, email, what: str):
+    """After queueing ``email`` (the ``what``: "invite", "onboarding email" …): back to the
+    Profile (htmx: modal closed, customer refreshed) saying where it went, or that no
+    mail server will deliver it."""
+    if not mailer.mail_configured():
+        message = (
+            f"The {what} to {email.recipient} is recorded in the Emails tab; no mail server "
+            "is configured, so it is not delivered."
+        )
+    else:
+        message = f"The {what} is on its way to {email.recipient}. See it in the Emails tab."
+    return customer_changed(customer_id, message, "profile")

@@ -10,28 +10,16 @@ from __future__ import annotations
 from flask import Blueprint
 from flask_login import current_user
 
-from webapp.blueprints.customers.answers import customer_changed, customer_or_404
+from webapp.blueprints.customers.answers import customer_or_404, email_queued
 from webapp.blueprints.customers.routes import refuse_unless_editable
 from webapp.extensions import db
 from webapp.forms import ConfirmForm
 from webapp.rendering import render_form
-from webapp.services import email_verification, mailer, onboarding
+from webapp.services import email_verification, onboarding
 
 bp = Blueprint("onboarding", __name__, url_prefix="/customers/<int:customer_id>")
 
 NO_ADDRESS = "{name} has no email address: add one (Edit customer) first."
-
-
-def _sent(customer_id: int, email, what: str):
-    """Back to the Profile (htmx: modal closed, customer refreshed) saying where it went."""
-    if not mailer.mail_configured():
-        message = (
-            f"The {what} to {email.recipient} is recorded in the Emails tab; no mail server "
-            "is configured, so it is not delivered."
-        )
-    else:
-        message = f"The {what} is on its way to {email.recipient}. See it in the Emails tab."
-    return customer_changed(customer_id, message, "profile")
 
 
 @bp.route("/onboarding-email", methods=["GET", "POST"])
@@ -47,7 +35,7 @@ def send_onboarding(customer_id: int):
         except onboarding.OnboardingError as refusal:
             error = str(refusal)
         else:
-            return _sent(customer_id, email, "onboarding email")
+            return email_queued(customer_id, email, "onboarding email")
     return render_form(
         "onboarding/send.html",
         form,
@@ -72,7 +60,7 @@ def verify_email(customer_id: int):
         except email_verification.VerificationError as refusal:
             error = str(refusal)
         else:
-            return _sent(customer_id, email, "verification email")
+            return email_queued(customer_id, email, "verification email")
     return render_form(
         "onboarding/verify.html",
         form,
