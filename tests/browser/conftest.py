@@ -188,14 +188,27 @@ def accessibility(request, live_server) -> AccessibilityWatch:
     return watch
 
 
-@pytest.fixture
-def context(browser, live_server, js_enabled, accessibility) -> Iterator[BrowserContext]:
+def _new_context(browser, live_server, js_enabled, accessibility) -> BrowserContext:
     context = browser.new_context(
         base_url=live_server, java_script_enabled=js_enabled, locale="en-GB"
     )
     # Fail in seconds, not the default 30.
     context.set_default_timeout(TIMEOUT_MS)
     accessibility.watch_context(context)
+    return context
+
+
+@pytest.fixture
+def context(browser, live_server, js_enabled, accessibility) -> Iterator[BrowserContext]:
+    context = _new_context(browser, live_server, js_enabled, accessibility)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def customer_context(browser, live_server, js_enabled, accessibility) -> Iterator[BrowserContext]:
+    """The customer's own browser beside staff's: no cookies, the same JavaScript setting."""
+    context = _new_context(browser, live_server, js_enabled, accessibility)
     yield context
     context.close()
 

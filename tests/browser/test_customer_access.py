@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from email.message import EmailMessage
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import TIMEOUT_MS, serving
 from tests.conftest import SmtpServer, make_app
@@ -64,18 +64,6 @@ def live_server(live_app) -> Iterator[str]:
 @pytest.fixture(autouse=True)
 def _fresh_mailbox(smtp_server):
     smtp_server.messages.clear()
-
-
-@pytest.fixture
-def customer_context(browser, live_server, js_enabled, accessibility) -> Iterator[BrowserContext]:
-    """The customer's own browser: no cookies, the same JavaScript setting as staff's."""
-    context = browser.new_context(
-        base_url=live_server, java_script_enabled=js_enabled, locale="en-GB"
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    accessibility.watch_context(context)
-    yield context
-    context.close()
 
 
 @pytest.fixture

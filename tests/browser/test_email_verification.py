@@ -12,13 +12,11 @@ verified" filter leaves the customer out afterwards.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import BrowserContext, expect
+from playwright.sync_api import expect
 from sqlalchemy import select
 
-from tests.browser.conftest import TIMEOUT_MS
 from webapp.extensions import db
 from webapp.models.email_verification import EmailVerificationToken
 from webapp.services.email_address_state import token_hash
@@ -26,18 +24,6 @@ from webapp.services.email_address_state import token_hash
 pytestmark = pytest.mark.browser
 
 TOKEN = "browser-test-verification-token"
-
-
-@pytest.fixture
-def customer_context(browser, live_server, js_enabled, accessibility) -> Iterator[BrowserContext]:
-    """The customer's own browser: no cookies, never signed in."""
-    context = browser.new_context(
-        base_url=live_server, java_script_enabled=js_enabled, locale="en-GB"
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    accessibility.watch_context(context)
-    yield context
-    context.close()
 
 
 def test_verify_email_from_the_actions_menu_to_the_badge(
