@@ -2,8 +2,9 @@
 
 The page (a modal with htmx, a page of its own without JavaScript) shows the account's
 state and offers what fits it: Send invite / Resend invite, Set password, Disable
-access, Enable access. Each is its own POST with a CSRF token; a refusal comes back on
-the page with 422 and the message beside the field, nothing written.
+access, Enable access. Each is its own POST; its CSRF token is checked app-wide (CSRFProtect:
+400 "Form expired" without it). A refusal comes back on the page with 422 and the
+message beside the field, nothing written.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from webapp.blueprints.account_access.forms import StaffSetsPasswordForm
 from webapp.blueprints.customers.answers import customer_changed, customer_or_404, email_queued
 from webapp.blueprints.customers.routes import refuse_unless_editable
 from webapp.extensions import db
-from webapp.forms import ConfirmForm
 from webapp.rendering import render_page
 from webapp.services import customer_accounts
 from webapp.services.customer_accounts import CustomerAccountError
@@ -64,8 +64,6 @@ def invite(customer_id: int):
     password; older invite links stop working."""
     customer = customer_or_404(customer_id)
     refuse_unless_editable(customer, "profile")
-    if not ConfirmForm().validate_on_submit():
-        return _page(customer, status=422, error="The form expired: press the button again.")
     try:
         email = customer_accounts.send_invite(db.session, customer)
     except CustomerAccountError as refusal:
@@ -99,8 +97,6 @@ def set_password(customer_id: int):
 def disable(customer_id: int):
     """Disable access: sign-in refused, every session ended, unused links dead."""
     customer = customer_or_404(customer_id)
-    if not ConfirmForm().validate_on_submit():
-        return _page(customer, status=422, error="The form expired: press the button again.")
     try:
         customer_accounts.disable_access(db.session, customer)
     except CustomerAccountError as refusal:
@@ -115,8 +111,6 @@ def enable(customer_id: int):
     """Enable access again (the customer's old password works again)."""
     customer = customer_or_404(customer_id)
     refuse_unless_editable(customer, "profile")
-    if not ConfirmForm().validate_on_submit():
-        return _page(customer, status=422, error="The form expired: press the button again.")
     try:
         customer_accounts.enable_access(db.session, customer)
     except CustomerAccountError as refusal:
