@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import re
 
+from collections.abc import Mapping
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
 from wtforms import (
     BooleanField,
     EmailField,
@@ -114,14 +118,15 @@ class CustomerForm(EditVersionForm):
     # Set by the edit route when money has moved: the currency may no longer change.
     locked_currency: str | None = None
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, customer_choices=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.country.choices = [("", "Choose a country…"), *reference.countries()]
         self.currency.choices = [
             ("", "Same as the country"),
             *[(code, f"{code} — {name}") for code, name in reference.currencies()],
         ]
-        classes, entities = settings.customer_choices(db.session)
+        # A caller checking many customers (CSV import) reads the choices once.
+        classes, entities = customer_choices or settings.customer_choices(db.session)
         self.tax_class_id.choices = [(tax_class.id, tax_class.label) for tax_class in classes]
         self.legal_entity_id.choices = [(entity.id, entity.name) for entity in entities]
         # A new customer starts in the lowest-rate class, billed by the oldest entity.
@@ -202,6 +207,56 @@ class CustomerForm(EditVersionForm):
             form.payment_terms_days.data = str(customer.payment_terms_days)
             form.currency_chosen.data = "1"
         return form
+
+
+def check_customer_input(
+    values: Mapping[str, Any],
+    customer: Customer | None = None,
+    *,
+    locked_currency: str | None = None,
+    customer_choices=None,
+) -> tuple[dict | None, dict[str, str]]:
+    """Add customer's and Edit customer's rules, for values that come from outside the panel
+    (a CSV import row, an API request): the same form checks them, so there is one set of
+    rules. ``values`` maps field names to text (or numbers, booleans); a name left out keeps
+    ``customer``'s value (an update) or the form's default (a new customer: the lowest-rate
+    tax class, the oldest legal entity, Net 30, automatic invoicing).
+
+    Returns ``(fields, {})`` with the fields ready for services.customers, or
+    ``(None, errors)``: field name -> the message the form would show beside it."""
+    form_data = MultiDict()
+    for field_name in EDITABLE_FIELDS:
+        if field_name in values:
+            value = values[field_name]
+        elif customer is not None:
+            value = getattr(customer, field_name)
+        else:
+            continue
+        if field_name == "auto_pay":
+            if value in (True, "1", "true", "True", "yes", "y", "on"):
+                form_data.add(field_name, "y")
+            continue
+        if value is None:
+            value = ""
+        form_data.add(field_name, str(value))
+    if customer is None or "currency" in values:
+        form_data.add("currency_chosen", "1")
+    form = CustomerForm(formdata=form_data, meta={"csrf": False}, customer_choices=customer_choices)
+    classes, entities = customer_choices or settings.customer_choices(db.session)
+    if not form_data.get("tax_class_id") and classes:
+        form.tax_class_id.data = classes[0].id
+    if not form_data.get("legal_entity_id") and entities:
+        form.legal_entity_id.data = min(entity.id for entity in entities)
+    if not form_data.get("payment_terms_days"):
+        form.payment_terms_days.data = "30"
+    if not form_data.get("invoicing_flow"):
+        form.invoicing_flow.data = InvoicingFlow.AUTOMATIC.value
+    if not form_data.get("payment_gateway"):
+        form.payment_gateway.data = DEFAULT_GATEWAY
+    form.locked_currency = locked_currency
+    if not form.validate():
+        return None, {name: messages[0] for name, messages in form.errors.items() if messages}
+    return form.customer_fields(), {}
 
 
 class NewCustomerForm(CustomerForm):
