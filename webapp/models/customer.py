@@ -106,6 +106,9 @@ class Customer(Versioned, db.Model):
     auto_pay: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     footnotes: Mapped[str] = mapped_column(Text, nullable=False, default="")
     status: Mapped[str] = mapped_column(String(16), nullable=False, default=CustomerStatus.ACTIVE)
+    # The customer's id in another system (a CSV import's source, an API client's own
+    # records); unique when set, so an import or a program can find the customer again.
+    external_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     # Which payment gateway bills this customer (services.gateways lists them).
     payment_gateway: Mapped[str] = mapped_column(String(32), nullable=False, default="manual")
     # Balance in the billing currency, mirrored from customer_balances in the same
@@ -150,6 +153,7 @@ class Customer(Versioned, db.Model):
         Index("ix_customers_status_id", "status", "id"),
         Index("ix_customers_created_at_id", "created_at", "id"),
         Index("ix_customers_tax_id", "tax_id"),
+        Index("ix_customers_external_id", "external_id", unique=True),
         Index("ix_customers_balance_id", "balance_minor", "id"),
         # A filter with the default newest-first order is an index walk, not a sort.
         Index("ix_customers_country_created", "country", "created_at", "id"),
