@@ -33,6 +33,7 @@ from webapp.models.email import Email, EmailStatus
 from webapp.models.email_verification import EmailVerificationToken
 from webapp.models.export import Export, ExportStatus
 from webapp.models.history import AuditEvent, CustomerEvent
+from webapp.models.imports import CustomerImport, ImportProblem, ImportStatus
 from webapp.models.notes import Note
 from webapp.models.payment_links import PaymentLink
 from webapp.models.settings import LegalEntity, TaxClass
@@ -53,6 +54,7 @@ __all__ = [
     "CustomerAccountToken",
     "CustomerBalance",
     "CustomerEvent",
+    "CustomerImport",
     "CustomerSession",
     "CustomerStatus",
     "DocumentCounter",
@@ -62,6 +64,8 @@ __all__ = [
     "EntryKind",
     "Export",
     "ExportStatus",
+    "ImportProblem",
+    "ImportStatus",
     "Invoice",
     "InvoiceLine",
     "InvoiceStatus",
