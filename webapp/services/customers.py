@@ -68,7 +68,44 @@ def _apply(
         if name in fields:
             value = fields[name]
             setattr(customer, name, value if value is not None or name.endswith("_id") else "")
+    if "external_id" in fields:  # set by the API and CSV import, checked by external_id_refusal
+        customer.external_id = fields["external_id"] or None
     customer.search_text = build_search_text(customer)
+
+
+EXTERNAL_ID_MAX = 100
+
+
+class ExternalIdTaken(CustomerError):
+    """Another customer already has this external ID (a conflict, not a typing mistake)."""
+
+
+def normalise_external_id(value: Any) -> str | None:
+    """An external ID as stored: trimmed text of at most 100 characters, or None for none."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if reference.has_unstorable_character(text):
+        raise CustomerError(reference.UNSTORABLE_IN_FIELD, "external_id")
+    if len(text) > EXTERNAL_ID_MAX:
+        raise CustomerError(
+            f"An external ID is at most {EXTERNAL_ID_MAX} characters.", "external_id"
+        )
+    return text or None
+
+
+def check_external_id(session: Session, value: str | None, exclude_id: int | None = None) -> None:
+    """Raise ``ExternalIdTaken`` when another customer has the external ID ``value``."""
+    if value is None:
+        return
+    query = select(Customer.id).where(Customer.external_id == value)
+    if exclude_id is not None:
+        query = query.where(Customer.id != exclude_id)
+    other = session.scalar(query.limit(1))
+    if other is not None:
+        raise ExternalIdTaken(
+            f"Customer {format_customer_id(other)} already has this external ID.", "external_id"
+        )
 
 
 def create_customer(
@@ -86,6 +123,8 @@ def create_customer(
     (``CustomerError`` on field "email", "access_password" or "access") adds nothing."""
     from webapp.services import customer_accounts
 
+    if "external_id" in fields:
+        check_external_id(session, fields["external_id"])
     customer = Customer(status=CustomerStatus.ACTIVE, tax_rate_bp=fields.get("tax_rate_bp", 0))
     _apply(customer, fields)
     settings.assign_defaults(session, customer)
@@ -128,6 +167,12 @@ def update_customer(
     if currency != customer.currency and currency_is_locked(session, customer):
         session.rollback()
         raise CustomerError(CURRENCY_LOCKED)
+    if "external_id" in fields:
+        try:
+            check_external_id(session, fields["external_id"], exclude_id=customer.id)
+        except ExternalIdTaken:
+            session.rollback()
+            raise
     # The contact fields are the primary contact's: _store_contact saves them there.
     _apply(customer, fields, OWN_FIELDS)
     if "tax_class_id" in fields:

@@ -51,6 +51,7 @@ CUSTOMER_FIELDS = {
     "auto_pay": "Auto pay",
     "footnotes": "Footnotes",
     "payment_gateway": "Payment gateway",
+    "external_id": "External ID",
 }
 PERSONAL_CUSTOMER_FIELDS = frozenset(PERSONAL_COLUMNS)
 
