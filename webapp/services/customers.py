@@ -123,14 +123,11 @@ def create_customer(
     (``CustomerError`` on field "email", "access_password" or "access") adds nothing."""
     from webapp.services import customer_accounts
 
-    if "external_id" in fields:
-        check_external_id(session, fields["external_id"])
-    customer = Customer(status=CustomerStatus.ACTIVE, tax_rate_bp=fields.get("tax_rate_bp", 0))
-    _apply(customer, fields)
-    settings.assign_defaults(session, customer)
-    session.add(customer)
-    _store_contact(session, customer, fields)
-    _store_address(session, customer, fields)
+    try:
+        customer = add_customer(session, fields)
+    except CustomerError:
+        session.rollback()
+        raise
     if access != customer_accounts.ACCESS_NONE:
         session.flush()
         try:
@@ -157,33 +154,57 @@ def update_customer(
     """Save validated edits and commit, under the lock postings and Clear personal data take (no
     charge between the currency check and the save; an edit racing a clear is refused).
     With ``opened``, raises ``versions.EditConflict`` if someone else saved it since."""
+    try:
+        change_customer(session, customer, fields, opened)
+    except CustomerError:
+        session.rollback()
+        raise
+    session.commit()
+    return customer
+
+
+def add_customer(session: Session, fields: Mapping[str, Any]) -> Customer:
+    """Add customer's rules without the commit (Add customer, CSV import): the customer with its
+    primary contact and billing address, the default tax class and legal entity; a refusal is a
+    ``CustomerError`` and the caller rolls back (or its savepoint)."""
+    if "external_id" in fields:
+        check_external_id(session, fields["external_id"])
+    customer = Customer(status=CustomerStatus.ACTIVE, tax_rate_bp=fields.get("tax_rate_bp", 0))
+    _apply(customer, fields)
+    settings.assign_defaults(session, customer)
+    session.add(customer)
+    _store_contact(session, customer, fields)
+    _store_address(session, customer, fields)
+    return customer
+
+
+def change_customer(
+    session: Session,
+    customer: Customer,
+    fields: Mapping[str, Any],
+    opened: versions.Opened | None = None,
+) -> Customer:
+    """Edit customer's rules without the commit (Edit customer, CSV import), under the customer's
+    lock; a refusal is a ``CustomerError`` and the caller rolls back (or its savepoint)."""
     currency = fields.get("currency", customer.currency)
     lock_customer(session, customer.id)  # re-reads the customer
     refusal = edit_refusal(customer)
     if refusal is not None:
-        session.rollback()
         raise CustomerError(refusal, "name")
     versions.check(session, customer, opened, fields)
     if currency != customer.currency and currency_is_locked(session, customer):
-        session.rollback()
         raise CustomerError(CURRENCY_LOCKED)
     if "external_id" in fields:
-        try:
-            check_external_id(session, fields["external_id"], exclude_id=customer.id)
-        except ExternalIdTaken:
-            session.rollback()
-            raise
+        check_external_id(session, fields["external_id"], exclude_id=customer.id)
     # The contact fields are the primary contact's: _store_contact saves them there.
     _apply(customer, fields, OWN_FIELDS)
     if "tax_class_id" in fields:
         tax_class = session.get(TaxClass, customer.tax_class_id)
         if tax_class is None:  # deleted while the form was open
-            session.rollback()
             raise CustomerError("This tax class no longer exists: choose another.", "tax_class_id")
         customer.tax_rate_bp = tax_class.rate_bp
     _store_contact(session, customer, fields)
     _store_address(session, customer, fields)
-    session.commit()
     return customer
 
 
@@ -194,7 +215,6 @@ def _store_contact(session: Session, customer: Customer, fields: Mapping[str, An
     try:
         contacts.store_profile_contact(session, customer, fields)
     except RecordError as refusal:
-        session.rollback()
         raise CustomerError(str(refusal), refusal.field) from None
 
 
@@ -205,7 +225,6 @@ def _store_address(session: Session, customer: Customer, fields: Mapping[str, An
     try:
         addresses.store_profile_address(session, customer)
     except RecordError as refusal:
-        session.rollback()
         raise CustomerError(str(refusal), refusal.field) from None
 
 

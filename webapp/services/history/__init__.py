@@ -33,7 +33,7 @@ from webapp.services.history.queries import (
     events_page,
     who,
 )
-from webapp.services.history.recorder import acting_staff_id, record
+from webapp.services.history.recorder import acting_as, acting_staff_id, record
 from webapp.services.history.registry import (
     CUSTOMER_FIELDS,
     CUSTOMER_SHOWN,
@@ -50,6 +50,7 @@ __all__ = [
     "PERSONAL_CUSTOMER_FIELDS",
     "WATCHED",
     "Watched",
+    "acting_as",
     "acting_staff_id",
     "clear_personal_values",
     "copied_from_record",

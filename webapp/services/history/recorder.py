@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from flask import has_request_context
+from flask import g, has_app_context, has_request_context
 from sqlalchemy.orm import Session
 
 from webapp.models.customer import Customer
@@ -13,10 +15,26 @@ from webapp.models.history import CustomerEvent
 _UNSET: Any = object()
 
 
+_ACTING = "history_acting_staff_id"
+
+
+@contextmanager
+def acting_as(staff_id: int | None) -> Iterator[None]:
+    """Within the block, History names ``staff_id`` as who made the changes: a job doing work a
+    member of staff started (a CSV import) writes their name, not "System"."""
+    before = g.get(_ACTING)
+    setattr(g, _ACTING, staff_id)
+    try:
+        yield
+    finally:
+        setattr(g, _ACTING, before)
+
+
 def acting_staff_id() -> int | None:
-    """The signed-in staff member of this request; None for jobs and the command line."""
+    """The signed-in staff member of this request, or the one a job acts for (``acting_as``);
+    None for other jobs and the command line."""
     if not has_request_context():
-        return None
+        return g.get(_ACTING) if has_app_context() else None
     from flask_login import current_user
 
     return current_user.id if current_user and current_user.is_authenticated else None
