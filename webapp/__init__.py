@@ -20,6 +20,8 @@ PUBLIC_BLUEPRINTS: set[str] = set()
 # The customer area's blueprints: never a staff login; their routes check the customer
 # session themselves (webapp.customer_auth.customer_required).
 CUSTOMER_BLUEPRINTS = frozenset({"customer_auth", "customer_area"})
+# The JSON API: never a staff login; an API key (webapp.blueprints.api.auth) instead.
+API_BLUEPRINTS = frozenset({"api"})
 
 
 class IdConverter(IntegerConverter):
@@ -78,6 +80,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     from webapp import models  # noqa: F401  (registers tables with the metadata)
     from webapp.blueprints.account_access import routes as account_access
+    from webapp.blueprints.api import routes as api
+    from webapp.blueprints.api_keys import routes as api_keys
     from webapp.blueprints.audit import routes as audit
     from webapp.blueprints.auth import routes as auth
     from webapp.blueprints.billing import routes as billing
@@ -133,6 +137,8 @@ def create_app(config: dict | None = None) -> Flask:
     rate_limits.limit_public_pages(limiter, email_verification.bp)
     register_template_helpers(app)
 
+    app.register_blueprint(api_keys.bp)
+    api.init_app(app, limiter)
     from webapp.cli import register_cli
 
     register_cli(app)
@@ -175,7 +181,7 @@ def create_app(config: dict | None = None) -> Flask:
             return None
         if request.endpoint in PUBLIC_ENDPOINTS or request.blueprint in PUBLIC_BLUEPRINTS:
             return None
-        if request.blueprint in CUSTOMER_BLUEPRINTS:
+        if request.blueprint in CUSTOMER_BLUEPRINTS or request.blueprint in API_BLUEPRINTS:
             return None
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
@@ -213,8 +219,11 @@ def _error_page(status: int, title: str, message: str):
     nothing of the panel, and is led back to their account), else in the panel's."""
     from webapp.rendering import render_page
 
+    from webapp.blueprints.api.problems import is_api_request, problem
     if _in_customer_area():
         context = {
+    if is_api_request():  # /api/…: problem+json, never a page
+        return problem(status, message)
             "layout": "account/base.html",
             "back_url": url_for("customer_area.home"),
             "back_label": "Back to your account",
@@ -230,9 +239,12 @@ def _unstorable_request_page():
 
     from webapp.rendering import is_htmx_partial, render_page
     from webapp.services.reference import UNSTORABLE_IN_ADDRESS
+    from webapp.blueprints.api.problems import is_api_request, problem
 
     context = {"title": "Invisible character in the address", "message": UNSTORABLE_IN_ADDRESS}
     if is_htmx_partial():
+    if is_api_request():
+        return problem(422, UNSTORABLE_IN_ADDRESS)
         response = make_response(render_block("errors/error.html", "error", **context), 422)
         response.vary.add("HX-Request")
         return response

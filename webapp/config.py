@@ -179,4 +179,6 @@ def load_config(instance_path: str) -> dict:
         # instead (webapp/static_files.py).
         "COMPRESS_ALGORITHM": ["br", "gzip"],
         "COMPRESS_STREAMS": False,
+        # Requests a minute to the JSON API (/api/v1), per API key.
+        "API_RATE_LIMIT": _positive("API_RATE_LIMIT", 120),
     }

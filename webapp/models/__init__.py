@@ -1,5 +1,6 @@
 """SQLAlchemy models, one module per aggregate."""
 
+from webapp.models.api_keys import ApiKey, IdempotencyRecord
 from webapp.models.billing import (
     CreditNote,
     CustomerBalance,
@@ -43,6 +44,7 @@ from webapp.models.subscriptions import Subscription, SubscriptionInterval, Subs
 __all__ = [
     "AccountState",
     "Activity",
+    "ApiKey",
     "AuditEvent",
     "ActivityKind",
     "Address",
@@ -63,6 +65,7 @@ __all__ = [
     "EmailVerificationToken",
     "EntryKind",
     "Export",
+    "IdempotencyRecord",
     "ExportStatus",
     "ImportProblem",
     "ImportStatus",

@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, DateTime, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
+from webapp.models.api_keys import acting_api_key_id
 from webapp.models.base import utcnow
 from webapp.models.billing import BigId
 
@@ -25,6 +26,10 @@ class CustomerEvent(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), nullable=False)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), nullable=True)
+    # The API key that made the change (a program's request), whatever the service was told.
+    api_key_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_keys.id"), nullable=True, default=acting_api_key_id
+    )
     # "group" or "group.detail" (edited, entry.charge, payment_link.revoked …): the
     # History tab filters on the group.
     kind: Mapped[str] = mapped_column(String(40), nullable=False)
@@ -38,6 +43,7 @@ class CustomerEvent(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
     staff = relationship("Staff", lazy="joined")
+    api_key = relationship("ApiKey", lazy="joined")
     # Lets an event be added with its customer in one flush, before the customer has an id.
     customer = relationship("Customer")
 
@@ -56,11 +62,15 @@ class AuditEvent(db.Model):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), nullable=True)
+    api_key_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_keys.id"), nullable=True, default=acting_api_key_id
+    )
     kind: Mapped[str] = mapped_column(String(40), nullable=False)
     subject: Mapped[str] = mapped_column(String(320), nullable=False)
     summary: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
     staff = relationship("Staff", lazy="joined")
+    api_key = relationship("ApiKey", lazy="joined")
 
     __table_args__ = (Index("ix_audit_events_kind", "kind", "id"),)

@@ -20,6 +20,8 @@ KINDS = {
     "staff.password_changed": "Password changed",
     "staff.deactivated": "Staff deactivated",
     "staff.reactivated": "Staff reactivated",
+    "api_key.created": "API key created",
+    "api_key.revoked": "API key revoked",
 }
 
 _UNSET: object = object()

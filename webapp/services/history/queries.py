@@ -23,6 +23,7 @@ GROUPS = {
     "record": "Contacts and records",
     "account": "Customer area access",
     "personal_data": "Personal data",
+    "imported": "Imports",
 }
 
 # Lines written by the customer themselves, in the customer area or through a link
@@ -39,7 +40,10 @@ BY_THE_CUSTOMER = frozenset(
 
 
 def who(event) -> str:
-    """Who made the change: the member of staff, "The customer", or "System" (a job)."""
+    """Who made the change: the API key (``API key "Shop sync"``), the member of staff,
+    "The customer", or "System" (a job)."""
+    if event.api_key is not None:
+        return event.api_key.actor_name
     if event.staff is not None:
         return event.staff.name
     return "The customer" if event.kind in BY_THE_CUSTOMER else "System"

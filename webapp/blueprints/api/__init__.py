@@ -1,0 +1,1 @@
+"""The JSON API under /api/v1: programs authenticate with API keys (no cookie, no CSRF)."""

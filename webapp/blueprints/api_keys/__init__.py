@@ -1,0 +1,1 @@
+"""Settings → API keys (admins): create a key (shown once), list, revoke."""
