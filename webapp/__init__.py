@@ -135,10 +135,10 @@ def create_app(config: dict | None = None) -> Flask:
     limiter = rate_limits.init_app(app)
     rate_limits.limit_public_pages(limiter, public.bp)
     rate_limits.limit_public_pages(limiter, email_verification.bp)
-    register_template_helpers(app)
-
     app.register_blueprint(api_keys.bp)
     api.init_app(app, limiter)
+    register_template_helpers(app)
+
     from webapp.cli import register_cli
 
     register_cli(app)
@@ -217,13 +217,13 @@ def _in_customer_area() -> bool:
 def _error_page(status: int, title: str, message: str):
     """An error page in the customer area's own layout under /account (a customer sees
     nothing of the panel, and is led back to their account), else in the panel's."""
+    from webapp.blueprints.api.problems import is_api_request, problem
     from webapp.rendering import render_page
 
-    from webapp.blueprints.api.problems import is_api_request, problem
-    if _in_customer_area():
-        context = {
     if is_api_request():  # /api/…: problem+json, never a page
         return problem(status, message)
+    if _in_customer_area():
+        context = {
             "layout": "account/base.html",
             "back_url": url_for("customer_area.home"),
             "back_label": "Back to your account",
@@ -237,14 +237,14 @@ def _unstorable_request_page():
     """422 for a NUL in the address: htmx gets the message alone, a page load gets a page."""
     from jinja2_fragments.flask import render_block
 
+    from webapp.blueprints.api.problems import is_api_request, problem
     from webapp.rendering import is_htmx_partial, render_page
     from webapp.services.reference import UNSTORABLE_IN_ADDRESS
-    from webapp.blueprints.api.problems import is_api_request, problem
 
-    context = {"title": "Invisible character in the address", "message": UNSTORABLE_IN_ADDRESS}
-    if is_htmx_partial():
     if is_api_request():
         return problem(422, UNSTORABLE_IN_ADDRESS)
+    context = {"title": "Invisible character in the address", "message": UNSTORABLE_IN_ADDRESS}
+    if is_htmx_partial():
         response = make_response(render_block("errors/error.html", "error", **context), 422)
         response.vary.add("HX-Request")
         return response
