@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from webapp.extensions import db, jobs
-from webapp.services import customer_sessions, exports, mailer, staff_sessions
+from webapp.services import customer_sessions, exports, imports, mailer, staff_sessions
 
 
 @dataclass
@@ -20,20 +20,27 @@ class SweepResult:
     exports: int
     expired_files: int
     expired_sessions: int = 0
+    imports: int = 0
 
 
 def sweep() -> SweepResult:
-    """Re-enqueue emails past their next attempt and exports whose job was lost; delete expired
-    export files and expired staff and customer sessions."""
+    """Re-enqueue emails past their next attempt, and exports and customer imports whose job was
+    lost; delete expired export files, old import uploads, expired staff and customer sessions."""
     email_ids = mailer.due_for_delivery(db.session)
     export_ids = exports.due_to_run(db.session)
     for email_id in email_ids:
         jobs.enqueue(mailer.SEND_EMAIL_JOB, email_id)
     for export_id in export_ids:
         jobs.enqueue(exports.RUN_EXPORT_JOB, export_id)
+    import_ids = imports.due_to_run(db.session)
+    for import_id in import_ids:
+        jobs.enqueue(imports.RUN_IMPORT_JOB, import_id)
+    expired_imports = imports.remove_old_files(db.session)
     expired = exports.remove_expired_files(db.session)
     policy = staff_sessions.policy_from_config(current_app.config)
     sessions = staff_sessions.remove_expired(db.session, policy)
     sessions += customer_sessions.remove_expired(db.session, policy)
     db.session.commit()
-    return SweepResult(len(email_ids), len(export_ids), expired, sessions)
+    return SweepResult(
+        len(email_ids), len(export_ids), expired + expired_imports, sessions, len(import_ids)
+    )

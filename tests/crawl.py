@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from webapp.blueprints.customers.tabs import TABS
 from webapp.blueprints.records.routes import KINDS
+from webapp.models.api_keys import ApiKey
 from webapp.models.billing import CreditNote, Invoice
 from webapp.models.contacts import Address, Alias, Contact
 from webapp.models.crm import Activity, Sale, Tag, Ticket
@@ -55,6 +56,7 @@ REQUIRED_TEXT = {
         "lines-0-unit_price": "150.00",
     },
     "notes.create": {"body": "Called about the invoice."},
+    "api_keys.create": {"name": "Shop sync"},
     "tags.create": {"tag": "vip"},
     "settings.new_tax_class": {"name": "Reduced", "rate": "7"},
     "settings.new_legal_entity": {"name": "Acme GmbH", "number_prefix": "ACME"},
@@ -218,9 +220,10 @@ def build_world(db, admin_client, make_customer, make_staff) -> World:
         (f"{base}/invoices/new", f"{base}/invoices/new", "billing.new_invoice", {}),
         (f"{base}/billing", f"{base}/payment-link/", "payment_links.generate", {}),
         ("/customers", "/exports/", "exports.start", {}),
+        ("/settings/api-keys", "/settings/api-keys", "api_keys.create", {}),
     ]:
         response = submit(admin_client, page, action, key, **typed)
-        assert response.status_code in (202, 303), (action, response.status_code)
+        assert response.status_code in (201, 202, 303), (action, response.status_code)
     # Cancelled, so that Delete customer is offered (an active subscription stops it).
     sub_id = db.session.scalar(select(Subscription.id))
     cancel = f"{base}/subscriptions/{sub_id}/cancel"
@@ -252,6 +255,7 @@ def build_world(db, admin_client, make_customer, make_staff) -> World:
         "tax_class_id": first(TaxClass),
         "staff_id": other.id,
         "export_id": first(Export),
+        "key_id": first(ApiKey),
     }
     record_ids = {kind: first(model) for kind, model in RECORD_MODELS.items()}
     db.session.commit()
@@ -288,10 +292,23 @@ def is_customer_area(rule) -> bool:
 PUBLIC_BLUEPRINTS = ("public", "email_verification")
 
 
+# The JSON API (/api/v1): programs' door, with an API key instead of a staff session and
+# JSON instead of pages; tests/test_api.py and tests/test_api_schema.py cover its routes.
+API_BLUEPRINTS = ("api",)
+
+
+def is_api(rule) -> bool:
+    return rule.endpoint.partition(".")[0] in API_BLUEPRINTS
+
+
 def urls_of(app, rule, world: World, method: str) -> list[str]:
     """Every URL of ``rule`` with real ids: each record kind, customer tab and invoice
-    action it takes. None for a customer-area or public route (not the panel's)."""
-    if is_customer_area(rule) or rule.endpoint.partition(".")[0] in PUBLIC_BLUEPRINTS:
+    action it takes. None for a customer-area, public or API route (not the panel's)."""
+    if (
+        is_customer_area(rule)
+        or is_api(rule)
+        or rule.endpoint.partition(".")[0] in PUBLIC_BLUEPRINTS
+    ):
         return []
     adapter = app.url_map.bind("localhost")
     choices: list[dict] = [{}]

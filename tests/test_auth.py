@@ -8,7 +8,8 @@ import pytest
 from flask import Flask
 
 from tests.conftest import PASSWORD, csrf_token_from, sign_in
-from tests.crawl import is_customer_area
+from tests.crawl import is_api, is_customer_area
+from webapp.blueprints.api.auth import PUBLIC_API_ENDPOINTS
 from webapp.config import load_config
 from webapp.models.staff import SignInThrottle
 from webapp.services.staff import hash_password
@@ -206,6 +207,15 @@ def test_every_registered_route_is_behind_sign_in_except_the_public_ones(app, cl
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             data = {"csrf_token": token} if method != "GET" else None
             response = client.open(url, method=method, data=data)
+            if is_api(rule):
+                # Programs' door: an API key, never a sign-in page. Only the API's own
+                # reference (the OpenAPI document and its docs page) is open to all.
+                if rule.endpoint in PUBLIC_API_ENDPOINTS:
+                    assert response.status_code == 200, (method, url)
+                    continue
+                assert response.status_code == 401, (method, url, response.status_code)
+                assert response.mimetype == "application/problem+json", (method, url)
+                continue
             assert response.status_code == 302, (method, url, response.status_code)
             assert response.headers["Location"].startswith("/sign-in"), (method, url)
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from tests.conftest import StaffClient, sign_in
 from webapp.blueprints.access import require_admin
-from webapp.services import settings
+from webapp.services import api_keys, settings
 
 # Every admin-only route there is today; the discovered set must include them (so the
 # test cannot pass with nothing found), and may hold more.
@@ -31,6 +31,9 @@ KNOWN_ADMIN_ENDPOINTS = {
     "settings.new_legal_entity",
     "settings.edit_legal_entity",
     "settings.delete_legal_entity",
+    "api_keys.index",
+    "api_keys.create",
+    "api_keys.revoke",
 }
 
 
@@ -65,6 +68,7 @@ def world(app, db, staff_client, make_staff, make_customer):
         "staff_id": target.id,
         "tax_class_id": tax_class.id,
         "entity_id": entity.id,
+        "key_id": api_keys.create_key(db.session, "Shop sync", "read", admin.id).key.id,
     }
     return staff_client, StaffClient(admin_client, admin), ids, customer
 

@@ -14,10 +14,12 @@ from sqlalchemy import select
 
 from tests.conftest import StaffClient, _fresh_request_globals, make_app, sign_in
 from tests.crawl import is_customer_area
+from webapp.blueprints.api.auth import PUBLIC_API_ENDPOINTS
 from webapp.blueprints.customers.tabs import TABS
 from webapp.models.email import Email
 from webapp.models.staff import Staff
 from webapp.services import (
+    api_keys,
     contacts,
     exports,
     notes,
@@ -250,8 +252,11 @@ def world(db, admin, make_staff, make_customer) -> dict:
     export, _ = exports.start_export(db.session, db.session.get(Staff, admin.id))
     email = db.session.scalars(select(Email).where(Email.customer_id == customer.id)).first()
     verification_token = live_verification_token(db, customer)
+    new_key = api_keys.create_key(db.session, "Shop sync", "read", admin.id)
     db.session.commit()
     return {
+        "key_id": new_key.key.id,
+        "api_token": new_key.token,  # not a URL argument: the API routes' Authorization
         "customer_id": customer.id,
         "staff_id": target.id,
         "invoice_id": charge.invoice.id,
@@ -273,6 +278,10 @@ def world(db, admin, make_staff, make_customer) -> dict:
         "filename": "app.js",
         "tab": "billing",
     }
+
+
+def is_api_url(url: str) -> bool:
+    return url.startswith("/api/")
 
 
 def get_urls(app, ids: dict) -> list[tuple[str, str]]:
@@ -305,7 +314,9 @@ def test_every_get_route_signed_in_answers_with_the_security_headers(app, admin,
     client = app.test_client()
     assert sign_in(client, admin.email).status_code == 303
     for endpoint, url in get_urls(app, world):
-        response = client.get(url, environ_base={"REMOTE_ADDR": "203.0.113.9"})
+        # The API's routes answer a key, not the session: they get the world's key.
+        key = {"Authorization": f"Bearer {world['api_token']}"} if is_api_url(url) else {}
+        response = client.get(url, environ_base={"REMOTE_ADDR": "203.0.113.9"}, headers=key)
         # The route's own answer (a page, a file, a redirect), never the 404 page.
         assert response.status_code in (200, 302, 303), (url, response.status_code)
         assert_headers_for(endpoint, response, url)
@@ -321,8 +332,12 @@ def test_every_get_route_signed_out_answers_with_the_security_headers(app, world
     client = app.test_client()
     for endpoint, url in get_urls(app, world):
         response = client.get(url, environ_base={"REMOTE_ADDR": "203.0.113.10"})
-        if endpoint in PUBLIC_ENDPOINTS:
+        if endpoint in PUBLIC_ENDPOINTS or endpoint in PUBLIC_API_ENDPOINTS:
             assert response.status_code == 200, url
+        elif is_api_url(url):
+            # Programs' door: no key is a 401 problem, never the sign-in page.
+            assert response.status_code == 401, url
+            assert response.mimetype == "application/problem+json", url
         else:
             assert response.status_code == 302, url
             assert urlsplit(response.headers["Location"]).path == "/sign-in", url

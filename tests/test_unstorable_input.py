@@ -177,7 +177,10 @@ def test_a_nul_in_any_text_field_of_any_form_is_refused_beside_it(
                 problems.append((key, field.name, "database changed"))
         # The same form without the NUL goes through: the field alone was the reason.
         answer = client.post(url, data=valid)
-        if answer.status_code not in (204, 303):
+        # Create API key answers with the page showing the new key once (201): a redirect
+        # would have to carry the secret in a cookie or the URL.
+        done = (204, 303, 201) if key == "api_keys.create" else (204, 303)
+        if answer.status_code not in done:
             problems.append((key, "valid form refused", answer.status_code))
     assert problems == [], "\n".join(map(repr, problems))
 

@@ -92,6 +92,7 @@ def create_app(config: dict | None = None) -> Flask:
     from webapp.blueprints.email_verification import routes as email_verification
     from webapp.blueprints.emails import routes as emails
     from webapp.blueprints.exports import routes as exports
+    from webapp.blueprints.imports import routes as imports
     from webapp.blueprints.notes import routes as notes
     from webapp.blueprints.onboarding import routes as onboarding
     from webapp.blueprints.payment_links import routes as payment_links
@@ -112,6 +113,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(billing.bp)
     app.register_blueprint(emails.bp)
     app.register_blueprint(exports.bp)
+    app.register_blueprint(imports.bp)
     app.register_blueprint(payment_links.bp)
     app.register_blueprint(statements.bp)
     app.register_blueprint(notes.bp)

@@ -169,6 +169,14 @@ def load_config(instance_path: str) -> dict:
         "EXPORT_STALE_AFTER_SECONDS": _positive("EXPORT_STALE_AFTER_SECONDS", 120),
         "EXPORT_MAX_ATTEMPTS": _positive("EXPORT_MAX_ATTEMPTS", 3),
         "EXPORT_BATCH_SIZE": _positive("EXPORT_BATCH_SIZE", 5000),
+        # CSV import of customers (services.imports): uploads kept under IMPORT_DIR for
+        # IMPORT_KEEP_DAYS (the rejected rows are read from them), at most IMPORT_MAX_BYTES.
+        "IMPORT_DIR": os.environ.get("IMPORT_DIR", "").strip() or str(instance / "imports"),
+        "IMPORT_MAX_BYTES": _positive("IMPORT_MAX_BYTES", 50_000_000),
+        "IMPORT_CHUNK_SIZE": _positive("IMPORT_CHUNK_SIZE", 1000),
+        "IMPORT_STALE_AFTER_SECONDS": _positive("IMPORT_STALE_AFTER_SECONDS", 120),
+        "IMPORT_MAX_ATTEMPTS": _positive("IMPORT_MAX_ATTEMPTS", 3),
+        "IMPORT_KEEP_DAYS": _positive("IMPORT_KEEP_DAYS", 7),
         # Requests a minute to the public payment-link page, per client address.
         "PAYMENT_LINK_RATE_LIMIT": _positive("PAYMENT_LINK_RATE_LIMIT", 60),
         # Flask-Compress (webapp/compression.py): pages, fragments and JSON go out as

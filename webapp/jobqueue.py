@@ -39,13 +39,20 @@ from werkzeug.utils import import_string
 QUEUE_NAME = "tally"  # emails and everything short
 EXPORT_QUEUE_NAME = "tally-exports"  # long jobs, so a worker can be kept free of them
 QUEUE_NAMES = (QUEUE_NAME, EXPORT_QUEUE_NAME)  # what a worker takes, in priority order
-JOB_QUEUES = {"jobs.exports.run_export": EXPORT_QUEUE_NAME}
+JOB_QUEUES = {
+    "jobs.exports.run_export": EXPORT_QUEUE_NAME,
+    "jobs.imports.run_import": EXPORT_QUEUE_NAME,
+}
 SWEEP_JOB = "jobs.maintenance.sweep"
 # How long RQ lets a job run; exports of millions of customers need the long one.
-JOB_TIMEOUTS = {"jobs.exports.run_export": 6 * 3600}
+JOB_TIMEOUTS = {"jobs.exports.run_export": 6 * 3600, "jobs.imports.run_import": 6 * 3600}
 DEFAULT_JOB_TIMEOUT = 600
 # Jobs about one row, named after it: at most one of each waits in the queue.
-JOB_ID_PREFIXES = {"jobs.emails.send_email": "email", "jobs.exports.run_export": "export"}
+JOB_ID_PREFIXES = {
+    "jobs.emails.send_email": "email",
+    "jobs.exports.run_export": "export",
+    "jobs.imports.run_import": "import",
+}
 _PENDING = "tally_jobs_after_commit"
 _EXTENSION = "tally_jobs"
 

@@ -1,0 +1,1 @@
+"""Customers → Import: CSV import of customers (admins)."""
