@@ -15,6 +15,7 @@ from webapp.models.api_keys import ApiKey
 from webapp.services import api_keys
 
 _UNSET = object()
+_ENVIRON_KEY = "tally.api_key"
 # Routes anyone may read (the OpenAPI document and its docs page): no key needed.
 PUBLIC_API_ENDPOINTS = frozenset({"api.openapi_document", "api.docs"})
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -29,14 +30,14 @@ def bearer_token() -> str | None:
 
 
 def current_api_key() -> ApiKey | None:
-    """The live key this request carries, or None; looked up once per request."""
-    found = g.get("_api_key", _UNSET)
+    """The live key this request carries, or None; looked up once per request (kept in
+    the request's environ: an app context, and so ``g``, may outlive one request)."""
+    found = request.environ.get(_ENVIRON_KEY, _UNSET)
     if found is _UNSET:
         token = bearer_token()
         found = api_keys.key_for_token(db.session, token) if token else None
-        g._api_key = found
-        if found is not None:
-            g.api_key_id = found.id
+        request.environ[_ENVIRON_KEY] = found
+        g.api_key_id = found.id if found is not None else None
     return found
 
 

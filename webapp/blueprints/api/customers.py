@@ -109,11 +109,10 @@ def list_customers():
     query = _list_query(query_args(schemas.CustomerListQuery))
     page = search.list_customers(db.session, query)
     ids = [row.id for row in page.customers]
-    external_ids = dict(
-        db.session.execute(select(Customer.id, Customer.external_id).where(Customer.id.in_(ids)))
-        .tuples()
-        .all()
-    )
+    rows = db.session.execute(
+        select(Customer.id, Customer.external_id).where(Customer.id.in_(ids))
+    ).all()
+    external_ids = {customer_id: external_id for customer_id, external_id in rows}
     return answer(
         schemas.CustomerList(
             data=[_summary(row, external_ids) for row in page.customers],
