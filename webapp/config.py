@@ -179,6 +179,8 @@ def load_config(instance_path: str) -> dict:
         "IMPORT_KEEP_DAYS": _positive("IMPORT_KEEP_DAYS", 7),
         # Requests a minute to the public payment-link page, per client address.
         "PAYMENT_LINK_RATE_LIMIT": _positive("PAYMENT_LINK_RATE_LIMIT", 60),
+        # Requests a minute to the JSON API (/api/v1), per API key.
+        "API_RATE_LIMIT": _positive("API_RATE_LIMIT", 120),
         # Flask-Compress (webapp/compression.py): pages, fragments and JSON go out as
         # brotli or gzip, as the client accepts (none for one that sends no
         # Accept-Encoding), unless shorter than COMPRESS_MIN_SIZE (500 bytes). Files
@@ -187,6 +189,4 @@ def load_config(instance_path: str) -> dict:
         # instead (webapp/static_files.py).
         "COMPRESS_ALGORITHM": ["br", "gzip"],
         "COMPRESS_STREAMS": False,
-        # Requests a minute to the JSON API (/api/v1), per API key.
-        "API_RATE_LIMIT": _positive("API_RATE_LIMIT", 120),
     }
