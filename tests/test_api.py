@@ -492,3 +492,16 @@ def test_history_names_the_key(api, db, admin_client):
     assert {history.who(event) for event in events} == {'API key "Shop sync"'}
     page = admin_client.get(f"/customers/{customer['id']}/history").get_data(as_text=True)
     assert "API key &#34;Shop sync&#34;" in page or 'API key "Shop sync"' in page
+
+
+def test_a_server_error_is_a_problem_too(api, app, monkeypatch):
+    """Outside the tests' exception propagation, a failure is a 500 problem, not a page."""
+    from webapp.blueprints.api import customers
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(customers.search, "list_customers", broken)
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+    body = assert_problem(api.get("/api/v1/customers"), 500)
+    assert "boom" not in body["detail"]
