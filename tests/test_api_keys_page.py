@@ -140,3 +140,7 @@ def test_the_docs_page_is_served_from_vendored_files(client):
     for src in scripts + re.findall(r'<link rel="stylesheet" href="([^"]+)"', html):
         assert client.get(src).status_code == 200, src
     assert client.get("/static/vendor/swagger-ui-5.35.0/LICENSE").status_code == 200
+    # A problem's type leads to its line on this page.
+    problem_type = client.get("/api/v1/customers").get_json()["type"]
+    path, _, anchor = problem_type.partition("#")
+    assert path == "/api/v1/docs" and f'id="{anchor}"' in html

@@ -3,6 +3,8 @@
 window.addEventListener("DOMContentLoaded", function () {
   var root = document.getElementById("swagger-ui");
   if (!root || !window.SwaggerUIBundle) return;
+  // Swagger UI's deep links rewrite the address's #fragment: keep the one asked for.
+  var asked = window.location.hash;
   window.SwaggerUIBundle({
     url: root.dataset.specUrl,
     domNode: root,
@@ -12,5 +14,13 @@ window.addEventListener("DOMContentLoaded", function () {
     // No requests to a validator service elsewhere: everything stays on this site.
     validatorUrl: null,
     defaultModelsExpandDepth: 0,
+    // A problem's "type" links here (#problem-validation …): the Problems table is below
+    // the reference, which has only now taken its height, so go there again.
+    onComplete: function () {
+      var target = asked.indexOf("#problem-") === 0 ? document.getElementById(asked.slice(1)) : null;
+      if (!target) return;
+      window.history.replaceState(null, "", asked);
+      target.scrollIntoView();
+    },
   });
 });

@@ -19,7 +19,7 @@ from pydantic.json_schema import models_json_schema
 
 from webapp.blueprints.api import schemas
 from webapp.blueprints.api.blueprint import bp
-from webapp.blueprints.api.problems import PROBLEM_TYPE, TITLES
+from webapp.blueprints.api.problems import PROBLEM_TYPE, SLUGS, TITLES
 
 REF = "#/components/schemas/{model}"
 _CONVERTED = re.compile(r"<(?:(\w+):)?(\w+)>")
@@ -99,6 +99,9 @@ ERROR_TEXT = {
     415: "The body is not sent as application/json.",
     422: "Values refused, each field with the panel form's own message.",
     429: "Too many requests for this API key; retry after Retry-After seconds.",
+    405: "The path exists; the method does not (Allow lists those that do).",
+    413: "The request body is too large.",
+    500: "Something went wrong on Tally's side; it is logged.",
 }
 RETRY_AFTER = {
     "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}},
@@ -244,4 +247,8 @@ def openapi_document():
 @bp.get("/docs")
 def docs():
     """The API's reference, rendered by the vendored Swagger UI (no key needed)."""
-    return render_template("api/docs.html", titles=TITLES)
+    problems = [
+        (SLUGS[status], status, TITLES[status], ERROR_TEXT.get(status, ""))
+        for status in sorted(SLUGS)
+    ]
+    return render_template("api/docs.html", problems=problems)
