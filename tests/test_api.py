@@ -14,7 +14,7 @@ from webapp.blueprints.customers.forms import check_customer_input
 from webapp.models.api_keys import ApiKey, IdempotencyRecord
 from webapp.models.billing import LedgerEntry
 from webapp.models.customer import Customer
-from webapp.models.history import CustomerEvent
+from webapp.models.history import AuditEvent, CustomerEvent
 from webapp.services import api_keys, billing, history
 from webapp.services.reference import UNSTORABLE_IN_FIELD
 
@@ -491,7 +491,30 @@ def test_history_names_the_key(api, db, admin_client):
     assert {"created", "edited", "entry.charge", "payment_link.generated"} <= kinds, kinds
     assert {history.who(event) for event in events} == {'API key "Shop sync"'}
     page = admin_client.get(f"/customers/{customer['id']}/history").get_data(as_text=True)
-    assert "API key &#34;Shop sync&#34;" in page or 'API key "Shop sync"' in page
+    assert "API key &#34;Shop sync&#34;" in page
+    # The Billing tab's entry (Who) and payment-link log name it too.
+    billing_tab = admin_client.get(f"/customers/{customer['id']}/billing").get_data(as_text=True)
+    assert billing_tab.count("API key &#34;Shop sync&#34;") >= 2
+    entry = db.session.scalar(select(LedgerEntry))
+    assert entry.api_key.name == "Shop sync" and entry.staff_id is None
+
+
+def test_audit_lines_written_under_a_key_name_it(app, db, make_key, admin_client):
+    """The Audit page's Who for a line written while a key is at work (the actor comes
+    from the request, as for History: no service is told)."""
+    from webapp.blueprints.api.auth import authenticate
+    from webapp.services import audit
+
+    token = make_key()
+    key = db.session.scalar(select(ApiKey))
+    headers = {"Authorization": f"Bearer {token}"}
+    with app.test_request_context("/api/v1/customers", headers=headers):
+        authenticate()  # what the API's before_request does
+        audit.record(db.session, "customer.deleted", "C-000009", "Deleted customer C-000009.")
+        db.session.commit()
+    line = db.session.scalar(select(AuditEvent).where(AuditEvent.subject == "C-000009"))
+    assert line.api_key_id == key.id and line.staff_id is None
+    assert "API key &#34;Shop sync&#34;" in admin_client.get("/audit").get_data(as_text=True)
 
 
 def test_a_server_error_is_a_problem_too(api, app, monkeypatch):

@@ -1,4 +1,4 @@
-"""API keys, Idempotency-Key replays, and the API key as the actor of history and audit lines
+"""API keys, Idempotency-Key replays, and the API key as the actor of history and audit lines and entries
 
 Revision ID: 0022
 Revises: 0021
@@ -14,6 +14,9 @@ revision = "0022"
 down_revision = "0021"
 branch_labels = None
 depends_on = None
+
+# Rows that name who acted: history and audit lines, and ledger entries (Billing's Who).
+ACTED_ON = ("customer_events", "audit_events", "ledger_entries")
 
 
 def upgrade():
@@ -57,7 +60,7 @@ def upgrade():
         sa.UniqueConstraint("api_key_id", "key", name="uq_api_idempotency_records_key"),
     )
     op.create_index("ix_api_idempotency_records_created", "api_idempotency_records", ["created_at"])
-    for table in ("customer_events", "audit_events"):
+    for table in ACTED_ON:
         with op.batch_alter_table(table) as batch:
             batch.add_column(sa.Column("api_key_id", sa.Integer(), nullable=True))
             batch.create_foreign_key(
@@ -66,7 +69,7 @@ def upgrade():
 
 
 def downgrade():
-    for table in ("customer_events", "audit_events"):
+    for table in ACTED_ON:
         with op.batch_alter_table(table) as batch:
             batch.drop_constraint(f"fk_{table}_api_key_id_api_keys", type_="foreignkey")
             batch.drop_column("api_key_id")

@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
+from webapp.models.api_keys import acting_api_key_id
 from webapp.models.base import Versioned, utcnow
 
 
@@ -68,12 +69,17 @@ class LedgerEntry(db.Model):
     payment_method: Mapped[str] = mapped_column(String(50), nullable=False, default="")
     reference: Mapped[str] = mapped_column(String(100), nullable=False, default="")
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), nullable=True)
+    # The API key whose request posted it (none from the panel or a job).
+    api_key_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_keys.id"), nullable=True, default=acting_api_key_id
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     idempotency_key: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"), nullable=True)
     credit_note_id: Mapped[int | None] = mapped_column(ForeignKey("credit_notes.id"), nullable=True)
 
     staff = relationship("Staff", lazy="joined")
+    api_key = relationship("ApiKey", lazy="joined")
     invoice = relationship("Invoice", back_populates="entries")
     credit_note = relationship("CreditNote", back_populates="entries")
 
