@@ -66,12 +66,30 @@ def _http_error(error: HTTPException):
         return error
     headers = {}
     if error.code == 405:
+        if not _path_exists():
+            return problem(404, "There is nothing at this address.")
         allowed = error.get_headers()
         headers = {name: value for name, value in allowed if name.lower() == "allow"}
     detail = error.description or ""
     if error.code == 429:
         detail = "Too many requests with this API key: wait for Retry-After seconds."
     return problem(error.code or 500, detail, headers=headers)
+
+
+def _path_exists() -> bool:
+    """Whether some method really answers this path. Werkzeug says 405 for a POST to
+    /customers/<an id past the id range>/entries (the GET rule's path matched before its
+    converter refused the id): that is an unknown id, a 404."""
+    from flask import request
+
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    for method in ("GET", "POST", "PATCH", "DELETE", "PUT"):
+        try:
+            adapter.match(method=method)
+        except HTTPException:
+            continue
+        return True
+    return False
 
 
 def _server_error(error: InternalServerError):

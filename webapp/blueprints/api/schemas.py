@@ -128,6 +128,20 @@ _TEXT = "Text, as typed in the panel's Add customer form."
 class CustomerWrite(Shape):
     """Fields of Add customer / Edit customer. On update, a field left out keeps its value."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Ada Lovelace",
+                    "email": "ada@example.com",
+                    "country": "DE",
+                    "phone": "030 1234567",
+                    "external_id": "shop-1001",
+                }
+            ]
+        }
+    )
+
     name: str | None = Field(default=None, description="Required when creating.")
     company: str | None = None
     first_name: str | None = None
@@ -229,6 +243,18 @@ class EntryList(Shape):
 
 class EntryCreate(Shape):
     """The panel's Add entry: a Charge (the customer owes it) or a Credit (in their favour)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "charge",
+                    "amount": {"amount_minor": 1500, "currency": "EUR"},
+                    "description": "Setup fee",
+                }
+            ]
+        }
+    )
 
     kind: Literal["charge", "credit"]
     amount: Money = Field(
