@@ -57,3 +57,16 @@ def test_create_a_key_see_it_once_and_revoke_it(admin_page: Page, js_enabled: bo
     expect(page.get_by_role("row").filter(has_text="Shop sync")).to_contain_text("Revoked")
     expect(page.get_by_role("link", name="Revoke Shop sync")).to_have_count(0)
     assert api.get("/api/v1/customers", headers={"Authorization": f"Bearer {token}"}).status == 401
+
+
+def test_the_api_reference_page(page: Page, js_enabled: bool):
+    """Swagger UI from the vendored files with JavaScript; without it, a pointer to the
+    document and the Problems table still."""
+    page.goto("/api/v1/docs")
+    expect(page.get_by_role("heading", name="Tally API reference")).to_be_visible()
+    expect(page.locator("#problem-validation")).to_contain_text("422")
+    if js_enabled:
+        expect(page.locator(".opblock").first).to_be_visible()
+        expect(page.get_by_text("/api/v1/customers/{customer_id}/entries").first).to_be_visible()
+    else:
+        expect(page.get_by_text("The interactive reference needs JavaScript")).to_be_visible()

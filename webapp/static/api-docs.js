@@ -3,12 +3,15 @@
 window.addEventListener("DOMContentLoaded", function () {
   var root = document.getElementById("swagger-ui");
   if (!root || !window.SwaggerUIBundle) return;
-  // Swagger UI's deep links rewrite the address's #fragment: keep the one asked for.
+  var without = document.getElementById("api-docs-without-js");
+  if (without) without.remove();
   var asked = window.location.hash;
   window.SwaggerUIBundle({
     url: root.dataset.specUrl,
     domNode: root,
-    deepLinking: true,
+    // No deep links: they put a link inside each operation's toggle button (nested
+    // interactive controls, which screen readers cannot reach).
+    deepLinking: false,
     tryItOutEnabled: false,
     persistAuthorization: false,
     // No requests to a validator service elsewhere: everything stays on this site.
@@ -19,7 +22,6 @@ window.addEventListener("DOMContentLoaded", function () {
     onComplete: function () {
       var target = asked.indexOf("#problem-") === 0 ? document.getElementById(asked.slice(1)) : null;
       if (!target) return;
-      window.history.replaceState(null, "", asked);
       target.scrollIntoView();
     },
   });
