@@ -142,6 +142,7 @@ def generate_customers(count: int, seed: int | None = None) -> Iterator[dict]:
             "email_verified_at": created if index % 10 < 7 else None,
             "email_undeliverable_at": None,
             "email_undeliverable_reason": "",
+            "external_id": None,
             "version": 1,
             "created_at": created,
             "updated_at": created,
