@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from webapp.models.base import utcnow
 from webapp.models.contacts import Address, Contact
 from webapp.models.customer import Customer, CustomerStatus, format_customer_id
 from webapp.models.settings import TaxClass
@@ -306,15 +308,24 @@ def find_duplicates_of_input(
 
 
 def add_customers(
-    session: Session, rows: list[tuple[Mapping[str, Any], str]]
-) -> list[Customer | CustomerError]:
+    session: Session,
+    rows: list[tuple[Mapping[str, Any], str]],
+    history_line: Mapping[str, Any] | None = None,
+) -> list[int | CustomerError]:
     """``add_customer`` for many new customers at once (a CSV import's chunk), without the commit:
-    each row is (fields checked by the form's rules, status). The same rules, but two flushes in
-    all rather than several per customer: the primary contact and billing address are made as
-    Add customer makes them for a new customer. Returns, per row, the customer or the
-    ``CustomerError`` that refused it (nothing of that row is added)."""
-    results: list[Customer | CustomerError] = []
-    added: list[tuple[Customer, Mapping[str, Any]]] = []
+    each row is (fields checked by the form's rules, status). The same rules and the same
+    History lines as Add customer (Customer created, the primary contact and billing address
+    added), plus ``history_line`` (kind, summary, staff_id) for each; but the rows are written
+    a table at a time (COPY on PostgreSQL) rather than by the ORM, several statements per
+    customer. Returns, per row, the new customer's id or the ``CustomerError`` that refused it
+    (nothing of that row is added)."""
+    from webapp.models.history import CustomerEvent
+    from webapp.services.history import added_line
+
+    results: list[int | CustomerError] = []
+    accepted: list[tuple[int, dict]] = []
+    # The class sets the rate (as assign_defaults does), read once for the chunk.
+    rates = {row.id: row.rate_bp for row in session.execute(select(TaxClass.id, TaxClass.rate_bp))}
     for fields, status in rows:
         first, last, position = (
             (fields.get(name) or "").strip() for name in contacts.PROFILE_FIELDS
@@ -322,39 +333,137 @@ def add_customers(
         name = contacts.full_name(first, last)
         if not name and position:
             results.append(CustomerError(contacts.POSITION_NEEDS_NAME, "position"))
-            continue
-        if len(name) > contacts.NAME_MAX:
+        elif len(name) > contacts.NAME_MAX:
             results.append(CustomerError(contacts.PROFILE_NAME_TOO_LONG, "last_name"))
-            continue
-        customer = Customer(status=status or CustomerStatus.ACTIVE, tax_rate_bp=0)
-        _apply(customer, fields)
-        settings.assign_defaults(session, customer)
-        session.add(customer)
-        added.append((customer, fields))
-        results.append(customer)
-    session.flush()
-    for customer, _fields in added:
-        name = contacts.full_name(customer.first_name or "", customer.last_name or "")
+        elif fields.get("tax_class_id") not in rates or fields.get("legal_entity_id") is None:
+            results.append(CustomerError("Choose a tax class from the list.", "tax_class_id"))
+        else:
+            values = _applied(fields, EDITABLE_FIELDS)
+            values["status"] = status or CustomerStatus.ACTIVE.value
+            values["tax_rate_bp"] = rates[fields["tax_class_id"]]
+            values["search_text"] = build_search_text(SimpleNamespace(**values), aliases=())
+            accepted.append((len(results), values))
+            results.append(0)  # the id, once known
+    if not accepted:
+        return results
+    customer_rows, contact_rows, address_rows, lines = [], [], [], []
+    ids = _new_customer_ids(session, len(accepted))
+    for (index, values), customer_id in zip(accepted, ids, strict=True):
+        results[index] = customer_id
+        customer_rows.append({**_customer_defaults(), **values, "id": customer_id})
+        lines.append(added_line(SimpleNamespace(id=customer_id, name=values["name"]), Customer))
+        name = contacts.full_name(values["first_name"], values["last_name"])
         if name:
-            session.add(
-                Contact(
-                    customer_id=customer.id,
-                    name=name,
-                    position=customer.position or "",
-                    is_primary=True,
-                )
-            )
-        typed = {
-            field: getattr(customer, column) or "" for field, column in addresses.MIRRORED.items()
-        }
+            contact = {"customer_id": customer_id, "name": name, "position": values["position"]}
+            contact_rows.append({**contact, "is_primary": True})
+            lines.append(added_line(Contact(**contact), Contact))
+        typed = {field: values[column] for field, column in addresses.MIRRORED.items()}
         if any(typed.values()):
-            session.add(
-                Address(
-                    customer_id=customer.id,
-                    label=addresses.PROFILE_LABEL,
-                    country=customer.country,
-                    is_billing=True,
-                    **typed,
-                )
-            )
+            address = {
+                "customer_id": customer_id,
+                "label": addresses.PROFILE_LABEL,
+                "country": values["country"],
+                "is_billing": True,
+                **typed,
+            }
+            address_rows.append(address)
+            lines.append(added_line(Address(**address), Address))
+        if history_line is not None:
+            lines.append({"customer_id": customer_id, **history_line})
+    event_rows = [
+        {
+            "customer_id": line["customer_id"],
+            "staff_id": line.get("staff_id"),
+            "kind": line["kind"],
+            "summary": line["summary"],
+            "field": line.get("field"),
+            "old_value": line.get("old"),
+            "new_value": line.get("new"),
+            "personal": line.get("personal", False),
+        }
+        for line in lines
+    ]
+    _insert_rows(session, Customer, customer_rows)
+    _insert_rows(session, Contact, contact_rows)
+    _insert_rows(session, Address, address_rows)
+    _insert_rows(session, CustomerEvent, event_rows)
     return results
+
+
+def _applied(fields: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """The column values ``_apply`` sets from validated fields (text columns '' for None)."""
+    values = {}
+    for name in names:
+        if name in fields:
+            value = fields[name]
+            values[name] = value if value is not None or name.endswith("_id") else ""
+    if "external_id" in fields:
+        values["external_id"] = fields["external_id"] or None
+    return values
+
+
+def _customer_defaults() -> dict[str, Any]:
+    """Every column of a new customer row with its default (what the ORM would fill in)."""
+    now = utcnow()
+    values: dict[str, Any] = {}
+    for column in Customer.__table__.columns:
+        default = column.default
+        if default is None:
+            values[column.key] = None
+        elif default.is_callable:
+            values[column.key] = (
+                now if column.key in ("created_at", "updated_at") else (default.arg(None))
+            )
+        else:
+            values[column.key] = default.arg
+    return values
+
+
+def _new_customer_ids(session: Session, count: int) -> list[int]:
+    """Ids for ``count`` new customers: from the table's sequence on PostgreSQL (so the rows can
+    be copied in with them), else inserted as placeholders first (SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return list(
+            session.scalars(
+                text("SELECT nextval(pg_get_serial_sequence('customers', 'id')) "
+                     "FROM generate_series(1, :count)"),
+                {"count": count},
+            )
+        )  # fmt: skip
+    top = session.scalar(select(func.max(Customer.id))) or 0
+    # SQLite's AUTOINCREMENT never reuses an id: start above the highest ever handed out.
+    used = session.execute(
+        text("SELECT seq FROM sqlite_sequence WHERE name = 'customers'")
+    ).scalar()
+    start = max(top, used or 0) + 1
+    return list(range(start, start + count))
+
+
+def _insert_rows(session: Session, model, rows: list[dict]) -> None:
+    """Insert many rows in the session's transaction: COPY on PostgreSQL (one round trip, no
+    statement per row), executemany elsewhere. The rows of a call share their keys."""
+    if not rows:
+        return
+    table = model.__table__
+    names = list(rows[0])
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(table.insert(), rows)
+        return
+    missing = [
+        column
+        for column in table.columns
+        if column.key not in names and column.default is not None and column.key != "id"
+    ]
+    now = utcnow()
+    extra = {
+        column.key: (now if column.key == "created_at" else column.default.arg(None))
+        if column.default.is_callable
+        else column.default.arg
+        for column in missing
+    }
+    names += list(extra)
+    connection = session.connection().connection.driver_connection
+    command = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.copy(command) as copy:
+        for row in rows:
+            copy.write_row([row[name] if name in row else extra[name] for name in names])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 from urllib.parse import urlsplit
 
 import phonenumbers
@@ -63,8 +63,11 @@ def currency_for_country(country: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def normalise_email(value: str) -> str:
-    """Check syntax only (no DNS); return it lower-cased, so one mailbox typed twice matches."""
+    """Check syntax only (no DNS); return it lower-cased, so one mailbox typed twice matches.
+    Remembered for the last few thousand addresses: a CSV import matches each row by its
+    address and then checks it with the form."""
     try:
         result = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as error:

@@ -214,6 +214,7 @@ def check_customer_input(
     *,
     locked_currency: str | None = None,
     customer_choices=None,
+    form: CustomerForm | None = None,
 ) -> tuple[dict | None, dict[str, str]]:
     """Add customer's and Edit customer's rules, for values that come from outside the panel
     (a CSV import row, an API request): the same form checks them, so there is one set of
@@ -222,7 +223,10 @@ def check_customer_input(
     tax class, the oldest legal entity, Net 30, automatic invoicing).
 
     Returns ``(fields, {})`` with the fields ready for services.customers, or
-    ``(None, errors)``: field name -> the message the form would show beside it."""
+    ``(None, errors)``: field name -> the message the form would show beside it.
+
+    ``form``: a form made by ``customer_input_form`` for the same choices, filled in afresh
+    for these values (a CSV import checks each row with one form, not a new one per row)."""
     form_data = MultiDict()
     for field_name in EDITABLE_FIELDS:
         if field_name in values:
@@ -240,7 +244,10 @@ def check_customer_input(
         form_data.add(field_name, str(value))
     if customer is None or "currency" in values:
         form_data.add("currency_chosen", "1")
-    form = CustomerForm(formdata=form_data, meta={"csrf": False}, customer_choices=customer_choices)
+    if form is None:
+        form = customer_input_form(customer_choices, form_data)
+    else:
+        form.process(formdata=form_data)
     classes, entities = customer_choices or settings.customer_choices(db.session)
     if not form_data.get("tax_class_id") and classes:
         form.tax_class_id.data = classes[0].id
@@ -256,6 +263,16 @@ def check_customer_input(
     if not form.validate():
         return None, {name: messages[0] for name, messages in form.errors.items() if messages}
     return form.customer_fields(), {}
+
+
+def customer_input_form(customer_choices=None, form_data=None) -> CustomerForm:
+    """The form ``check_customer_input`` checks values with (pass it back as ``form`` to check
+    many rows with one form)."""
+    return CustomerForm(
+        formdata=form_data if form_data is not None else MultiDict(),
+        meta={"csrf": False},
+        customer_choices=customer_choices,
+    )
 
 
 class NewCustomerForm(CustomerForm):

@@ -25,7 +25,7 @@ The package, by what each part does: ``recorder`` (``record``: add a line),
 
 from __future__ import annotations
 
-from webapp.services.history.listener import copied_from_record, install
+from webapp.services.history.listener import added_line, copied_from_record, install
 from webapp.services.history.queries import (
     GROUPS,
     clear_personal_values,
@@ -51,6 +51,7 @@ __all__ = [
     "WATCHED",
     "Watched",
     "acting_as",
+    "added_line",
     "acting_staff_id",
     "clear_personal_values",
     "copied_from_record",

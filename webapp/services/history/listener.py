@@ -71,17 +71,36 @@ def _actor(obj: Any) -> int | None:
     return staff_id if staff_id is not None else acting_staff_id()
 
 
+def added_line(obj: Any, model: type | None = None) -> dict[str, Any]:
+    """The history line a new customer or watched record gets (``record``'s arguments but the
+    session), for code that adds many with Core statements (CSV import) instead of the ORM;
+    ``model``: what ``obj`` stands for when it is a plain object with its values."""
+    model = model or type(obj)
+    if model is Customer:
+        return {
+            "customer_id": obj.id,
+            "kind": "created",
+            "summary": "Customer created",
+            "staff_id": acting_staff_id(),
+            "field": "name",
+            "new": obj.name,
+            "personal": True,
+        }
+    watched = WATCHED[model]
+    return {
+        "customer_id": obj.customer_id,
+        "kind": f"record.{watched.slug}.added",
+        "summary": f"{watched.noun} added",
+        "staff_id": _actor(obj),
+        "new": watched.label(obj),
+        "personal": watched.label_is_personal,
+    }
+
+
 def _customer_created(session: Session, customer: Customer) -> None:
-    record(
-        session,
-        None,
-        "created",
-        "Customer created",
-        field="name",
-        new=customer.name,
-        personal=True,
-        customer=customer,
-    )
+    line = added_line(customer)
+    customer_id, kind, summary = line.pop("customer_id"), line.pop("kind"), line.pop("summary")
+    record(session, customer_id, kind, summary, customer=customer, **line)
 
 
 def _customer_changed(session: Session, customer: Customer) -> None:
@@ -259,15 +278,8 @@ def _subscription_changed(session: Session, subscription: Subscription) -> None:
 
 
 def _record_added(session: Session, obj: Any, watched: Watched) -> None:
-    record(
-        session,
-        obj.customer_id,
-        f"record.{watched.slug}.added",
-        f"{watched.noun} added",
-        staff_id=_actor(obj),
-        new=watched.label(obj),
-        personal=watched.label_is_personal,
-    )
+    line = added_line(obj)
+    record(session, line.pop("customer_id"), line.pop("kind"), line.pop("summary"), **line)
 
 
 def _record_changed(session: Session, obj: Any, watched: Watched) -> None:

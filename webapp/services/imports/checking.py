@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-from webapp.blueprints.customers.forms import check_customer_input
+from webapp.blueprints.customers.forms import check_customer_input, customer_input_form
 from webapp.models.customer import CUSTOMER_ID_PREFIX, Customer, CustomerStatus
 from webapp.services import reference
 from webapp.services.contacts import full_name
@@ -73,6 +73,7 @@ class RowChecker:
         ]
         entities = [SimpleNamespace(id=item.id, name=item.name) for item in customer_choices[1]]
         self.choices = (classes, entities)
+        self.form = customer_input_form(self.choices)
         # The first class with a rate (lowest id) is the one a rate picks.
         self.class_for_rate: dict[int, int] = {}
         for tax_class in sorted(classes, key=lambda item: item.id):
@@ -134,7 +135,11 @@ class RowChecker:
         elif customer is None:
             row.status = CustomerStatus.ACTIVE.value
         fields, form_errors = check_customer_input(
-            given, customer, locked_currency=locked_currency, customer_choices=self.choices
+            given,
+            customer,
+            locked_currency=locked_currency,
+            customer_choices=self.choices,
+            form=self.form,
         )
         for name, message in form_errors.items():
             errors.setdefault(name, message)

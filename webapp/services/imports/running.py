@@ -538,13 +538,14 @@ class _Run:
             counts.created += len(ready)
             return
         results = customer_service.add_customers(
-            self.session, [(checked.fields, checked.status) for _n, checked in ready]
+            self.session,
+            [(checked.fields, checked.status) for _n, checked in ready],
+            {"kind": "imported", "summary": self.summary, "staff_id": self.staff_id},
         )
         for (number, _checked), result in zip(ready, results, strict=True):
             if isinstance(result, customer_service.CustomerError):
                 refuse(number, {result.field or "name": str(result)})
                 continue
-            record(self.session, result.id, "imported", self.summary, staff_id=self.staff_id)
             counts.created += 1
 
 
