@@ -300,6 +300,14 @@ def test_the_rate_limit_counts_per_key(database_url, instance_dir):
             assert int(limited.headers["Retry-After"]) > 0
             other = client.get("/api/v1/customers", headers={"Authorization": f"Bearer {second}"})
             assert other.status_code == 200
+            # Without a live key the count is per client address: guessing is slow too.
+            guess = {"Authorization": "Bearer tally_aaaaaaaa_" + "b" * 43}
+            for _ in range(3):
+                assert_problem(client.get("/api/v1/customers", headers=guess), 401)
+            assert_problem(client.get("/api/v1/customers", headers=guess), 429)
+            elsewhere = {"REMOTE_ADDR": "203.0.113.7"}
+            again = client.get("/api/v1/customers", headers=guess, environ_base=elsewhere)
+            assert again.status_code == 401
         finally:
             db.session.remove()
             db.session.execute(ApiKey.__table__.delete())

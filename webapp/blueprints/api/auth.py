@@ -57,6 +57,16 @@ def api_rate_limit() -> str:
     return f"{current_app.config['API_RATE_LIMIT']} per minute"
 
 
+def has_key() -> bool:
+    return not no_key()
+
+
+def api_rate_limit_without_key() -> str:
+    """The same number for requests without a live key, counted per client address (a
+    function of its own: Flask-Limiter keeps one limit per function on a blueprint)."""
+    return api_rate_limit()
+
+
 def authenticate() -> None:
     """The blueprint's before_request: a live key (401), allowed to do this (403)."""
     # Flask-Login's user stays anonymous here: a staff session never counts on the API.

@@ -7,11 +7,19 @@ from __future__ import annotations
 from flask import Flask, current_app
 from flask.sessions import SessionInterface
 from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 # The resource modules add their routes to ``bp`` when imported.
 from webapp.blueprints.api import customers, documents, entries, openapi, payment_links
-from webapp.blueprints.api.auth import api_rate_limit, authenticate, no_key, rate_limit_key
+from webapp.blueprints.api.auth import (
+    api_rate_limit,
+    api_rate_limit_without_key,
+    authenticate,
+    has_key,
+    no_key,
+    rate_limit_key,
+)
 from webapp.blueprints.api.blueprint import PREFIX, bp
 from webapp.blueprints.api.problems import (
     ApiProblem,
@@ -108,9 +116,18 @@ def init_app(app: Flask, limiter: Limiter) -> None:
     """Register the API: no CSRF, no session, problem+json errors, a limit per key."""
     csrf.exempt(bp)
     # One count per key across every route of the API.
+    # One count per key across every route of the API; requests without a live key
+    # (refused with 401, or the public reference) count per client address instead, so
+    # guessing keys is slow too.
     limiter.shared_limit(api_rate_limit, scope="api", key_func=rate_limit_key, exempt_when=no_key)(
         bp
     )
+    limiter.shared_limit(
+        api_rate_limit_without_key,
+        scope="api-without-key",
+        key_func=get_remote_address,
+        exempt_when=has_key,
+    )(bp)
     app.register_blueprint(bp)
     app.register_error_handler(ApiProblem, problem_of)
     app.register_error_handler(HTTPException, _http_error)
