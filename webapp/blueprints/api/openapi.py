@@ -227,9 +227,8 @@ def build_spec(app: Flask) -> dict:
     for rule, operation in _operations(app):
         path, operations = _operation(rule, operation)
         spec.path(path=path, operations=operations)
-    document = spec.to_dict()
-    # Tally's own routes (openapi.json, docs) are public: no key for them.
-    return document
+    # The reference itself (openapi.json, docs) is left out: it is not a program's call.
+    return spec.to_dict()
 
 
 def spec_of(app: Flask) -> dict:
