@@ -536,3 +536,19 @@ def test_a_server_error_is_a_problem_too(api, app, monkeypatch):
     monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
     body = assert_problem(api.get("/api/v1/customers"), 500)
     assert "boom" not in body["detail"]
+
+
+def test_a_staff_cookie_beside_a_key_changes_nothing(staff_client, make_key, db):
+    """A program that also holds a signed-in member's cookie acts as its key alone: the
+    History line names the key, not the member, and the cookie is neither read nor set."""
+    token = make_key()
+    response = staff_client.client.post(
+        "/api/v1/customers", json=NEW, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 201
+    assert "Set-Cookie" not in response.headers
+    assert "Cookie" not in response.headers.get("Vary", "")
+    created = db.session.scalar(select(CustomerEvent).where(CustomerEvent.kind == "created"))
+    assert created.staff_id is None and history.who(created) == 'API key "Shop sync"'
+    # The member's session still works in the panel.
+    assert staff_client.get("/customers").status_code == 200
