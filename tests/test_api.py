@@ -4,6 +4,7 @@ per key, and History naming the key."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -371,6 +372,14 @@ def test_an_idempotency_key_replays_the_first_response(api, euro_customer, db):
     assert again.get_json() == first.get_json()
     assert again.headers["Idempotent-Replayed"] == "true"
     assert db.session.scalar(select(func.count(LedgerEntry.id))) == 1
+    # The same parameters in another order and spacing are the same request.
+    reordered = api.client.post(
+        url,
+        data='{"description": "Setup fee",  "amount": {"currency": "EUR", "amount_minor": 1500},'
+        ' "kind": "charge"}',
+        headers=api.headers({**key, "Content-Type": "application/json"}),
+    )
+    assert reordered.status_code == 201 and reordered.headers["Idempotent-Replayed"] == "true"
     # The same key for another request is refused, and posts nothing.
     other = {**CHARGE, "amount": {"amount_minor": 999, "currency": "EUR"}}
     assert_problem(api.post(url, other, headers=key), 422, "Idempotency-Key")
@@ -396,7 +405,7 @@ def test_a_request_in_progress_with_the_same_key_is_a_conflict(api, euro_custome
 
     url = f"/api/v1/customers/{euro_customer.id}/entries"
     key = db.session.scalar(select(ApiKey))
-    body = api.client.post(url, json=CHARGE).request.get_data()  # the exact bytes sent
+    body = json.dumps(CHARGE, sort_keys=True, separators=(",", ":")).encode()  # as compared
     fingerprint = idempotency.request_hash("POST", url, body)
     idempotency.begin(db.session, key.id, "busy", fingerprint)
     assert_problem(api.post(url, CHARGE, headers={"Idempotency-Key": "busy"}), 409)

@@ -117,6 +117,18 @@ def next_cursor(page: Page) -> str | None:
     return page.next_args.get("after") or None
 
 
+def _canonical_body() -> bytes:
+    """The body as compared for an Idempotency-Key: JSON with its keys sorted and no
+    spacing (the same parameters sent again are the same request, as Stripe has it);
+    anything else as sent."""
+    raw = request.get_data()
+    try:
+        parsed = json.loads(raw) if raw else None
+    except (ValueError, RecursionError):
+        return raw
+    return json.dumps(parsed, sort_keys=True, separators=(",", ":")).encode()
+
+
 def idempotent(view):
     """Honour an ``Idempotency-Key`` header (services.idempotency): a success is replayed
     for 24 hours with ``Idempotent-Replayed: true``; a key in progress is 409, a key used
@@ -127,7 +139,7 @@ def idempotent(view):
         key = request.headers.get("Idempotency-Key")
         if key is None:
             return view(*args, **kwargs)
-        fingerprint = idempotency.request_hash(request.method, request.path, request.get_data())
+        fingerprint = idempotency.request_hash(request.method, request.path, _canonical_body())
         try:
             outcome = idempotency.begin(db.session, g.api_key_id, key, fingerprint)
         except idempotency.IdempotencyError as refusal:
