@@ -286,19 +286,20 @@ def test_a_cancelled_import_keeps_what_it_wrote_and_says_how_many(db, admin, app
     process = running._Run._process
     calls = []
 
-    def cancel_after_the_first_chunk(self, chunk):
-        calls.append(len(chunk))
+    def cancel_after_the_first_chunk(self, prepared):
+        calls.append(prepared)
         if len(calls) == 1:
             self.session.execute(
                 update(CustomerImport)
                 .where(CustomerImport.id == self.import_id)
                 .values(cancel_requested=True)
             )
-        return process(self, chunk)
+        return process(self, prepared)
 
     monkeypatch.setattr(running._Run, "_process", cancel_after_the_first_chunk)
     import_id = customer_import.id
-    assert import_service.run_import(db.session, import_id) == ImportStatus.CANCELLED
+    result = import_service.run_import(db.session, import_id)
+    assert result == ImportStatus.CANCELLED, db.session.get(CustomerImport, import_id).last_error
     customer_import = db.session.get(CustomerImport, import_id)
     assert (customer_import.rows_done, customer_import.created_count) == (2, 2)
     assert db.session.scalar(select(func.count()).select_from(Customer)) == 2

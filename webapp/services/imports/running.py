@@ -4,12 +4,14 @@ the rejected rows as a CSV file."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import logging
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import and_, delete, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from webapp.extensions import jobs
 from webapp.models.base import utcnow
@@ -29,7 +31,12 @@ from webapp.services import customers as customer_service
 from webapp.services import reference, settings
 from webapp.services.exports.csv_writing import neutralise
 from webapp.services.history import acting_as, record
-from webapp.services.imports.checking import RowChecker, cells_to_values, parse_customer_id
+from webapp.services.imports.checking import (
+    Checked,
+    RowChecker,
+    cells_to_values,
+    parse_customer_id,
+)
 from webapp.services.imports.mapping import (
     FIELDS,
     MATCH_CHOICES,
@@ -195,6 +202,13 @@ def cancel(session: Session, customer_import: CustomerImport) -> None:
 
 
 @dataclass
+class _Prepared:
+    rows: int
+    keyed: list[tuple[int, dict[str, str], object]]
+    as_new: dict[int, Checked]
+
+
+@dataclass
 class _Counts:
     created: int = 0
     updated: int = 0
@@ -287,7 +301,9 @@ class _Run:
     """One attempt at a dry run (``phase`` CHECK) or an import (IMPORT)."""
 
     def __init__(self, session: Session, customer_import: CustomerImport, attempt: int) -> None:
-        self.session = session
+        # The session itself, not the app context's proxy: the writer thread uses it too.
+        self.session = session() if isinstance(session, scoped_session) else session
+        self.app = current_app._get_current_object()  # type: ignore[attr-defined]
         self.import_id = customer_import.id
         self.attempt = attempt
         self.phase = CHECK if customer_import.status == ImportStatus.CHECKING else IMPORT
@@ -306,14 +322,40 @@ class _Run:
         }[self.match_by]
 
     def run(self) -> str:
+        """Chunk by chunk. While one chunk's new customers are written and committed (in a
+        thread: the database works, Python waits), the next chunk is read and checked (in
+        this thread: Python works); the session is never used by both at once."""
         size = current_app.config["IMPORT_CHUNK_SIZE"]
         rows = data_rows(self.path, self.delimiter, skip=self.start_at)
-        for chunk in _chunks(rows, size):
-            if self._claim_chunk():
-                return self._end(ImportStatus.CANCELLED)
-            counts, problems = self._process(chunk)
-            self._commit_chunk(len(chunk), counts, problems)
+        writing: Future | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") as writer:
+            try:
+                for chunk in _chunks(rows, size):
+                    prepared = self._prepare(chunk)  # no database: overlaps the write
+                    if writing is not None:
+                        writing.result()
+                        writing = None
+                    if self._claim_chunk():
+                        return self._end(ImportStatus.CANCELLED)
+                    finish = self._process(prepared)
+                    if self.phase == IMPORT:
+                        writing = writer.submit(self._in_app_context, finish)
+                    else:
+                        finish()
+                if writing is not None:
+                    writing.result()
+                    writing = None
+            finally:
+                if writing is not None:  # this thread failed: let the write end first
+                    with contextlib.suppress(Exception):
+                        writing.result()
         return self._end(ImportStatus.CHECKED if self.phase == CHECK else ImportStatus.DONE)
+
+    def _in_app_context(self, work: Callable[[], None]) -> None:
+        """Run ``work`` in the writer thread as the job's own thread would: app context, and
+        History naming the member of staff who started the import."""
+        with self.app.app_context(), acting_as(self.staff_id):
+            work()
 
     def _claim_chunk(self) -> bool:
         """Lock the import row for this chunk's transaction; True if cancel was asked."""
@@ -409,7 +451,17 @@ class _Run:
             )
         )
 
-    def _process(self, chunk: list[tuple[int, list[str]]]) -> tuple[_Counts, list[dict]]:
+    def _prepare(self, chunk: list[tuple[int, list[str]]]) -> _Prepared:
+        """A chunk read and checked as if every row were a new customer (most rows of a big
+        file are); no database, so it can run while the previous chunk is written."""
+        rows = [(number, cells_to_values(cells, self.mapping)) for number, cells in chunk]
+        keyed = [(number, values, self._key(values)) for number, values in rows]
+        as_new = {number: self.checker.check(values, None, None) for number, values, _k in keyed}
+        return _Prepared(len(chunk), keyed, as_new)
+
+    def _process(self, prepared: _Prepared) -> Callable[[], None]:
+        """Match the chunk's rows, update the customers they match (here, under the chunk's
+        transaction), and return what writes the new ones and commits the chunk."""
         counts = _Counts()
         problems: list[dict] = []
 
@@ -417,15 +469,14 @@ class _Run:
             for name, message in errors.items():
                 problems.append({"row_number": row_number, "field": name, "message": message})
 
-        rows = [(number, cells_to_values(cells, self.mapping)) for number, cells in chunk]
-        keyed = [(number, values, self._key(values)) for number, values in rows]
+        keyed = prepared.keyed
         keys = {key for _n, _v, key in keyed if key is not None and not isinstance(key, Exception)}
         existing = self._existing(keys)
         locked = self._locked_currencies(c for found in existing.values() for c in found)
         # The customer each key has in this chunk so far: a second row with the same key
         # updates the customer the first row matched or added.
         pending: dict = {}
-        new_rows: list[tuple[int, dict, object]] = []  # (row, values, key)
+        new_rows: list[tuple[int, dict, object, bool]] = []  # (row, values, key, merged)
         updates: list[tuple[int, dict, Customer]] = []
         for number, values, key in keyed:
             if isinstance(key, Exception):
@@ -435,7 +486,7 @@ class _Run:
                 target = pending[key]
                 if isinstance(target, int):  # a new customer added by an earlier row
                     merged = {**new_rows[target][1], **values}
-                    new_rows[target] = (new_rows[target][0], merged, key)
+                    new_rows[target] = (new_rows[target][0], merged, key, True)
                     checked = self.checker.check(merged, None, None)
                     if checked.errors:
                         refuse(number, checked.errors)
@@ -469,10 +520,15 @@ class _Run:
                 continue
             if key is not None:
                 pending[key] = len(new_rows)
-            new_rows.append((number, values, key))
+            new_rows.append((number, values, key, False))
         self._updates(updates, locked, counts, refuse)
-        self._creates(new_rows, counts, refuse)
-        return counts, problems
+        write = self._creates(new_rows, prepared.as_new, counts, refuse)
+
+        def finish() -> None:
+            write()
+            self._commit_chunk(prepared.rows, counts, problems)
+
+        return finish
 
     def _updates(self, updates, locked: set[int], counts: _Counts, refuse) -> None:
         session = self.session
@@ -503,11 +559,12 @@ class _Run:
                 continue
             counts.updated += 1
 
-    def _creates(self, new_rows, counts: _Counts, refuse) -> None:
+    def _creates(self, new_rows, as_new: dict, counts: _Counts, refuse) -> Callable[[], None]:
+        """Check the new customers against the database; returns what writes them."""
         checked_rows = []
         external_ids = set()
-        for number, values, _key in new_rows:
-            checked = self.checker.check(values, None, None)
+        for number, values, _key, merged in new_rows:
+            checked = self.checker.check(values, None, None) if merged else as_new[number]
             if checked.errors:
                 refuse(number, checked.errors)
                 continue
@@ -536,17 +593,21 @@ class _Run:
             ready.append((number, checked))
         if self.phase == CHECK:
             counts.created += len(ready)
-            return
-        results = customer_service.add_customers(
-            self.session,
-            [(checked.fields, checked.status) for _n, checked in ready],
-            {"kind": "imported", "summary": self.summary, "staff_id": self.staff_id},
-        )
-        for (number, _checked), result in zip(ready, results, strict=True):
-            if isinstance(result, customer_service.CustomerError):
-                refuse(number, {result.field or "name": str(result)})
-                continue
-            counts.created += 1
+            return lambda: None
+
+        def write() -> None:
+            results = customer_service.add_customers(
+                self.session,
+                [(checked.fields, checked.status) for _n, checked in ready],
+                {"kind": "imported", "summary": self.summary, "staff_id": self.staff_id},
+            )
+            for (number, _checked), result in zip(ready, results, strict=True):
+                if isinstance(result, customer_service.CustomerError):
+                    refuse(number, {result.field or "name": str(result)})
+                    continue
+                counts.created += 1
+
+        return write
 
 
 # -- the sweeper ---------------------------------------------------------------------------
