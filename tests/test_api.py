@@ -561,3 +561,43 @@ def test_a_staff_cookie_beside_a_key_changes_nothing(staff_client, make_key, db)
     assert created.staff_id is None and history.who(created) == 'API key "Shop sync"'
     # The member's session still works in the panel.
     assert staff_client.get("/customers").status_code == 200
+
+
+def test_capture_a_one_time_charge_and_a_credit(api, euro_customer, db):
+    url = f"/api/v1/customers/{euro_customer.id}/charges"
+    made = api.post(
+        url, {"amount": {"amount_minor": 25000, "currency": "EUR"}, "description": "Workshop"}
+    )
+    assert made.status_code == 201, made.get_json()
+    invoice = made.get_json()["invoice"]
+    # Net 250.00 at the customer's 19 %: the invoice and its entry, as in the panel.
+    assert invoice["subtotal"]["amount_minor"] == 25000
+    assert invoice["total"]["amount_minor"] == 29750 and invoice["status"] == "open"
+    assert made.get_json()["entry"]["amount"] == {"amount_minor": -29750, "currency": "EUR"}
+    assert made.get_json()["credit_note"] is None
+    assert api.get(invoice["pdf_url"]).data.startswith(b"%PDF")
+    listed = api.get(f"/api/v1/customers/{euro_customer.id}/invoices").get_json()["data"]
+    assert [row["number"] for row in listed] == [invoice["number"]]
+
+    credit = api.post(
+        url, {"amount": {"amount_minor": -400, "currency": "EUR"}, "description": "Goodwill"}
+    ).get_json()
+    assert credit["invoice"] is None and credit["credit_note"]["total"]["amount_minor"] == 400
+    assert credit["entry"]["amount"]["amount_minor"] == 400
+
+    zero = {"amount": {"amount_minor": 0, "currency": "EUR"}, "description": "Nothing"}
+    assert_problem(api.post(url, zero), 422, "amount.amount_minor", "The amount cannot be zero.")
+    again = {"amount": {"amount_minor": 25000, "currency": "EUR"}, "description": "Workshop"}
+    assert '"record_again": true' in assert_problem(api.post(url, again), 409)["detail"]
+
+
+def test_a_charge_in_the_manual_flow_starts_a_draft(api, make_customer):
+    customer = make_customer(invoicing_flow="manual")
+    made = api.post(
+        f"/api/v1/customers/{customer.id}/charges",
+        {"amount": {"amount_minor": 1000, "currency": "GBP"}, "description": "Setup"},
+    ).get_json()
+    assert made["invoice"]["status"] == "draft" and made["invoice"]["number"] is None
+    assert made["invoice"]["pdf_url"] is None and made["entry"] is None
+    draft_pdf = f"/api/v1/customers/{customer.id}/invoices/{made['invoice']['id']}/pdf"
+    assert_problem(api.get(draft_pdf), 404)

@@ -1,9 +1,11 @@
 """/api/v1/customers/<id>/invoices and /credit-notes: lists, one document, and its PDF as
-issued. A document is found only under its own customer: another customer's id is 404."""
+issued; /charges: Capture one time charge (an invoice or a credit note). A document is
+found only under its own customer: another customer's id is 404."""
 
 from __future__ import annotations
 
 from flask import url_for
+from werkzeug.datastructures import MultiDict
 
 from webapp.blueprints.api import schemas
 from webapp.blueprints.api.blueprint import bp
@@ -11,17 +13,25 @@ from webapp.blueprints.api.common import (
     answer,
     checked_cursor,
     customer_or_404,
+    idempotent,
+    json_body,
     next_cursor,
     query_args,
+    refused,
+    shaped,
 )
+from webapp.blueprints.api.entries import FORM_TO_API, entry_json, ledger_key, repeat_detail
 from webapp.blueprints.api.openapi import documented
 from webapp.blueprints.api.problems import ApiProblem
+from webapp.blueprints.billing.forms import OneTimeChargeForm
 from webapp.extensions import db
 from webapp.models.billing import CreditNote, Invoice
 from webapp.paging import Keyset, PageAt
 from webapp.rendering import download
-from webapp.services import billing
+from webapp.services import billing, ledger
 from webapp.services.document_pdf import pdf_of
+from webapp.services.money import format_plain
+from webapp.services.reference import currency_codes
 
 TAG = "Invoices and credit notes"
 INVOICE_ORDER = Keyset((Invoice.issue_date, Invoice.id), ("issue_date", "id"))
@@ -169,3 +179,71 @@ def get_credit_note(customer_id: int, credit_note_id: int):
 def credit_note_pdf(customer_id: int, credit_note_id: int):
     """The credit note's PDF, as issued."""
     return download(pdf_of(_credit_note_of(customer_id, credit_note_id)))
+
+
+# -- Capture one time charge ---------------------------------------------------------------
+
+
+@bp.post("/customers/<int:customer_id>/charges")
+@documented(
+    "Capture a one time charge",
+    tag=TAG,
+    body=schemas.ChargeCreate,
+    responses={201: schemas.ChargeResult},
+    errors=(409,),
+)
+@idempotent
+def capture_charge(customer_id: int):
+    """Capture one time charge, as the panel's: a positive amount issues an invoice (a draft
+    in the Manual invoicing flow), a negative one a credit note (refused when the
+    customer's payment gateway has no credit notes). The document is emailed as in the
+    panel. The same charge again within 10 minutes is 409 unless record_again is true."""
+    customer = customer_or_404(customer_id)
+    sent = shaped(schemas.ChargeCreate, json_body())
+    currency = sent.amount.currency
+    amount = sent.amount.amount_minor
+    typed = (
+        format_plain(amount, currency)
+        if currency in currency_codes() and abs(amount) < 10**30
+        else str(amount)
+    )
+    form = OneTimeChargeForm(
+        formdata=MultiDict(
+            {
+                "amount": typed,
+                "currency": currency,
+                "description": sent.description,
+                "key": ledger_key(),
+            }
+        ),
+        meta={"csrf": False},
+    )
+    if not form.validate():
+        raise refused(
+            {FORM_TO_API.get(name, name): messages[0] for name, messages in form.errors.items()}
+        )
+    try:
+        result = billing.capture_one_time_charge(
+            db.session,
+            customer.id,
+            amount_minor=form.amount_minor,
+            currency=form.currency.data,
+            description=form.description.data.strip(),
+            actor_id=None,
+            key=form.key.data,
+            allow_repeat=sent.record_again,
+        )
+    except ledger.RepeatedEntryError as refusal:
+        raise ApiProblem(409, repeat_detail(refusal)) from None
+    except ledger.LedgerError as refusal:
+        raise refused({"amount.amount_minor": str(refusal)}) from None
+    return answer(
+        schemas.ChargeResult(
+            invoice=invoice_json(result.invoice) if result.invoice is not None else None,
+            credit_note=credit_note_json(result.credit_note)
+            if result.credit_note is not None
+            else None,
+            entry=entry_json(result.entry) if result.entry is not None else None,
+        ),
+        201,
+    )

@@ -72,7 +72,7 @@ def list_entries(customer_id: int):
     )
 
 
-def _ledger_key() -> str:
+def ledger_key() -> str:
     """The entry's own once-only key (the form's hidden key in the panel): from the
     Idempotency-Key when one is sent, so even a replay racing past the API's record
     cannot post twice; a fresh one otherwise."""
@@ -104,6 +104,11 @@ def _entry_form(sent: schemas.EntryCreate, key: str) -> EntryForm:
     return EntryForm(formdata=data, meta={"csrf": False})
 
 
+def repeat_detail(refusal: ledger.RepeatedEntryError) -> str:
+    """The panel's "tick Record it again" in the API's words."""
+    return str(refusal).replace("tick “Record it again”", 'send "record_again": true')
+
+
 FORM_TO_API = {"amount": "amount.amount_minor", "currency": "amount.currency"}
 
 
@@ -122,7 +127,7 @@ def create_entry(customer_id: int):
     within 10 minutes is refused (409) unless record_again is true."""
     customer = customer_or_404(customer_id)
     sent = shaped(schemas.EntryCreate, json_body())
-    form = _entry_form(sent, _ledger_key())
+    form = _entry_form(sent, ledger_key())
     if not form.validate():
         raise refused(
             {FORM_TO_API.get(name, name): messages[0] for name, messages in form.errors.items()}
@@ -143,9 +148,7 @@ def create_entry(customer_id: int):
             allow_repeat=sent.record_again,
         )
     except ledger.RepeatedEntryError as refusal:
-        raise ApiProblem(
-            409, str(refusal).replace("tick “Record it again”", 'send "record_again": true')
-        ) from None
+        raise ApiProblem(409, repeat_detail(refusal)) from None
     except ledger.LedgerError as refusal:
         raise refused({"amount.amount_minor": str(refusal)}) from None
     return answer(entry_json(posted.entry), 201)

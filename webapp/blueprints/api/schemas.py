@@ -318,6 +318,39 @@ class CreditNoteList(Shape):
     next_cursor: str | None
 
 
+class ChargeCreate(Shape):
+    """The panel's Capture one time charge: a positive amount invoices it, a negative one
+    credits it with a credit note."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"amount": {"amount_minor": 25000, "currency": "EUR"}, "description": "Workshop"}
+            ]
+        }
+    )
+
+    amount: Money = Field(
+        description="Net amount: positive for an invoice (tax is added at the customer's "
+        "rate), negative for a credit note."
+    )
+    description: str = Field(description="The invoice line, or the credit note's text.")
+    record_again: bool = Field(
+        default=False,
+        description="The same charge in the last 10 minutes is refused (409) unless true.",
+    )
+
+
+class ChargeResult(Shape):
+    """What the charge made: an issued invoice and its entry, a draft invoice (Manual
+    invoicing flow: no number and no entry until it is finalized in the panel), or a
+    credit note and its entry."""
+
+    invoice: Invoice | None
+    credit_note: CreditNote | None
+    entry: Entry | None
+
+
 # -- payment links --------------------------------------------------------------------------
 
 
