@@ -464,7 +464,7 @@ def test_upload_mapping_dry_run_and_import_through_the_pages(app, db, admin_clie
     response = admin_client.post(show_url + "/start", {"csrf_token": token})
     assert response.status_code == 303
     page = admin_client.get(show_url).get_data(as_text=True)
-    assert "Import done" in page and "1 customers added" in page
+    assert "Import done" in page and "1 customer added" in page
     customer = db.session.scalar(select(Customer))
     assert (customer.name, customer.company, customer.postal_code) == ("Acme", "Acme", "10115")
     progress = admin_client.get(show_url, htmx_target="import_progress")
