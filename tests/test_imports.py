@@ -470,3 +470,17 @@ def test_upload_mapping_dry_run_and_import_through_the_pages(app, db, admin_clie
     progress = admin_client.get(show_url, htmx_target="import_progress")
     assert progress.get_data(as_text=True).lstrip().startswith('<section id="import_progress"')
     assert "HX-Request" in progress.headers["Vary"]
+
+
+def test_the_rejected_rows_download_over_http(db, admin, admin_client):
+    data = csv_bytes(
+        [["Name", "Email", "Country"], ["Fine", "f@example.com", "DE"], ["X", "x", "DE"]]
+    )
+    customer_import = run_through(db, admin, data, match_by="email")
+    response = admin_client.get(f"/customers/import/{customer_import.id}/rejected.csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0] == ["Name", "Email", "Country", "row", "reason"]
+    assert rows[1][:4] == ["X", "x", "DE", "3"] and rows[1][4].startswith("Email: ")
+    assert len(rows) == 2
