@@ -4,6 +4,7 @@ with real ids, and the forms on the pages parsed from their HTML (fields, defaul
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -18,6 +19,7 @@ from webapp.models.contacts import Address, Alias, Contact
 from webapp.models.crm import Activity, Sale, Tag, Ticket
 from webapp.models.email import Email
 from webapp.models.export import Export
+from webapp.models.imports import CustomerImport
 from webapp.models.notes import Note
 from webapp.models.settings import LegalEntity, TaxClass
 from webapp.models.subscriptions import Subscription
@@ -224,6 +226,13 @@ def build_world(db, admin_client, make_customer, make_staff) -> World:
     ]:
         response = submit(admin_client, page, action, key, **typed)
         assert response.status_code in (201, 202, 303), (action, response.status_code)
+    # Customers -> Import: an uploaded file waiting for its mapping.
+    uploaded = admin_client.post(
+        "/customers/import/",
+        {"file": (io.BytesIO(b"Name,Email,Country\nAcme,acme@example.com,DE\n"), "customers.csv")},
+        content_type="multipart/form-data",
+    )
+    assert uploaded.status_code == 303, uploaded.status_code
     # Cancelled, so that Delete customer is offered (an active subscription stops it).
     sub_id = db.session.scalar(select(Subscription.id))
     cancel = f"{base}/subscriptions/{sub_id}/cancel"
@@ -255,6 +264,7 @@ def build_world(db, admin_client, make_customer, make_staff) -> World:
         "tax_class_id": first(TaxClass),
         "staff_id": other.id,
         "export_id": first(Export),
+        "import_id": first(CustomerImport),
         "key_id": first(ApiKey),
     }
     record_ids = {kind: first(model) for kind, model in RECORD_MODELS.items()}
@@ -269,6 +279,7 @@ NOT_PAGES = {
     "email_verification.confirm",
     "health",
     "exports.download",
+    "imports.rejected",
     "emails.body",
     "billing.invoice_pdf",
     "billing.credit_note_pdf",

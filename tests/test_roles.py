@@ -10,6 +10,7 @@ from sqlalchemy import select
 from tests.conftest import StaffClient, sign_in
 from webapp.blueprints.access import require_admin
 from webapp.services import api_keys, settings
+from webapp.services import imports as import_service
 
 # Every admin-only route there is today; the discovered set must include them (so the
 # test cannot pass with nothing found), and may hold more.
@@ -69,6 +70,9 @@ def world(app, db, staff_client, make_staff, make_customer):
         "tax_class_id": tax_class.id,
         "entity_id": entity.id,
         "key_id": api_keys.create_key(db.session, "Shop sync", "read", admin.id).key.id,
+        "import_id": import_service.upload(
+            db.session, admin, "customers.csv", b"Name,Email,Country\nAcme,acme@example.com,DE\n"
+        ).id,
     }
     return staff_client, StaffClient(admin_client, admin), ids, customer
 

@@ -29,6 +29,7 @@ from webapp.services import (
     subscriptions,
     tickets,
 )
+from webapp.services import imports as import_service
 from webapp.services.billing import capture_one_time_charge
 
 # Every GET endpoint there is today: the URL map must hold at least these (so the test
@@ -250,6 +251,12 @@ def world(db, admin, make_staff, make_customer) -> dict:
     link = payment_links.generate(db.session, customer, admin.id, "90")
     token = urlsplit(payment_links.link_url(link)).path.rsplit("/", 1)[1]
     export, _ = exports.start_export(db.session, db.session.get(Staff, admin.id))
+    customer_import = import_service.upload(
+        db.session,
+        db.session.get(Staff, admin.id),
+        "customers.csv",
+        b"Name,Email,Country\nAcme,acme@example.com,DE\n",
+    )
     email = db.session.scalars(select(Email).where(Email.customer_id == customer.id)).first()
     verification_token = live_verification_token(db, customer)
     new_key = api_keys.create_key(db.session, "Shop sync", "read", admin.id)
@@ -271,6 +278,7 @@ def world(db, admin, make_staff, make_customer) -> dict:
         "sale_id": sale.id,
         "subscription_id": subscription.id,
         "export_id": export.id,
+        "import_id": customer_import.id,
         "tax_class_id": settings.tax_class_for_rate(db.session, 2000).id,
         "entity_id": settings.default_legal_entity(db.session).id,
         "token": token,

@@ -113,13 +113,16 @@ def test_a_nul_in_any_text_field_of_any_form_is_refused_beside_it(
     anonymous = app.test_client()
     found, missing = find_post_forms(app, admin_client, anonymous, world)
     # Resend is a button shown for a failed email only; Disable and Enable access, for a
-    # customer with an account or a disabled one. None has a field.
+    # customer with an account or a disabled one; an import's Import and Cancel, after its
+    # dry run and while it runs (the world's waits for its mapping). None has a field.
     base = f"/customers/{world.customer_id}"
     assert sorted(missing) == sorted(
         [
             f"{base}/emails/{world.ids['email_id']}/resend",
             f"{base}/account-access/disable",
             f"{base}/account-access/enable",
+            f"/customers/import/{world.ids['import_id']}/start",
+            f"/customers/import/{world.ids['import_id']}/cancel",
         ]
     )
     with_text = {key: (page, form) for key, page, form in found if form.text_fields}
