@@ -78,15 +78,12 @@ def problems_of(db, customer_import, phase) -> list[tuple[int, str, str]]:
 def test_tally_stripe_and_chargebee_exports_are_recognised_and_mapped():
     preset, mapping = import_service.guess_mapping(HEADINGS)
     assert preset == "tally"
-    assert dict(zip(HEADINGS, mapping, strict=True)) | {} == {
-        **dict(zip(HEADINGS, mapping, strict=True)),
-        "Customer ID": "customer_id",
-        "Email": "email",
-        "Tax rate %": "tax_rate",
-        "Balance": "",
-        "Other balances": "",
-        "Created": "",
-    }
+    tally = dict(zip(HEADINGS, mapping, strict=True))
+    assert tally["Customer ID"] == "customer_id" and tally["Email"] == "email"
+    assert tally["Tax rate %"] == "tax_rate" and tally["Status"] == "status"
+    # Tally's own figures are never imported: money moves only through the ledger.
+    assert tally["Balance"] == tally["Other balances"] == tally["Created"] == ""
+    assert sum(1 for field in mapping if field) == 26
     preset, mapping = import_service.guess_mapping(STRIPE_HEADERS)
     assert preset == "stripe"
     stripe = dict(zip(STRIPE_HEADERS, mapping, strict=True))
@@ -175,7 +172,7 @@ def test_the_dry_run_lists_errors_by_row_and_field_and_writes_nothing(db, admin)
         (7, "phone"),
     ]
     assert found[2][2] == "Choose a country from the list."
-    assert found[3][2] == "Choose the billing currency." or found[3][1] == "currency"
+    assert "choose the billing currency" in found[3][2]
     assert db.session.scalar(select(func.count()).select_from(Customer)) == 0
 
 
