@@ -20,7 +20,7 @@ from webapp.models.billing import CreditNote, Invoice
 from webapp.models.email import Email
 from webapp.services.documents import Document, document_of
 from webapp.services.money import format_money
-from webapp.services.pdf import Column, Party, Sheet, Total, render
+from webapp.services.pdf_sheet import Column, Party, Sheet, Total
 from webapp.services.reference import format_tax_rate
 
 PDF_TYPE = "application/pdf"
@@ -139,6 +139,8 @@ def pdf_filename(document: Document) -> str:
 def pdf_of(invoice_or_credit_note: Invoice | CreditNote) -> Attachment:
     """The PDF copy of an invoice or credit note, as issued, with its file name."""
     document = document_of(invoice_or_credit_note)
+    from webapp.services.pdf import render  # fpdf2 loads with the first PDF (pdf_sheet)
+
     data = render(sheet_of(document), current_app.config.get("PDF_FALLBACK_FONT", ""))
     return Attachment(pdf_filename(document), PDF_TYPE, data)
 

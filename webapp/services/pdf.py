@@ -1,6 +1,6 @@
 """PDF copies of documents: an A4 layout engine over fpdf2, with the bundled fonts.
 
-``render(sheet)`` lays out a ``Sheet`` (text only: every amount is already
+``render(sheet)`` lays out a ``Sheet`` (``services.pdf_sheet``; text only: every amount is already
 formatted by the caller, with the same function the page uses) and returns the
 PDF's bytes. The layout: the seller top left, the title and number top right, the
 buyer with the dates beside it, the lines table (its heading repeated on every
@@ -29,8 +29,6 @@ from __future__ import annotations
 import copy
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from functools import cache
 from pathlib import Path
 
@@ -39,6 +37,8 @@ from fontTools import ttLib
 from fpdf import FPDF
 from fpdf.enums import Align, XPos, YPos
 from fpdf.fonts import SubsetMap, TTFFont
+
+from webapp.services.pdf_sheet import Column, Party, Section, Sheet, Total
 
 FONT_DIR = Path(__file__).resolve().parent.parent / "fonts"
 FAMILY = "DejaVuSans"
@@ -76,93 +76,6 @@ CELL_PADDING = 1.6
 # -- what a document says, as text ------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Party:
-    """A seller or a buyer: the name in bold, then one line each (address, tax ID …)."""
-
-    name: str
-    lines: Sequence[str] = ()
-
-
-@dataclass(frozen=True)
-class Column:
-    heading: str
-    numeric: bool = False  # right-aligned, as wide as its widest cell
-    fit: bool = False  # left-aligned, as wide as its widest cell, never wrapped (a date)
-
-    @property
-    def sized_to_content(self) -> bool:
-        return self.numeric or self.fit
-
-
-@dataclass(frozen=True)
-class Total:
-    label: str
-    value: str
-    strong: bool = False
-
-
-@dataclass(frozen=True)
-class Section:
-    """A table of its own after the sheet's lines and totals, under a heading, with its
-    totals under it; ``empty_text`` stands in for a table without rows."""
-
-    heading: str
-    columns: Sequence[Column]
-    rows: Sequence[Sequence[str]]
-    totals: Sequence[Total] = ()
-    empty_text: str = ""
-
-    def texts(self) -> list[str]:
-        found = [self.heading, self.empty_text, *(column.heading for column in self.columns)]
-        for row in self.rows:
-            found += list(row)
-        for total in self.totals:
-            found += [total.label, total.value]
-        return found
-
-
-@dataclass(frozen=True)
-class Sheet:
-    """Everything a PDF copy shows, formatted. ``issued`` dates the file itself."""
-
-    title: str
-    number: str
-    seller: Party
-    buyer_heading: str
-    buyer: Party
-    dates: Sequence[tuple[str, str]]
-    columns: Sequence[Column]
-    rows: Sequence[Sequence[str]]
-    totals: Sequence[Total]
-    issued: datetime
-    notes: Sequence[str] = ()
-    footer_text: str = ""
-    language: str = "en"
-    # Tables after the lines and totals; a sheet without columns has only these.
-    sections: Sequence[Section] = ()
-
-    def texts(self) -> list[str]:
-        """Every string the PDF will draw (to know which fonts it needs)."""
-        found = [self.title, self.number, self.buyer_heading, self.footer_text, *self.notes]
-        for party in (self.seller, self.buyer):
-            found += [party.name, *party.lines]
-        for label, value in self.dates:
-            found += [label, value]
-        found += [column.heading for column in self.columns]
-        for row in self.rows:
-            found += list(row)
-        for total in self.totals:
-            found += [total.label, total.value]
-        for section in self.sections:
-            found += section.texts()
-        return found
-
-
-# -- fonts --------------------------------------------------------------------------
-
-# Unicode blocks nearly every document stays within: Latin (with its extensions),
-# Greek, Cyrillic, punctuation, currency and letter-like symbols, arrows, maths.
 COMMON_RANGES = (
     (0x0020, 0x024F),
     (0x0370, 0x03FF),

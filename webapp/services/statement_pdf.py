@@ -19,7 +19,7 @@ from webapp.models.customer import Customer
 from webapp.models.email import Email
 from webapp.services.document_pdf import PDF_TYPE, Attachment, DocumentPdfError
 from webapp.services.money import due_phrase, format_money
-from webapp.services.pdf import Column, Party, Section, Sheet, Total, render
+from webapp.services.pdf_sheet import Column, Party, Section, Sheet, Total
 from webapp.services.statements import (
     EMAIL_KIND,
     CurrencyStatement,
@@ -182,6 +182,8 @@ def pdf_filename(statement: Statement) -> str:
 
 def pdf_of(statement: Statement) -> Attachment:
     """The statement as a PDF file, with its name."""
+    from webapp.services.pdf import render  # fpdf2 loads with the first PDF (pdf_sheet)
+
     return Attachment(pdf_filename(statement), PDF_TYPE, render(sheet_of(statement)))
 
 
