@@ -19,8 +19,7 @@ would under Settings.
 Each phase runs as a worker runs a job: ``jobs.imports.run_import`` called in an app
 context of a new Python process (``--worker-python``), which the benchmark starts and
 waits for with ``os.wait4``: wall time from start to exit (imports and app start
-included), peak RSS (that process's VmHWM, plus the peak of the private pages of the
-process that checks rows beside it, in MB of 10^6 bytes). The upload
+included), peak RSS (``ru_maxrss`` of that process, in MB of 10^6 bytes). The upload
 (checking the file, counting its rows) is timed in this process. Before measuring it waits
 (up to ``--wait-for-quiet`` seconds) for the 1-minute load average to fall under 1 and
 prints the load before and after each phase beside the figures.
@@ -76,29 +75,9 @@ BENCH_EMAIL = "bench-import@example.com"
 
 # What the worker process runs: one job, as RQ's work horse would.
 WORKER = """
-import sys, threading, time
-from pathlib import Path
+import sys, time
 from webapp import create_app
 from jobs.imports import run_import
-
-checker_peak_kb = 0
-def watch_checker():
-    # The checker process (forked from this one) shares this process's pages; what it
-    # adds is its own (private) pages: their high-water mark, sampled every 0.1 s.
-    global checker_peak_kb
-    while True:
-        for children in Path("/proc/self/task").glob("*/children"):
-            for pid in children.read_text().split():
-                try:
-                    rollup = Path(f"/proc/{pid}/smaps_rollup").read_text().split()
-                except OSError:
-                    continue
-                private = sum(int(rollup[i + 1]) for i, word in enumerate(rollup)
-                              if word in ("Private_Clean:", "Private_Dirty:"))
-                checker_peak_kb = max(checker_peak_kb, private)
-        time.sleep(0.1)
-threading.Thread(target=watch_checker, daemon=True).start()
-
 app = create_app({"SQLALCHEMY_DATABASE_URI": sys.argv[1], "SECRET_KEY": "bench",
                   "IMPORT_DIR": sys.argv[3], "JOBS_INLINE": "sync"})
 with app.app_context():
@@ -107,7 +86,7 @@ with app.app_context():
     seconds = time.perf_counter() - started
 status_file = open("/proc/self/status").read()
 peak_kb = int(status_file.split("VmHWM:")[1].split()[0])
-print(status, seconds, peak_kb, checker_peak_kb)
+print(status, seconds, peak_kb)
 """
 
 
@@ -187,7 +166,7 @@ class Phase:
     name: str
     rows: int
     seconds: float
-    rss_mb: tuple[float, float] | None  # the job's process, the checker's own pages
+    rss_mb: float | None
     load_before: float
     load_after: float
     note: str = ""
@@ -216,15 +195,9 @@ def run_job(
     if status != 0:
         raise SystemExit(f"the import job exited with status {status}: {output}")
     # VmHWM, the process's own high-water mark since it started Python (ru_maxrss would
-    # count the pages it shared with this, larger, process before the exec), plus the
-    # checker process's own pages at their highest (IMPORT_CHECK_PROCESS).
-    ended, job_seconds, peak_kb, checker_kb = output.split()[-4:]
-    return (
-        seconds,
-        float(job_seconds),
-        (int(peak_kb) * 1024 / 1e6, int(checker_kb) * 1024 / 1e6),
-        ended,
-    )
+    # count the pages it shared with this, larger, process before the exec).
+    ended, job_seconds, peak_kb = output.split()[-3:]
+    return seconds, float(job_seconds), int(peak_kb) * 1024 / 1e6, ended
 
 
 def main() -> int:
@@ -322,7 +295,7 @@ def main() -> int:
     imported = phases[-1]
     verdicts = {
         "time": imported.seconds < TARGET_SECONDS,
-        "memory": sum(imported.rss_mb or ()) < TARGET_RSS_MB,
+        "memory": (imported.rss_mb or 0) < TARGET_RSS_MB,
         "correct": not wrong,
     }
     lines = [
@@ -331,17 +304,12 @@ def main() -> int:
         f"{machine()}; {platform.python_version()}; PostgreSQL; "
         f"IMPORT_CHUNK_SIZE {app.config['IMPORT_CHUNK_SIZE']}",
         "",
-        "| phase | rows | process s | job s | rows/s (job) | peak RSS MB (job + checker) "
-        "| load before "
+        "| phase | rows | process s | job s | rows/s (job) | peak RSS MB | load before "
         "| load after | |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for p in phases:
-        rss = (
-            f"{sum(p.rss_mb):.0f} ({p.rss_mb[0]:.0f} + {p.rss_mb[1]:.0f})"
-            if p.rss_mb is not None
-            else "–"
-        )
+        rss = f"{p.rss_mb:.0f}" if p.rss_mb is not None else "–"
         job = f"{p.job_seconds:.1f}" if p.job_seconds is not None else "–"
         rate = p.rows / (p.job_seconds or p.seconds)
         lines.append(
@@ -352,9 +320,7 @@ def main() -> int:
         "",
         "Process s: from starting the worker-like process to its exit (Python and the app "
         "start, about 2 s, included); job s: the job alone, as a running RQ worker's work "
-        "horse spends it. The time target is judged on the process. Peak RSS: the job's "
-        "process (VmHWM) plus the pages of its checker process (IMPORT_CHECK_PROCESS) that "
-        "are its own, not shared with the job's.",
+        "horse spends it. The time target is judged on the process.",
         "",
         f"Targets: import under {TARGET_SECONDS:.0f} s "
         f"({'met' if verdicts['time'] else 'MISSED'}), worker peak RSS under "

@@ -174,8 +174,6 @@ def load_config(instance_path: str) -> dict:
         "IMPORT_DIR": os.environ.get("IMPORT_DIR", "").strip() or str(instance / "imports"),
         "IMPORT_MAX_BYTES": _positive("IMPORT_MAX_BYTES", 50_000_000),
         "IMPORT_CHUNK_SIZE": _positive("IMPORT_CHUNK_SIZE", 1000),
-        # Rows are checked in a second process while the job writes (two cores at work).
-        "IMPORT_CHECK_PROCESS": _flag("IMPORT_CHECK_PROCESS", True),
         "IMPORT_STALE_AFTER_SECONDS": _positive("IMPORT_STALE_AFTER_SECONDS", 120),
         "IMPORT_MAX_ATTEMPTS": _positive("IMPORT_MAX_ATTEMPTS", 3),
         "IMPORT_KEEP_DAYS": _positive("IMPORT_KEEP_DAYS", 7),

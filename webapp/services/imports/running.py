@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import gc
 import io
 import json
 import logging
-import multiprocessing
 import secrets
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
@@ -23,7 +21,7 @@ from flask import current_app
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import Session, scoped_session
 
-from webapp.extensions import db, jobs
+from webapp.extensions import jobs
 from webapp.models.base import utcnow
 from webapp.models.billing import LedgerEntry
 from webapp.models.customer import Customer, format_customer_id
@@ -293,22 +291,6 @@ def _record_failure(session: Session, import_id: int, attempt: int) -> str | Non
     return status if changed else None
 
 
-# The run whose rows the checker process checks: set before the fork, read in the child.
-_preparing: _Run | None = None
-
-
-def _checker_started() -> None:
-    """In the checker process: let go of the database connections copied from the job's
-    process without closing them (they stay the job's), so this process never uses them."""
-    with _preparing.app.app_context():
-        db.engine.dispose(close=False)
-
-
-def _prepare_in_checker(chunk: list) -> _Prepared:
-    with _preparing.app.app_context():
-        return _preparing._prepare(chunk)
-
-
 def _chunks(rows: Iterable, size: int) -> Iterator[list]:
     iterator = iter(rows)
     while chunk := list(islice(iterator, size)):
@@ -346,14 +328,10 @@ class _Run:
         size = current_app.config["IMPORT_CHUNK_SIZE"]
         rows = data_rows(self.path, self.delimiter, skip=self.start_at)
         writing: Future | None = None
-        # The checker process is forked before the writer thread starts (a fork copies
-        # only the thread that forks).
-        with (
-            self._checker_pool() as checker,
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") as writer,
-        ):
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") as writer:
             try:
-                for prepared in self._prepared_chunks(_chunks(rows, size), checker):
+                for chunk in _chunks(rows, size):
+                    prepared = self._prepare(chunk)  # no database: overlaps the write
                     if writing is not None:
                         writing.result()
                         writing = None
@@ -372,45 +350,6 @@ class _Run:
                     with contextlib.suppress(Exception):
                         writing.result()
         return self._end(ImportStatus.CHECKED if self.phase == CHECK else ImportStatus.DONE)
-
-    def _checker_pool(self) -> contextlib.AbstractContextManager[Executor | None]:
-        """With IMPORT_CHECK_PROCESS (the default), one forked process checking the rows
-        ahead of this one: the rules are Python (the GIL), so a thread would not check while
-        this process matches and writes; a second process does, on the second core."""
-        if not current_app.config["IMPORT_CHECK_PROCESS"]:
-            return contextlib.nullcontext()
-        global _preparing
-        _preparing = self
-        # The child's garbage collector then leaves the objects it shares with this
-        # process alone: their pages stay shared instead of being copied.
-        gc.freeze()
-        try:
-            pool = ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=multiprocessing.get_context("fork"),
-                initializer=_checker_started,
-            )
-            pool.submit(int).result()  # forks now, while the objects are frozen
-        finally:
-            gc.unfreeze()  # this process collects them again (a web process runs on)
-        return pool
-
-    def _prepared_chunks(
-        self, chunks: Iterator[list], checker: Executor | None
-    ) -> Iterator[_Prepared]:
-        """The chunks read and checked, in order: here, or in the checker process, which
-        keeps two chunks ahead (a chunk is about a megabyte of values)."""
-        if checker is None:
-            for chunk in chunks:
-                yield self._prepare(chunk)
-            return
-        ahead: list[Future] = []
-        for chunk in chunks:
-            ahead.append(checker.submit(_prepare_in_checker, chunk))
-            if len(ahead) > 2:
-                yield ahead.pop(0).result()
-        for future in ahead:
-            yield future.result()
 
     def _in_app_context(self, work: Callable[[], None]) -> None:
         """Run ``work`` in the writer thread as the job's own thread would: app context, and
