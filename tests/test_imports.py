@@ -481,3 +481,40 @@ def test_the_rejected_rows_download_over_http(db, admin, admin_client):
     assert rows[0] == ["Name", "Email", "Country", "row", "reason"]
     assert rows[1][:4] == ["X", "x", "DE", "3"] and rows[1][4].startswith("Email: ")
     assert len(rows) == 2
+
+
+def test_a_running_import_shows_its_progress_and_can_be_cancelled(db, admin, admin_client):
+    """Mid-import (as a worker leaves it between chunks): the bar and counts, polling for
+    htmx and a Refresh link without; Cancel import asks the job to stop after its chunk."""
+    rows = [["Name", "Email", "Country"], *[[f"K{n}", f"k{n}@example.com", "DE"] for n in range(4)]]
+    customer_import = import_service.upload(db.session, admin, "k.csv", csv_bytes(rows))
+    db.session.execute(
+        update(CustomerImport)
+        .where(CustomerImport.id == customer_import.id)
+        .values(status=ImportStatus.RUNNING, rows_done=1, created_count=1)
+    )
+    db.session.commit()
+    show_url = f"/customers/import/{customer_import.id}"
+    page = admin_client.get(show_url).get_data(as_text=True)
+    text = re.sub(r"<[^>]+>", "", re.sub(r"\s+", " ", page))
+    assert "Importing: 1 of 4 rows (25 %): 1 added, 0 updated, 0 rejected." in text
+    assert '<progress value="1" max="4"' in page
+    assert 'hx-trigger="every 1s"' in page
+    assert f'<a href="{show_url}">Refresh</a>' in page
+
+    response = admin_client.post(show_url + "/cancel", {"csrf_token": csrf_token_from(page)})
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(CustomerImport, customer_import.id).cancel_requested
+    page = admin_client.get(show_url).get_data(as_text=True)
+    assert "Cancelling" in page and "Cancel import</button>" not in page
+
+    # Once the job has stopped, the block no longer polls.
+    db.session.execute(
+        update(CustomerImport)
+        .where(CustomerImport.id == customer_import.id)
+        .values(status=ImportStatus.CANCELLED)
+    )
+    db.session.commit()
+    page = admin_client.get(show_url).get_data(as_text=True)
+    assert "Import cancelled" in page and "every 1s" not in page
