@@ -123,36 +123,30 @@ def show(import_id: int):
 @bp.post("/<int:import_id>/start")
 def start(import_id: int):
     """Import the rows the dry run accepted (rows are checked again as they are written)."""
-    customer_import = _import_or_404(import_id)
-    form = ConfirmForm()
-    if form.validate_on_submit():
-        try:
-            import_service.start_import(db.session, customer_import)
-        except import_service.ImportRefused as refusal:
-            return _refused(customer_import, str(refusal))
-    return done(
-        "importStarted",
-        to=url_for("imports.show", import_id=import_id),
-        message="Import started.",
-        open_page=True,
-    )
+    return _step(import_id, import_service.start_import, "importStarted", "Import started.")
 
 
 @bp.post("/<int:import_id>/cancel")
 def cancel(import_id: int):
     """Stop the import after the chunk it is writing; what it wrote stays."""
-    customer_import = _import_or_404(import_id)
-    form = ConfirmForm()
-    if form.validate_on_submit():
-        try:
-            import_service.cancel(db.session, customer_import)
-        except import_service.ImportRefused as refusal:
-            return _refused(customer_import, str(refusal))
-    return done(
+    return _step(
+        import_id,
+        import_service.cancel,
         "importCancelled",
-        to=url_for("imports.show", import_id=import_id),
-        message="Cancelling: the import stops after the rows it is writing now.",
-        open_page=True,
+        "Cancelling: the import stops after the rows it is writing now.",
+    )
+
+
+def _step(import_id: int, action, event: str, message: str):
+    """Start or cancel (CSRFProtect has checked the token): the import's page with
+    ``message``, or 409 with the reason when the import is not in the state for it."""
+    customer_import = _import_or_404(import_id)
+    try:
+        action(db.session, customer_import)
+    except import_service.ImportRefused as refusal:
+        return _refused(customer_import, str(refusal))
+    return done(
+        event, to=url_for("imports.show", import_id=import_id), message=message, open_page=True
     )
 
 
