@@ -91,7 +91,8 @@ def test_add_edit_and_delete_an_activity(staff_client, db, customer):
     html = staff_client.get(f"/customers/{customer.id}/activities").get_data(as_text=True)
     assert "Activity added." in html
     assert rows(html) == [
-        "2030-05-06 14:30 UTC Call Renewal call Ask about the new plan Planned Edit Delete"
+        "2030-05-06 14:30 UTC Call Renewal call Assigned to Alex Agent Ask about the new plan "
+        "Planned Edit Delete"
     ]
 
     # The edit form shows the stored time the way the field takes it.
@@ -186,12 +187,12 @@ def test_the_tab_lists_upcoming_first_and_marks_overdue_ones(staff_client, db, c
     html = staff_client.get(f"/customers/{customer.id}/activities").get_data(as_text=True)
     shown = [(row.split(" Call ", 1)[1].rsplit(" Edit", 1)[0]) for row in rows(html)]
     assert shown == [
-        "Tomorrow Planned",
-        "Next week Planned",
-        "Overdue yesterday Overdue",
-        "Overdue three days Overdue",
-        "Done tomorrow Done",
-        "Done last week Done",
+        "Tomorrow Unassigned Planned",
+        "Next week Unassigned Planned",
+        "Overdue yesterday Unassigned Overdue",
+        "Overdue three days Unassigned Overdue",
+        "Done tomorrow Unassigned Done",
+        "Done last week Unassigned Done",
     ]
 
 

@@ -106,6 +106,7 @@ def create_app(config: dict | None = None) -> Flask:
     from webapp.blueprints.subscriptions import routes as subscriptions
     from webapp.blueprints.tags import routes as tags
     from webapp.blueprints.tickets import routes as tickets
+    from webapp.blueprints.work import routes as work
     from webapp.template_helpers import register_template_helpers
 
     app.register_blueprint(auth.bp)
@@ -123,6 +124,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(settings.bp)
     app.register_blueprint(tags.bp)
     app.register_blueprint(tickets.bp)
+    app.register_blueprint(work.bp)
     app.register_blueprint(deletion.bp)
     app.register_blueprint(personal_data.bp)
     app.register_blueprint(staff.bp)

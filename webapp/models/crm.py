@@ -63,12 +63,20 @@ class Activity(Versioned, db.Model):
     due_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
     notes: Mapped[str] = mapped_column(Text, nullable=False, default="")
     done: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # Who planned it (staff_id) and who is to do it (assigned_to_id, the Agenda's "mine").
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), nullable=True)
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
-    staff = relationship("Staff", lazy="joined")
+    staff = relationship("Staff", lazy="joined", foreign_keys=[staff_id])
+    assigned_to = relationship("Staff", lazy="joined", foreign_keys=[assigned_to_id])
 
-    __table_args__ = (Index("ix_activities_customer_due", "customer_id", "done", "due_at"),)
+    __table_args__ = (
+        Index("ix_activities_customer_due", "customer_id", "done", "due_at"),
+        # The Agenda across customers: everyone's, or one staff member's, by due time.
+        Index("ix_activities_done_due", "done", "due_at", "id"),
+        Index("ix_activities_assigned_due", "assigned_to_id", "done", "due_at", "id"),
+    )
 
 
 class TicketStatus(enum.StrEnum):
@@ -88,15 +96,23 @@ class Ticket(Versioned, db.Model):
     subject: Mapped[str] = mapped_column(String(200), nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
     status: Mapped[str] = mapped_column(String(16), nullable=False, default=TicketStatus.NEW)
+    # Who recorded it (staff_id) and who handles it (assignee_id; None: unassigned).
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), nullable=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime, nullable=False, default=utcnow, onupdate=utcnow
     )
 
-    staff = relationship("Staff", lazy="joined")
+    staff = relationship("Staff", lazy="joined", foreign_keys=[staff_id])
+    assignee = relationship("Staff", lazy="joined", foreign_keys=[assignee_id])
 
-    __table_args__ = (Index("ix_tickets_customer_status", "customer_id", "status", "id"),)
+    __table_args__ = (
+        Index("ix_tickets_customer_status", "customer_id", "status", "id"),
+        # The Inbox across customers: by status, and by assignee and status, newest first.
+        Index("ix_tickets_status", "status", "id"),
+        Index("ix_tickets_assignee_status", "assignee_id", "status", "id"),
+    )
 
 
 class SaleStatus(enum.StrEnum):
@@ -123,4 +139,9 @@ class Sale(Versioned, db.Model):
 
     invoice = relationship("Invoice")
 
-    __table_args__ = (Index("ix_sales_customer", "customer_id", "sold_on", "id"),)
+    __table_args__ = (
+        Index("ix_sales_customer", "customer_id", "sold_on", "id"),
+        # The Sales page across customers: all of them, or one status, newest sale date first.
+        Index("ix_sales_sold", "sold_on", "id"),
+        Index("ix_sales_status_sold", "status", "sold_on", "id"),
+    )

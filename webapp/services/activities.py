@@ -19,6 +19,7 @@ from webapp.paging import Page, page_of
 from webapp.services import versions
 from webapp.services.guard import lock_editable
 from webapp.services.records import RecordError, customer_record, plain_text, record_now
+from webapp.services.staff import assignable
 
 KIND_LABELS = {
     ActivityKind.MEETING.value: "Meeting",
@@ -29,6 +30,7 @@ TITLE_MAX = 200
 NOTES_MAX = 5000
 CHOOSE_KIND = "Choose meeting, call or task."
 BAD_WHEN = "Enter a date and time, e.g. 2025-03-14 15:30 (UTC)."
+CHOOSE_STAFF = "Choose a staff member from the list."
 
 
 def get(session: Session, customer_id: int, activity_id: int) -> Activity | None:
@@ -61,11 +63,27 @@ def _checked(fields: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _assigned(
+    session: Session, fields: Mapping[str, Any], values: dict[str, Any], current: int | None
+) -> None:
+    """Add ``assigned_to_id`` to ``values`` when the fields have it: an active staff member,
+    None (nobody), or whoever it was assigned to already."""
+    if "assigned_to_id" not in fields:
+        return
+    assigned = fields["assigned_to_id"]
+    if assigned is not None and not assignable(session, assigned, current):
+        raise RecordError(CHOOSE_STAFF, "assigned_to_id")
+    values["assigned_to_id"] = assigned
+
+
 def add(
     session: Session, customer: Customer, staff_id: int | None, fields: Mapping[str, Any]
 ) -> Activity:
-    """+ New activity, planned by ``staff_id``."""
+    """+ New activity, planned by ``staff_id`` and assigned to them unless the fields
+    name someone else (``assigned_to_id``)."""
     values = _checked(fields)
+    values["assigned_to_id"] = staff_id
+    _assigned(session, fields, values, current=staff_id)
     lock_editable(session, customer.id)
     activity = Activity(customer_id=customer.id, staff_id=staff_id, **values)
     session.add(activity)
@@ -83,11 +101,22 @@ def change(
     """Save changes (marking it done is one of them). With ``opened``, a change someone
     else saved since the form was opened is refused (``versions.EditConflict``)."""
     values = _checked(fields)
+    _assigned(session, fields, values, current=activity.assigned_to_id)
     lock_editable(session, customer.id)
     activity = record_now(session, Activity, customer.id, activity.id, "activity")
     versions.check(session, activity, opened, values)
     for name, value in values.items():
         setattr(activity, name, value)
+    session.commit()
+    return activity
+
+
+def mark_done(session: Session, customer: Customer, activity: Activity) -> Activity:
+    """Mark done (the Agenda's button): done, whatever else changed meanwhile; History
+    records it as any change of Done is."""
+    lock_editable(session, customer.id)
+    activity = record_now(session, Activity, customer.id, activity.id, "activity")
+    activity.done = True
     session.commit()
     return activity
 

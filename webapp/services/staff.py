@@ -167,6 +167,26 @@ def staff_list(session: Session) -> list[Staff]:
     )
 
 
+def active_staff(session: Session) -> list[Staff]:
+    """The staff members work can be assigned to (Assigned to, Assignee): active ones, by name."""
+    return list(
+        session.scalars(
+            select(Staff).where(Staff.active.is_(True)).order_by(func.lower(Staff.name), Staff.id)
+        )
+    )
+
+
+def assignable(session: Session, staff_id: object, current: int | None = None) -> bool:
+    """Whether ``staff_id`` may be assigned: an active member, or ``current`` (kept as it
+    was, even if that member has since been deactivated)."""
+    if staff_id == current:
+        return True
+    if not isinstance(staff_id, int) or isinstance(staff_id, bool):
+        return False
+    staff = session.get(Staff, staff_id)
+    return staff is not None and staff.active
+
+
 def role_label(role: str) -> str:
     return ROLE_LABELS.get(role, role)
 

@@ -17,6 +17,7 @@ from webapp.services import versions
 from webapp.services.guard import lock_editable
 from webapp.services.ledger import LedgerError, lock_customer
 from webapp.services.records import RecordError, customer_record, plain_text, record_now
+from webapp.services.staff import assignable
 
 STATUS_LABELS = {
     TicketStatus.NEW.value: "New",
@@ -27,6 +28,7 @@ STATUS_LABELS = {
 SUBJECT_MAX = 200
 DESCRIPTION_MAX = 5000
 CHOOSE_STATUS = "Choose new, in progress, solved or cancelled."
+CHOOSE_ASSIGNEE = "Choose a staff member from the list, or Unassigned."
 KEPT = "Tickets are kept as a record of what the customer raised: set it to Cancelled instead."
 
 
@@ -56,11 +58,20 @@ def _checked(fields: Mapping[str, Any]) -> dict[str, Any]:
     return {"subject": subject, "description": description}
 
 
+def _checked_assignee(session: Session, assignee: Any, current: int | None = None) -> int | None:
+    """None (unassigned), an active staff member, or the ticket's assignee as it was."""
+    if assignee is not None and not assignable(session, assignee, current):
+        raise RecordError(CHOOSE_ASSIGNEE, "assignee_id")
+    return assignee
+
+
 def add(
     session: Session, customer: Customer, staff_id: int | None, fields: Mapping[str, Any]
 ) -> Ticket:
-    """+ New ticket, recorded by ``staff_id``. Every ticket starts as New."""
+    """+ New ticket, recorded by ``staff_id``. Every ticket starts as New, unassigned unless
+    the fields name an assignee (``assignee_id``)."""
     values = _checked(fields)
+    values["assignee_id"] = _checked_assignee(session, fields.get("assignee_id"))
     lock_editable(session, customer.id)
     ticket = Ticket(
         customer_id=customer.id, staff_id=staff_id, status=TicketStatus.NEW.value, **values
@@ -82,6 +93,10 @@ def change(
     values = _checked(fields)
     if "status" in fields:
         values["status"] = _checked_status(fields["status"])
+    if "assignee_id" in fields:
+        values["assignee_id"] = _checked_assignee(
+            session, fields["assignee_id"], ticket.assignee_id
+        )
     lock_editable(session, customer.id)
     ticket = record_now(session, Ticket, customer.id, ticket.id, "ticket")
     versions.check(session, ticket, opened, values)
@@ -101,6 +116,16 @@ def change_status(session: Session, customer: Customer, ticket: Ticket, status: 
         raise RecordError(str(gone)) from None
     ticket = record_now(session, Ticket, customer.id, ticket.id, "ticket")
     ticket.status = status
+    session.commit()
+    return ticket
+
+
+def assign(session: Session, customer: Customer, ticket: Ticket, assignee_id: int | None) -> Ticket:
+    """Assign the ticket (the Inbox's row form): to an active staff member, or to nobody."""
+    assignee_id = _checked_assignee(session, assignee_id, ticket.assignee_id)
+    lock_editable(session, customer.id)
+    ticket = record_now(session, Ticket, customer.id, ticket.id, "ticket")
+    ticket.assignee_id = assignee_id
     session.commit()
     return ticket
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_login import current_user
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
@@ -13,10 +14,20 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
+from webapp.extensions import db
 from webapp.forms import EditVersionForm, PlainDateField, normalised
 from webapp.models.base import utcnow
 from webapp.models.customer import Customer
-from webapp.services import activities, addresses, aliases, reference, sales, subscriptions, tickets
+from webapp.services import (
+    activities,
+    addresses,
+    aliases,
+    reference,
+    sales,
+    staff,
+    subscriptions,
+    tickets,
+)
 from webapp.services.money import AmountError, format_plain, parse_amount
 
 
@@ -193,6 +204,44 @@ class SubscriptionForm(_AmountRecordForm):
     )
 
 
+def _staff_id(value):
+    """A staff select's value: None for "Unassigned", the id, or the text as sent (which
+    the service refuses beside the field)."""
+    if value in (None, "", "None"):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+class StaffSelectField(SelectField):
+    """Assigned to: Unassigned or an active staff member (plus whoever it is assigned to
+    now, if since deactivated). The service checks the choice."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("coerce", _staff_id)
+        kwargs.setdefault("validate_choice", False)
+        super().__init__(*args, **kwargs)
+
+    @property
+    def sent(self) -> bool:
+        """Whether the submitted form had this field (a form or script without it keeps
+        the assignment as it is: the creator for a new activity, nobody for a new ticket)."""
+        return bool(self.raw_data)
+
+    def offer(self, current=None) -> None:
+        """Fill the choices (needs the database, so called from the form's constructor)."""
+        choices = [("", "Unassigned")]
+        members = staff.active_staff(db.session)
+        choices += [(member.id, member.name) for member in members]
+        if current is not None and all(member.id != current.id for member in members):
+            choices.append((current.id, f"{current.name} (deactivated)"))
+        self.choices = choices
+
+
 class UtcDateTimeField(DateTimeLocalField):
     """A UTC date and time as ``<input type="datetime-local">`` sends it; else a clear message."""
 
@@ -226,7 +275,22 @@ class ActivityForm(RecordForm):
         description="Date and time in UTC, like every time in Tally.",
     )
     notes = TextAreaField("Notes", description="Plain text.")
+    assigned_to_id = StaffSelectField(
+        "Assigned to", description="Their Agenda lists it under Mine."
+    )
     done = BooleanField("Done")
+
+    def __init__(self, *args, record=None, **kwargs):
+        super().__init__(*args, record=record, **kwargs)
+        self.assigned_to_id.offer(record.assigned_to if record is not None else None)
+        if record is None and not self.is_submitted():
+            self.assigned_to_id.data = current_user.id if current_user.is_authenticated else None
+
+    def record_fields(self) -> dict:
+        fields = super().record_fields()
+        if not self.assigned_to_id.sent:
+            del fields["assigned_to_id"]
+        return fields
 
     def validate_kind(self, field):
         if field.data not in activities.KIND_LABELS:
@@ -245,11 +309,19 @@ class TicketForm(RecordForm):
         choices=list(tickets.STATUS_LABELS.items()),
         validate_choice=False,  # validate_status says what to do instead
     )
+    assignee_id = StaffSelectField("Assigned to", description="Who handles it (the Inbox).")
 
     def __init__(self, *args, record=None, **kwargs):
         super().__init__(*args, record=record, **kwargs)
+        self.assignee_id.offer(record.assignee if record is not None else None)
         if record is None:
             del self.status
+
+    def record_fields(self) -> dict:
+        fields = super().record_fields()
+        if not self.assignee_id.sent:
+            del fields["assignee_id"]
+        return fields
 
     def validate_status(self, field):
         if field.data not in tickets.STATUS_LABELS:

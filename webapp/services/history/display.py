@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from webapp.models.settings import LegalEntity, TaxClass
+from webapp.models.staff import Staff
 from webapp.services.gateways import gateway_for
 from webapp.services.money import format_money
 from webapp.services.reference import country_name
@@ -64,3 +65,9 @@ def _as_gateway(_session: Session, _obj: Any, value: Any) -> str:
 
 def _as_on_off(_session: Session, _obj: Any, value: Any) -> str:
     return "On" if value else "Off"
+
+
+def _as_staff(session: Session, _obj: Any, value: Any) -> str:
+    """A staff member by name ("" for nobody: an unassigned ticket)."""
+    staff = session.get(Staff, value) if value is not None else None
+    return staff.name if staff else _plain(value)
