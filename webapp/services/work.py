@@ -80,9 +80,14 @@ def when_filter(value: str | None) -> str:
     return value if value in WHEN_LABELS else DEFAULT_WHEN
 
 
+def current_time() -> datetime:
+    """Now, naive UTC: the Agenda's clock (tests set it)."""
+    return utcnow()
+
+
 def today_bounds(now: datetime | None = None) -> tuple[datetime, datetime]:
     """The start of today (UTC) and of tomorrow."""
-    now = now or utcnow()
+    now = now or current_time()
     start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     return start, start + timedelta(days=1)
 
@@ -93,7 +98,7 @@ def agenda_page(
     """Open activities across customers, soonest due first: ``overdue`` (due before now),
     ``today`` (due on today's UTC date, overdue ones included) or ``upcoming`` (due from
     tomorrow on), of everyone or of ``who.staff_id``."""
-    now = now or utcnow()
+    now = now or current_time()
     start, tomorrow = today_bounds(now)
     statement = select(Activity).where(Activity.done.is_(False))
     if not who.everyone:

@@ -40,7 +40,8 @@ def agenda():
     """Open activities across customers: mine, everyone's or one member's (?who=), overdue,
     today or upcoming (?when=), soonest first; each with Mark done."""
     who, when = _agenda_filters()
-    page = work.agenda_page(db.session, when, who, PageAt.from_args(request.args))
+    now = work.current_time()
+    page = work.agenda_page(db.session, when, who, PageAt.from_args(request.args), now=now)
     return render_page(
         "work/agenda.html",
         blocks=("agenda_results",),
@@ -51,7 +52,7 @@ def agenda():
         when_labels=work.WHEN_LABELS,
         members=staff.active_staff(db.session),
         activity_kinds=activities.KIND_LABELS,
-        overdue=activities.overdue_ids(page.rows),
+        overdue=activities.overdue_ids(page.rows, now),
         query={"who": who.value, "when": when},
         kept=_kept_query(),
     )
