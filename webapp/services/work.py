@@ -152,7 +152,10 @@ def inbox_page(session: Session, status: str, who: Who, at: PageAt = FIRST) -> P
 
 # -- Sales ------------------------------------------------------------------------------
 
-SALES_STATUS_LABELS = {"": "All", **sales_service.STATUS_LABELS}
+SALES_STATUS_LABELS = {
+    "": "All",
+    **{status: sales_service.status_label(status) for status in ("open", "invoiced", "cancelled")},
+}
 
 
 def sales_status_filter(value: str | None) -> str:

@@ -275,9 +275,7 @@ class ActivityForm(RecordForm):
         description="Date and time in UTC, like every time in Tally.",
     )
     notes = TextAreaField("Notes", description="Plain text.")
-    assigned_to_id = StaffSelectField(
-        "Assigned to", description="Their Agenda lists it under Mine."
-    )
+    assigned_to_id = StaffSelectField("Assigned to", description="It shows on their Agenda.")
     done = BooleanField("Done")
 
     def __init__(self, *args, record=None, **kwargs):
