@@ -251,6 +251,7 @@ def build_world(db, admin_client, make_customer, make_staff) -> World:
 
     ids = {
         "customer_id": cid,
+        "activity_id": first(Activity),
         "note_id": first(Note),
         "tag_id": first(Tag),
         "email_id": first(Email),
