@@ -77,7 +77,7 @@ def titles(html: str) -> list[str]:
 
 def rows(html: str) -> dict[str, str]:
     """Title -> its row's HTML."""
-    body = html.split('<table class="agenda">', 1)[1].split("</table>", 1)[0]
+    body = html.split('<table class="agenda work-table">', 1)[1].split("</table>", 1)[0]
     found = re.findall(r"<tr id=.*?</tr>", body, re.S)
     return {re.search(r'class="activity-title">(.*?)<', row).group(1): row for row in found}
 
