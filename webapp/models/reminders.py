@@ -27,6 +27,21 @@ _ATTACHMENT_LABELS = {
 }
 
 
+# A new legal entity's schedule (in days from the due date): a heads-up with the invoice
+# PDF three days before, then the payment link on the day, and one and two weeks after.
+DEFAULT_SCHEDULE = (
+    (-3, ReminderAttachment.PDF),
+    (0, ReminderAttachment.LINK),
+    (7, ReminderAttachment.LINK),
+    (14, ReminderAttachment.LINK),
+)
+
+
+def default_steps() -> list[ReminderStep]:
+    """The schedule a new legal entity starts with (services.settings)."""
+    return [ReminderStep(offset_days=offset, attach=attach) for offset, attach in DEFAULT_SCHEDULE]
+
+
 class ReminderStep(db.Model):
     """One step of a legal entity's schedule: so many days before (negative), on (0) or
     after (positive) an invoice's due date, with the PDF or the payment link."""
