@@ -340,3 +340,145 @@ def test_the_job_through_the_queue(db, entity, customer):
     jobs.enqueue(reminders.SEND_REMINDERS_JOB)
     assert len(reminder_emails(db)) == 2
     assert send_reminders() == 0  # the job itself, again: nothing new
+
+
+# -- the schedule editor (Settings → Legal entities → Reminders) -------------------------
+
+
+def schedule_url(entity) -> str:
+    return f"/settings/legal-entities/{entity.id}/reminders"
+
+
+def offsets(db, entity) -> list[tuple[int, str]]:
+    db.session.expire_all()
+    return [(s.offset_days, s.attach) for s in reminders.steps(db.session, entity.id)]
+
+
+def test_the_schedule_page_lists_the_steps_and_is_linked_from_the_entities(admin_client, entity):
+    listing = admin_client.get("/settings/legal-entities").get_data(as_text=True)
+    assert f'href="{schedule_url(entity)}"' in listing
+    page = admin_client.get(schedule_url(entity))
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert f"Payment reminders of {entity.name}" in html
+    for label in ("3 days before the due date", "On the due date", "14 days after the due date"):
+        assert label in html
+    assert '<label for="days">Days</label>' in html
+
+
+def test_agents_cannot_edit_the_schedule(staff_client, entity, db):
+    assert staff_client.get(schedule_url(entity)).status_code == 403
+    response = staff_client.post(schedule_url(entity), {"days": "5", "when": "after"})
+    assert response.status_code == 403
+    assert (5, "link") not in offsets(db, entity)
+
+
+def test_add_a_step_without_js_and_with_htmx(admin_client, entity, db):
+    response = admin_client.post(
+        schedule_url(entity), {"days": "30", "when": "after", "attach": "pdf"}
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(schedule_url(entity))
+    assert (30, "pdf") in offsets(db, entity)
+    page = admin_client.get(schedule_url(entity)).get_data(as_text=True)
+    assert "Step added: 30 days after the due date." in page
+
+    response = admin_client.post(
+        schedule_url(entity),
+        {"days": "1", "when": "before", "attach": "link"},
+        htmx_target="schedule",
+    )
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert html.lstrip().startswith('<div id="schedule"')
+    assert "1 day before the due date" in html
+    assert "Step added" in response.headers["HX-Trigger"]
+    assert (-1, "link") in offsets(db, entity)
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"days": "", "when": "after"}, "Enter a number of days."),
+        ({"days": "two", "when": "after"}, "Enter a whole number of days, e.g. 7."),
+        ({"days": "400", "when": "after"}, "Enter between 1 and 365 days after the due date."),
+        ({"days": "61", "when": "before"}, "Enter between 1 and 60 days before the due date."),
+        ({"days": "7", "when": "after"}, "The schedule already has a step 7 days after the due"),
+        ({"days": "", "when": "on"}, "The schedule already has a step on the due date."),
+        ({"days": "5", "when": "someday"}, "Choose before, on or after the due date."),
+        ({"days": "5", "when": "after", "attach": "fax"}, "Choose the invoice PDF or the payment"),
+    ],
+)
+def test_a_refused_step_is_a_422_beside_its_field_and_nothing_changes(
+    admin_client, entity, db, form, message
+):
+    before = offsets(db, entity)
+    response = admin_client.post(schedule_url(entity), {"attach": "pdf", **form})
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert offsets(db, entity) == before
+    fragment = admin_client.post(
+        schedule_url(entity), {"attach": "pdf", **form}, htmx_target="schedule"
+    )
+    assert fragment.status_code == 422
+    assert fragment.get_data(as_text=True).lstrip().startswith('<div id="schedule"')
+
+
+def test_remove_a_step(admin_client, entity, db):
+    step = next(s for s in reminders.steps(db.session, entity.id) if s.offset_days == 0)
+    url = f"{schedule_url(entity)}/{step.id}/remove"
+    assert admin_client.post(url, csrf=False).status_code == 400  # no CSRF token
+    assert (0, "link") in offsets(db, entity)
+    response = admin_client.post(url)
+    assert response.status_code == 303
+    assert [o for o, _ in offsets(db, entity)] == [-3, 7, 14]
+    again = admin_client.post(url, htmx_target="schedule")
+    assert "no longer in the schedule" in again.headers["HX-Trigger"]
+
+
+# -- Do not remind on the Billing tab ----------------------------------------------------
+
+
+def test_do_not_remind_on_the_billing_tab_without_js(staff_client, customer, db):
+    billing = f"/customers/{customer.id}/billing"
+    html = staff_client.get(billing).get_data(as_text=True)
+    assert "Payment reminders" in html
+    assert "3 days before the due date (invoice pdf)" in html.lower()
+    assert ">Do not remind</button>" in html
+
+    toggle = f"/customers/{customer.id}/reminders/"
+    assert staff_client.post(toggle, {"do_not_remind": "1"}, csrf=False).status_code == 400
+    response = staff_client.post(toggle, {"do_not_remind": "1"})
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(billing)
+    db.session.expire_all()
+    assert db.session.get(Customer, customer.id).do_not_remind is True
+    html = staff_client.get(billing).get_data(as_text=True)
+    assert "no payment reminders go to Euro Customer" in html
+    assert ">Resume reminders</button>" in html
+    assert "status-do-not-remind" in html  # the header says so on every tab
+
+    response = staff_client.post(toggle, {"do_not_remind": "0"}, htmx_target="customer")
+    assert response.status_code == 204
+    assert "Payment reminders resumed." in response.headers["HX-Trigger"]
+    db.session.expire_all()
+    assert db.session.get(Customer, customer.id).do_not_remind is False
+    history_page = staff_client.get(f"/customers/{customer.id}/history?group=reminder")
+    text = history_page.get_data(as_text=True)
+    assert "Do not remind: payment reminders paused." in text
+    assert "Payment reminders resumed." in text
+
+
+def test_the_reminder_shows_in_the_emails_tab_history_and_billing_tab(
+    staff_client, db, entity, customer
+):
+    schedule(db, entity, (7, "pdf"))
+    invoice = invoice_for(db, customer)
+    assert send_reminders_at(db, on(7)) == 1
+    emails = staff_client.get(f"/customers/{customer.id}/emails").get_data(as_text=True)
+    assert emails.count(f"Reminder for invoice {invoice.number}") == 2
+    history_page = staff_client.get(f"/customers/{customer.id}/history").get_data(as_text=True)
+    assert f"Reminder sent: invoice {invoice.number} is overdue by 7 days" in history_page
+    billing = staff_client.get(f"/customers/{customer.id}/billing").get_data(as_text=True)
+    assert "Reminders sent" in billing
+    assert "7 days after the due date, invoice PDF, 2 emails" in billing
