@@ -21,7 +21,7 @@ from webapp.models.history import CustomerEvent
 from webapp.models.payment_links import PaymentLink
 from webapp.models.reminders import DEFAULT_SCHEDULE, ReminderStep, SentReminder
 from webapp.models.settings import LegalEntity
-from webapp.services import reminders, settings
+from webapp.services import payment_links, reminders, settings
 from webapp.services.billing import capture_one_time_charge, change_invoice_status
 from webapp.services.reminders import due_step, send_due_reminders
 
@@ -482,3 +482,47 @@ def test_the_reminder_shows_in_the_emails_tab_history_and_billing_tab(
     billing = staff_client.get(f"/customers/{customer.id}/billing").get_data(as_text=True)
     assert "Reminders sent" in billing
     assert "7 days after the due date, invoice PDF, 2 emails" in billing
+
+
+# -- delivery to a real SMTP server -----------------------------------------------------
+
+
+def reminders_delivered(smtp) -> list:
+    return [m for m in smtp.messages if m["Subject"].startswith("Reminder:")]
+
+
+def test_a_pdf_step_is_delivered_with_the_invoice_pdf(smtp_app, db, entity, customer, smtp):
+    schedule(db, entity, (-3, "pdf"))
+    invoice = invoice_for(db, customer)
+    assert send_reminders_at(db, on(-3)) == 1
+    delivered = reminders_delivered(smtp)
+    assert sorted(m["X-Envelope-To"] for m in delivered) == [
+        "bills@example.com",
+        "euro@example.com",
+    ]
+    message = delivered[0]
+    assert message["Subject"] == f"Reminder: invoice {invoice.number} is due in 3 days"
+    attachments = [(p.get_filename(), p.get_content_type()) for p in message.iter_attachments()]
+    assert attachments == [(f"Invoice-{invoice.number}.pdf", "application/pdf")]
+    text = message.get_body(("plain",)).get_content()
+    assert "€119.00" in text and "due in 3 days" in text and "2026-03-16" in text
+    assert {e.status for e in reminder_emails(db)} == {EmailStatus.SENT}
+
+
+def test_a_link_step_is_delivered_with_the_live_payment_link(smtp_app, db, entity, customer, smtp):
+    schedule(db, entity, (7, "link"))
+    invoice = invoice_for(db, customer)
+    assert send_reminders_at(db, on(7)) == 1
+    delivered = reminders_delivered(smtp)
+    assert len(delivered) == 2
+    message = delivered[0]
+    assert message["Subject"] == f"Reminder: invoice {invoice.number} is overdue by 7 days"
+    assert list(message.iter_attachments()) == []
+    link = db.session.scalars(select(PaymentLink)).one()
+    url = payment_links.link_url(link)
+    assert url in message.get_body(("plain",)).get_content()
+    assert f'href="{url}"' in message.get_body(("html",)).get_content()
+    # The page behind it opens.
+    response = smtp_app.test_client().get(url.removeprefix(smtp_app.config["PUBLIC_BASE_URL"]))
+    assert response.status_code == 200
+    assert "Euro Customer" in response.get_data(as_text=True)

@@ -115,9 +115,11 @@ def _new_link(
     return link
 
 
-def link_for_reminder(session: Session, customer: Customer, now: datetime) -> PaymentLink:
+def link_for_reminder(session: Session, customer: Customer) -> PaymentLink:
     """The customer's live link for a payment reminder, or (none live) a new one expiring in
-    DEFAULT_EXPIRY days; the caller holds the customer's lock and commits."""
+    DEFAULT_EXPIRY days; the caller holds the customer's lock and commits. (The clock is the
+    real one, whatever day the reminder job was told it is: the link must open when sent.)"""
+    now = utcnow()
     link = current_link(session, customer.id, now)
     if link is not None:
         return link

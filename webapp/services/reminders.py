@@ -378,7 +378,7 @@ def _send_one(
         return
     link = None
     if attach == ReminderAttachment.LINK:
-        link = payment_links.link_for_reminder(session, customer, now)
+        link = payment_links.link_for_reminder(session, customer)
     wording = due_wording(invoice.due_date, today)
     for recipient in recipients:
         email = queue_email(
