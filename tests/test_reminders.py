@@ -526,3 +526,14 @@ def test_a_link_step_is_delivered_with_the_live_payment_link(smtp_app, db, entit
     response = smtp_app.test_client().get(url.removeprefix(smtp_app.config["PUBLIC_BASE_URL"]))
     assert response.status_code == 200
     assert "Euro Customer" in response.get_data(as_text=True)
+
+
+def test_delete_customer_takes_the_reminders_sent_with_it(db, entity, customer):
+    from webapp.services.deletion import delete_customer, uncovered_tables
+
+    assert uncovered_tables() == set()
+    schedule(db, entity, (0, "pdf"))
+    invoice_for(db, customer)
+    assert send_reminders_at(db, on(0)) == 1
+    delete_customer(db.session, customer.id, customer.customer_id)
+    assert sent_steps(db) == []
