@@ -136,9 +136,7 @@ def parse_offset(days_text: str, when: str) -> int:
     return -days if when == "before" else days
 
 
-def add_step(
-    session: Session, entity: LegalEntity, offset_days: int, attach: str, staff_id: int | None
-) -> ReminderStep:
+def add_step(session: Session, entity: LegalEntity, offset_days: int, attach: str) -> ReminderStep:
     """Add a step to the entity's schedule and commit; refused for a duplicate day, a bad
     attachment or a full schedule."""
     if attach not in {choice.value for choice in ReminderAttachment}:

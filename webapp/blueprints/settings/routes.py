@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
-from flask_login import current_user
 
 from webapp.blueprints import editing
 from webapp.blueprints.access import require_admin
@@ -283,7 +282,7 @@ def reminder_schedule(entity_id: int):
     if form.validate_on_submit():
         try:
             offset = reminders.parse_offset(form.days.data, form.when.data)
-            reminders.add_step(db.session, entity, offset, form.attach.data, current_user.id)
+            reminders.add_step(db.session, entity, offset, form.attach.data)
         except reminders.ReminderError as refusal:
             _refused(form, refusal)
         else:
