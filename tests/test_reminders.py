@@ -537,3 +537,28 @@ def test_delete_customer_takes_the_reminders_sent_with_it(db, entity, customer):
     assert send_reminders_at(db, on(0)) == 1
     delete_customer(db.session, customer.id, customer.customer_id)
     assert sent_steps(db) == []
+
+
+def test_an_invoice_that_fails_does_not_hold_up_the_others(
+    db, entity, customer, make_customer, monkeypatch
+):
+    schedule(db, entity, (0, "pdf"))
+    other = make_customer(name="Other", email="other@example.org", currency="EUR", country="DE")
+    other.payment_terms_days = TERMS
+    db.session.commit()
+    first = invoice_for(db, customer)
+    second = invoice_for(db, other)
+    real = reminders.billing_recipients
+
+    def broken(session, who):
+        if who.id == customer.id:
+            raise RuntimeError("no recipients today")
+        return real(session, who)
+
+    monkeypatch.setattr(reminders, "billing_recipients", broken)
+    run = send_due_reminders(db.session, on(0))
+    assert (run.reminders, run.failed) == (1, 1)
+    assert sent_steps(db) == [(second.id, 0)]
+    monkeypatch.undo()
+    assert send_reminders_at(db, on(1)) == 1  # the next run sends it, within the grace window
+    assert sorted(sent_steps(db)) == sorted([(second.id, 0), (first.id, 0)])

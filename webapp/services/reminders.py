@@ -26,6 +26,7 @@ comes (``stop_reason``, asked by the mailer).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -58,6 +59,8 @@ OFFSET_MIN = -60
 OFFSET_MAX = 365
 MAX_STEPS = 10
 BATCH = 500
+
+log = logging.getLogger(__name__)
 
 
 class ReminderError(Exception):
@@ -223,6 +226,8 @@ class ReminderRun:
     emails: int = 0
     # Refused by the unique constraint: another job sent the same step first.
     raced: int = 0
+    # Failed on an error (logged; nothing of it written): tried again by the next run.
+    failed: int = 0
     sent: list[tuple[int, int]] = field(default_factory=list)  # (invoice id, offset)
 
 
@@ -326,8 +331,16 @@ def send_due_reminders(session: Session, now: datetime | None = None) -> Reminde
             )
             session.rollback()
             for invoice_id, step in wanted.items():
-                if (invoice_id, step.offset_days) not in done:
+                if (invoice_id, step.offset_days) in done:
+                    continue
+                try:
                     _send_one(session, invoice_id, step.offset_days, step.attach, now, run)
+                except Exception:
+                    # One invoice that cannot be reminded (nothing of it was written) does
+                    # not hold up the others; the next run tries it again.
+                    session.rollback()
+                    run.failed += 1
+                    log.exception("The reminder for invoice %s failed", invoice_id)
         if len(rows) < BATCH:
             return run
 
