@@ -60,14 +60,18 @@ def upgrade():
     op.create_index("ix_sent_reminders_customer", "sent_reminders", ["customer_id", "id"])
     # The job's walk: open invoices by due date.
     op.create_index("ix_invoices_status_due", "invoices", ["status", "due_date", "id"])
-    with op.batch_alter_table("customers") as batch:
-        batch.add_column(
-            sa.Column("do_not_remind", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # Not in batch mode: on SQLite that would rebuild customers without its AUTOINCREMENT.
+    op.add_column(
+        "customers",
+        sa.Column("do_not_remind", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
 
 
 def downgrade():
-    with op.batch_alter_table("customers") as batch:
+    # Dropping a column rebuilds the table on SQLite: keep customers' AUTOINCREMENT.
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    autoincrement = {"sqlite_autoincrement": True} if sqlite else {}
+    with op.batch_alter_table("customers", table_kwargs=autoincrement) as batch:
         batch.drop_column("do_not_remind")
     op.drop_index("ix_invoices_status_due", "invoices")
     op.drop_index("ix_sent_reminders_customer", "sent_reminders")
