@@ -5,7 +5,9 @@ One worker process takes jobs from the ``tally`` queue on ``REDIS_URL``, then fr
 forked work horse, inside a fresh app context (``AppJob``), so every
 job gets its own database session and connections. When idle, at least every
 ``JOBS_SWEEP_SECONDS``, it runs the sweeper (``jobs.maintenance.sweep``);
-with several workers a short Redis lock lets one of them sweep per interval.
+with several workers a short Redis lock lets one of them sweep per interval. The
+sweep also enqueues the payment-reminder job (``jobs.reminders``) once per
+``REMINDERS_EVERY_SECONDS``, under a Redis key that lets one worker do it per interval.
 
 Redis going away never stops the worker. Started without Redis, or losing it while
 idle, it waits: it asks Redis every ``REDIS_POLL_SECONDS`` and logs once when the
@@ -41,11 +43,13 @@ from rq.logutils import setup_loghandlers
 from rq.utils import now
 
 from jobs import maintenance
-from webapp.extensions import db
-from webapp.jobqueue import QUEUE_NAMES
+from webapp.extensions import db, jobs
+from webapp.jobqueue import QUEUE_NAMES, REMINDERS_JOB
 
 log = logging.getLogger("tally.worker")
 SWEEP_LOCK = "tally:sweep-lock"
+# Held for REMINDERS_EVERY_SECONDS by the worker whose sweep enqueued the reminders job.
+REMINDERS_LOCK = "tally:reminders-lock"
 # Redis unreachable: what a worker waits on, and a failure of it.
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
 # While Redis is away a worker asks again this often, so it is back at work within
@@ -133,6 +137,7 @@ class TallyWorker(Worker):
     """An RQ worker that also sweeps every ``sweep_seconds`` and waits out a Redis outage."""
 
     sweep_seconds = 60
+    reminders_seconds = 3600
     # RQ stops an idle worker by raising StopRequested without recording why, so the
     # restart loop in run_worker keeps its own note of a SIGTERM / Ctrl-C.
     stop_requested = False
@@ -249,23 +254,7 @@ class TallyWorker(Worker):
         self.sweeping = True
         with app.app_context():
             try:
-                result = maintenance.sweep()
-                if (
-                    result.emails
-                    or result.exports
-                    or result.expired_files
-                    or result.expired_sessions
-                ):
-                    log.info(
-                        "Sweep: %d email(s) and %d export(s) enqueued again, %d file(s) "
-                        "and %d staff session(s) expired",
-                        result.emails,
-                        result.exports,
-                        result.expired_files,
-                        result.expired_sessions,
-                    )
-            except Exception:
-                log.exception("Sweep failed; the next one tries again")
+                self._sweep_and_remind()
             finally:
                 self.sweeping = False
                 # Hold no database connection while forking work horses.
@@ -273,6 +262,35 @@ class TallyWorker(Worker):
                 db.engine.dispose()
         if self.stop_requested:
             raise StopRequested  # RQ's loops stop on it, waiting for Redis or not
+
+    def _sweep_and_remind(self) -> None:
+        try:
+            result = maintenance.sweep()
+            if result.emails or result.exports or result.expired_files or result.expired_sessions:
+                log.info(
+                    "Sweep: %d email(s) and %d export(s) enqueued again, %d file(s) "
+                    "and %d staff session(s) expired",
+                    result.emails,
+                    result.exports,
+                    result.expired_files,
+                    result.expired_sessions,
+                )
+        except Exception:
+            log.exception("Sweep failed; the next one tries again")
+        try:
+            self.schedule_reminders()
+        except Exception:
+            log.exception("Could not enqueue the payment reminders; the next sweep tries again")
+
+    def schedule_reminders(self) -> None:
+        """Enqueue the payment-reminder job once per ``reminders_seconds`` across all workers:
+        whichever sweep takes the Redis key first (it expires after the interval). A Redis that
+        restarted empty only brings the next run forward; the job sends each step once anyway."""
+        taken = self.connection.set(
+            REMINDERS_LOCK, self.name, nx=True, ex=max(1, self.reminders_seconds)
+        )
+        if taken and not jobs.enqueue(REMINDERS_JOB):
+            self.connection.delete(REMINDERS_LOCK)  # Redis did not take it: the next sweep
 
 
 def _stop_before_work(signum, frame) -> None:
@@ -292,6 +310,7 @@ def run_worker(app: Flask, burst: bool = False, queues: tuple[str, ...] = QUEUE_
     setup_loghandlers("INFO", name=log.name)
     AppJob.flask_app = app
     TallyWorker.sweep_seconds = app.config["JOBS_SWEEP_SECONDS"]
+    TallyWorker.reminders_seconds = app.config["REMINDERS_EVERY_SECONDS"]
     connection = worker_connection(app.config["REDIS_URL"])
     try:
         while True:

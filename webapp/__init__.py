@@ -99,6 +99,7 @@ def create_app(config: dict | None = None) -> Flask:
     from webapp.blueprints.personal_data import routes as personal_data
     from webapp.blueprints.public import routes as public
     from webapp.blueprints.records import routes as records
+    from webapp.blueprints.reminders import routes as reminders
     from webapp.blueprints.sales import routes as sales
     from webapp.blueprints.settings import routes as settings
     from webapp.blueprints.staff import routes as staff
@@ -116,6 +117,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(exports.bp)
     app.register_blueprint(imports.bp)
     app.register_blueprint(payment_links.bp)
+    app.register_blueprint(reminders.bp)
     app.register_blueprint(statements.bp)
     app.register_blueprint(notes.bp)
     app.register_blueprint(records.bp)

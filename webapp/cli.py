@@ -161,6 +161,18 @@ def sweep_command() -> None:
     )
 
 
+@jobs_cli.command("reminders")
+def reminders_command() -> None:
+    """Send the payment reminders due now. Workers (or the web server without Redis) do this
+    every REMINDERS_EVERY_SECONDS; a step is never sent twice, so running it again is safe."""
+    from webapp.extensions import db, jobs
+    from webapp.services.reminders import send_due_reminders
+
+    with jobs.run_in_process():
+        run = send_due_reminders(db.session)
+    click.echo(f"Sent {run.reminders} reminder(s) in {run.emails} email(s).")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(staff_cli)
     app.cli.add_command(demo_data_command)

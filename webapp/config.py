@@ -161,6 +161,10 @@ def load_config(instance_path: str) -> dict:
         # tests use "sync", which runs them in the request right after the commit.
         "JOBS_INLINE": os.environ.get("JOBS_INLINE", "thread").strip() or "thread",
         "JOBS_SWEEP_SECONDS": _positive("JOBS_SWEEP_SECONDS", 60),
+        # Payment reminders (services.reminders): how often the job looks for reminders
+        # due, and how many days late a step may still be sent (older ones are skipped).
+        "REMINDERS_EVERY_SECONDS": _positive("REMINDERS_EVERY_SECONDS", 3600),
+        "REMINDERS_GRACE_DAYS": _positive("REMINDERS_GRACE_DAYS", 3),
         "MAIL_RETRY_BACKOFF": _seconds_list("MAIL_RETRY_BACKOFF", "60,300,1800"),
         "MAIL_REQUEUE_AFTER_SECONDS": mail_requeue_after,
         "MAIL_TIMEOUT_SECONDS": mail_timeout,

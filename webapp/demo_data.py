@@ -130,6 +130,7 @@ def generate_customers(count: int, seed: int | None = None) -> Iterator[dict]:
             "payment_terms_days": rng.choice((0, 14, 30, 30, 30, 60)),
             "invoicing_flow": InvoicingFlow.AUTOMATIC.value,
             "auto_pay": rng.random() < 0.3,
+            "do_not_remind": False,
             "footnotes": "",
             "status": rng.choice(statuses).value,
             "payment_gateway": "card_refunds_only" if rng.random() < 0.2 else "manual",

@@ -44,6 +44,9 @@ JOB_QUEUES = {
     "jobs.imports.run_import": EXPORT_QUEUE_NAME,
 }
 SWEEP_JOB = "jobs.maintenance.sweep"
+# Payment reminders: run every REMINDERS_EVERY_SECONDS, by the job thread here and, with
+# Redis, enqueued by one worker's sweep per interval (jobs.worker).
+REMINDERS_JOB = "jobs.reminders.send_reminders"
 # How long RQ lets a job run; exports of millions of customers need the long one.
 JOB_TIMEOUTS = {"jobs.exports.run_export": 6 * 3600, "jobs.imports.run_import": 6 * 3600}
 DEFAULT_JOB_TIMEOUT = 600
@@ -53,6 +56,8 @@ JOB_ID_PREFIXES = {
     "jobs.exports.run_export": "export",
     "jobs.imports.run_import": "import",
 }
+# Jobs about no row that need only one copy waiting: their fixed id.
+FIXED_JOB_IDS = {REMINDERS_JOB: "reminders"}
 _PENDING = "tally_jobs_after_commit"
 _EXTENSION = "tally_jobs"
 
@@ -68,6 +73,8 @@ def run_job(app: Flask, func_name: str, args: tuple) -> Any:
 
 def job_id(func_name: str, args: tuple) -> str | None:
     """The fixed RQ job id of a job about one row (``email-42``), else None (RQ picks one)."""
+    if func_name in FIXED_JOB_IDS:
+        return FIXED_JOB_IDS[func_name]
     prefix = JOB_ID_PREFIXES.get(func_name)
     return f"{prefix}-{args[0]}" if prefix is not None else None
 
@@ -93,7 +100,7 @@ class RedisBackend:
                 result_ttl=3600,
                 failure_ttl=7 * 86400,
             )
-            if func_name in JOB_ID_PREFIXES:
+            if func_name in JOB_ID_PREFIXES or func_name in FIXED_JOB_IDS:
                 self._enqueue_unless_waiting(queue, job)
             else:
                 queue.enqueue_job(job)
@@ -136,7 +143,8 @@ class RedisBackend:
 
 
 class ThreadBackend:
-    """In-process: a daemon thread runs jobs in order and sweeps every ``JOBS_SWEEP_SECONDS``."""
+    """In-process: a daemon thread runs jobs in order, sweeps every ``JOBS_SWEEP_SECONDS`` and
+    sends the payment reminders due every ``REMINDERS_EVERY_SECONDS``."""
 
     name = "thread"
 
@@ -159,17 +167,22 @@ class ThreadBackend:
 
     def _run(self) -> None:
         interval = self.app.config["JOBS_SWEEP_SECONDS"]
-        next_sweep = time.monotonic()
+        reminders_interval = self.app.config["REMINDERS_EVERY_SECONDS"]
+        next_sweep = next_reminders = time.monotonic()
         while True:
-            # Sweep on time even while jobs keep arriving.
-            wait = next_sweep - time.monotonic()
+            # Sweep (and remind) on time even while jobs keep arriving.
+            wait = min(next_sweep, next_reminders) - time.monotonic()
             try:
                 if wait <= 0:
                     raise thread_queue.Empty
                 func_name, args = self.jobs.get(timeout=wait)
             except thread_queue.Empty:
-                func_name, args = SWEEP_JOB, ()
-                next_sweep = time.monotonic() + interval
+                if next_sweep <= next_reminders:
+                    func_name, args = SWEEP_JOB, ()
+                    next_sweep = time.monotonic() + interval
+                else:
+                    func_name, args = REMINDERS_JOB, ()
+                    next_reminders = time.monotonic() + reminders_interval
             try:
                 run_job(self.app, func_name, args)
             except Exception:

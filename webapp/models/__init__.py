@@ -37,6 +37,7 @@ from webapp.models.history import AuditEvent, CustomerEvent
 from webapp.models.imports import CustomerImport, ImportProblem, ImportStatus
 from webapp.models.notes import Note
 from webapp.models.payment_links import PaymentLink
+from webapp.models.reminders import ReminderAttachment, ReminderStep, SentReminder
 from webapp.models.settings import LegalEntity, TaxClass
 from webapp.models.staff import SignInThrottle, Staff, StaffRole, StaffSession
 from webapp.models.subscriptions import Subscription, SubscriptionInterval, SubscriptionStatus
@@ -76,8 +77,11 @@ __all__ = [
     "LegalEntity",
     "Note",
     "PaymentLink",
+    "ReminderAttachment",
+    "ReminderStep",
     "Sale",
     "SaleStatus",
+    "SentReminder",
     "SignInThrottle",
     "Staff",
     "StaffRole",

@@ -190,6 +190,8 @@ class Invoice(Versioned, db.Model):
     __table_args__ = (
         UniqueConstraint("legal_entity_id", "number", name="uq_invoices_number"),
         Index("ix_invoices_customer_issue", "customer_id", "issue_date", "id"),
+        # The reminder job's walk: open invoices by due date.
+        Index("ix_invoices_status_due", "status", "due_date", "id"),
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     event,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -104,6 +105,10 @@ class Customer(Versioned, db.Model):
         String(16), nullable=False, default=InvoicingFlow.AUTOMATIC
     )
     auto_pay: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # Do not remind: the payment-reminder job skips this customer (services.reminders).
+    do_not_remind: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
     footnotes: Mapped[str] = mapped_column(Text, nullable=False, default="")
     status: Mapped[str] = mapped_column(String(16), nullable=False, default=CustomerStatus.ACTIVE)
     # The customer's id in another system (a CSV import's source, an API client's own

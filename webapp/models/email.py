@@ -19,6 +19,9 @@ class EmailStatus(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"  # gave up after its attempts; "Resend" queues it again
     NOT_SENT = "not_sent"  # no mail server configured: recorded, never delivered
+    # Not to be sent any more: a payment reminder whose invoice was paid or voided before
+    # its turn came (services.reminders.stop_reason); last_error says why.
+    CANCELLED = "cancelled"
 
     @property
     def label(self) -> str:
@@ -32,6 +35,7 @@ _EMAIL_STATUS_LABELS = {
     EmailStatus.SENT: "Delivered",
     EmailStatus.FAILED: "Failed",
     EmailStatus.NOT_SENT: "Not delivered",
+    EmailStatus.CANCELLED: "Cancelled",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.models.base import Versioned, utcnow
@@ -69,6 +69,11 @@ class LegalEntity(Versioned, db.Model):
         Text, nullable=False, default=lambda: DEFAULT_ONBOARDING_BODY
     )
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+    # Its payment-reminder schedule (models.reminders), earliest step first.
+    reminder_steps = relationship(
+        "ReminderStep", order_by="ReminderStep.offset_days", cascade="all, delete-orphan"
+    )
 
     __table_args__ = (
         UniqueConstraint("name", name="uq_legal_entities_name"),

@@ -37,6 +37,7 @@ CUSTOMER_TABLES = (
     "customer_sessions",  # references customer accounts
     "customer_accounts",
     "payment_links",
+    "sent_reminders",  # references invoices
     "invoices",
     "credit_notes",
     "customer_events",

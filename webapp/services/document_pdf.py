@@ -29,6 +29,8 @@ PDF_TYPE = "application/pdf"
 _EMAILED_DOCUMENTS: dict[str, type[Invoice] | type[CreditNote]] = {
     "invoice": Invoice,
     "credit_note": CreditNote,
+    # A payment reminder (services.reminders) whose step attaches the invoice PDF.
+    "reminder": Invoice,
 }
 
 
@@ -164,5 +166,7 @@ def emailed_document(session: Session, email: Email) -> Invoice | CreditNote | N
 
 def attachments_for(session: Session, email: Email) -> list[Attachment]:
     """What an email carries besides its text: an invoice or credit note, its PDF."""
+    if email.payment_link_id is not None:
+        return []  # a reminder with the payment link in its text instead
     document = emailed_document(session, email)
     return [] if document is None else [pdf_of(document)]

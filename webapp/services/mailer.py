@@ -138,6 +138,11 @@ _PERMANENT = "_permanent_refusal"
 
 def _attempt(session: Session, email: Email) -> dict[str, Any]:
     """Talk to the mail server once; the column values that record the outcome."""
+    from webapp.services import reminders  # it queues its emails with this module
+
+    stop = reminders.stop_reason(session, email)
+    if stop is not None:
+        return {"status": EmailStatus.CANCELLED, "last_error": stop}
     if not mail_configured():
         return {"status": EmailStatus.NOT_SENT, "last_error": NO_MAIL_SERVER}
     html, text = email.html_body, email.text_body

@@ -72,13 +72,27 @@ def generate(
     # lock first (the same one postings take); under it, a customer whose personal data
     # was cleared meanwhile gets no live link.
     lock_editable(session, customer.id)
+    link = _new_link(session, customer, staff_id, EXPIRY_CHOICES[expiry], now)
+    session.commit()
+    return link
+
+
+def _new_link(
+    session: Session,
+    customer: Customer,
+    staff_id: int | None,
+    days: int | None,
+    now: datetime,
+    why: str = "",
+) -> PaymentLink:
+    """A new link replacing any previous one, with its history line; the caller holds the
+    customer's lock and commits."""
     replaced = session.execute(
         update(PaymentLink)
         .where(PaymentLink.customer_id == customer.id, PaymentLink.revoked_at.is_(None))
         .values(revoked_at=now)
     ).rowcount
     nonce = secrets.token_hex(32)
-    days = EXPIRY_CHOICES[expiry]
     link = PaymentLink(
         customer_id=customer.id,
         nonce=nonce,
@@ -88,17 +102,29 @@ def generate(
         expires_at=now + timedelta(days=days) if days else None,
     )
     session.add(link)
+    session.flush()
     expires = f"expires {link.expires_at:%Y-%m-%d}" if days else "never expires"
     history.record(
         session,
         customer.id,
         "payment_link.generated",
-        f"Generated a payment link ({expires})"
+        f"Generated a payment link{why} ({expires})"
         + ("; the previous link stopped working." if replaced else "."),
         staff_id=staff_id,
     )
-    session.commit()
     return link
+
+
+def link_for_reminder(session: Session, customer: Customer) -> PaymentLink:
+    """The customer's live link for a payment reminder, or (none live) a new one expiring in
+    DEFAULT_EXPIRY days; the caller holds the customer's lock and commits. (The clock is the
+    real one, whatever day the reminder job was told it is: the link must open when sent.)"""
+    now = utcnow()
+    link = current_link(session, customer.id, now)
+    if link is not None:
+        return link
+    days = EXPIRY_CHOICES[DEFAULT_EXPIRY]
+    return _new_link(session, customer, None, days, now, why=" for a payment reminder")
 
 
 def revoke(session: Session, customer: Customer, staff_id: int | None) -> None:

@@ -21,6 +21,7 @@ from webapp.models.base import utcnow
 from webapp.models.billing import CreditNote, Invoice
 from webapp.models.customer import Customer
 from webapp.models.history import CustomerEvent
+from webapp.models.reminders import default_steps
 from webapp.models.settings import LegalEntity, TaxClass
 from webapp.services import history, reference, versions
 from webapp.services.reference import format_tax_rate
@@ -65,6 +66,7 @@ def default_legal_entity(session: Session) -> LegalEntity:
             default_currency=DEFAULT_CURRENCY,
             number_prefix="",
         )
+        found.reminder_steps = default_steps()
         session.add(found)
         session.flush()
     return found
@@ -352,6 +354,7 @@ def _entity_values(
 def create_legal_entity(session: Session, fields: Mapping[str, str]) -> LegalEntity:
     """Add a legal entity from its fields (name, address, tax_id, number_prefix …) and commit."""
     entity = LegalEntity(**_entity_values(session, fields, None))
+    entity.reminder_steps = default_steps()
     session.add(entity)
     _commit(session, "Another legal entity has this name or number prefix.", "name")
     return entity

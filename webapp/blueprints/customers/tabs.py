@@ -18,7 +18,7 @@ from webapp.services import addresses as addresses_service
 from webapp.services import aliases as aliases_service
 from webapp.services import billing as billing_service
 from webapp.services import contacts as contacts_service
-from webapp.services import customer_accounts, history, ledger, mailer, payment_links
+from webapp.services import customer_accounts, history, ledger, mailer, payment_links, reminders
 from webapp.services import notes as notes_service
 from webapp.services import sales as sales_service
 from webapp.services import subscriptions as subscriptions_service
@@ -66,6 +66,9 @@ def _billing(customer: Customer, at: PageAt) -> dict:
     shown["link_events"] = history.events_of(db.session, customer.id, "payment_link")
     shown["expiry_choices"] = payment_links.EXPIRY_CHOICES
     shown["default_expiry"] = payment_links.DEFAULT_EXPIRY
+    shown["reminder_steps"] = reminders.steps(db.session, customer.legal_entity_id)
+    shown["recent_reminders"] = reminders.sent_for_customer(db.session, customer.id, limit=5)
+    shown["step_label"] = reminders.step_label
     return shown
 
 

@@ -153,3 +153,26 @@ class OnboardingTemplateForm(Form):
         if len(field.data or "") > onboarding.BODY_MAX:
             raise ValidationError(f"The text can be at most {onboarding.BODY_MAX:,} characters.")
         self._checked(field, "onboarding_body")
+
+
+class ReminderStepForm(Form):
+    """Add step (Settings, a legal entity's reminder schedule): so many days before, on or
+    after the due date, with the invoice PDF or the payment link."""
+
+    days = StringField("Days", description="A whole number of days; leave it for On the due date.")
+    when = SelectField(
+        "When",
+        choices=[
+            ("before", "before the due date"),
+            ("on", "on the due date"),
+            ("after", "after the due date"),
+        ],
+        default="after",
+        validate_choice=False,
+    )
+    attach = SelectField(
+        "With",
+        choices=[("pdf", "the invoice PDF attached"), ("link", "the payment link")],
+        default="link",
+        validate_choice=False,
+    )

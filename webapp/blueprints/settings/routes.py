@@ -6,20 +6,23 @@ delete is confirmed on the server and refused while anything still uses the sett
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, request, url_for
+import json
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
 
 from webapp.blueprints import editing
 from webapp.blueprints.access import require_admin
 from webapp.blueprints.settings.forms import (
     LegalEntityForm,
     OnboardingTemplateForm,
+    ReminderStepForm,
     TaxClassForm,
 )
 from webapp.extensions import db
 from webapp.forms import ConfirmForm
 from webapp.models.settings import LegalEntity, TaxClass
-from webapp.rendering import done, render_form, render_page
-from webapp.services import onboarding, versions
+from webapp.rendering import done, is_htmx_partial, render_form, render_page
+from webapp.services import onboarding, reminders, versions
 from webapp.services import settings as settings_service
 from webapp.services.reference import format_tax_rate
 from webapp.services.settings import SettingsError
@@ -267,6 +270,64 @@ def onboarding_email(entity_id: int):
         preview=preview,
         placeholders=onboarding.PLACEHOLDERS,
     )
+
+
+@bp.route("/legal-entities/<int:entity_id>/reminders", methods=["GET", "POST"])
+def reminder_schedule(entity_id: int):
+    """The entity's payment-reminder schedule: its steps, each with Remove, and Add step
+    (so many days before, on or after the due date; with the PDF or the payment link). A
+    refused step is answered beside its field (422)."""
+    entity = _get_or_404(LegalEntity, entity_id)
+    form = ReminderStepForm()
+    if form.validate_on_submit():
+        try:
+            offset = reminders.parse_offset(form.days.data, form.when.data)
+            reminders.add_step(db.session, entity, offset, form.attach.data)
+        except reminders.ReminderError as refusal:
+            _refused(form, refusal)
+        else:
+            return _schedule_changed(entity, f"Step added: {reminders.step_label(offset).lower()}.")
+    return render_form(
+        "settings/reminders.html",
+        form,
+        blocks=("schedule",),
+        entity=entity,
+        steps=reminders.steps(db.session, entity.id),
+        step_label=reminders.step_label,
+    )
+
+
+@bp.post("/legal-entities/<int:entity_id>/reminders/<int:step_id>/remove")
+def remove_reminder_step(entity_id: int, step_id: int):
+    """Remove a step from the schedule (reminders already sent for it stay recorded)."""
+    entity = _get_or_404(LegalEntity, entity_id)
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        offset = reminders.remove_step(db.session, entity, step_id)
+    except reminders.ReminderError as refusal:
+        return _schedule_changed(entity, str(refusal), level="warning")
+    return _schedule_changed(entity, f"Step removed: {reminders.step_label(offset).lower()}.")
+
+
+def _schedule_changed(entity: LegalEntity, message: str, level: str = "success"):
+    """htmx: the schedule again (with an empty Add step form) and the message; without JS:
+    a flash and 303 back to the page."""
+    if not is_htmx_partial():
+        flash(message, level)
+        return redirect(url_for("settings.reminder_schedule", entity_id=entity.id), code=303)
+    response = render_page(
+        "settings/reminders.html",
+        blocks=("schedule",),
+        form=ReminderStepForm(formdata=None),
+        entity=entity,
+        steps=reminders.steps(db.session, entity.id),
+        step_label=reminders.step_label,
+    )
+    text = message if level == "success" else {"text": message, "level": level}
+    response.headers["HX-Trigger"] = json.dumps({"showMessage": text})
+    return response
 
 
 DELETE_ROUTES = {

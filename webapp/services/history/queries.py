@@ -19,6 +19,7 @@ GROUPS = {
     "credit_note": "Credit notes",
     "payment_link": "Payment link",
     "email": "Emails",
+    "reminder": "Reminders",
     "subscription": "Subscriptions",
     "record": "Contacts and records",
     "account": "Customer area access",

@@ -1,0 +1,1 @@
+"""Payment reminders on the Billing tab: Do not remind (pause) and Resume reminders."""
