@@ -292,6 +292,21 @@ class Preview:
         return counted(self.count, "customer", "customers")
 
 
+def refused_for_deletion(session: Session, selection: Selection) -> set[int]:
+    """The ids of the selection's customers that cannot be deleted (``deletion.delete_refusal``:
+    an active subscription), found in one query for the confirmation."""
+    return set(
+        session.scalars(
+            select(Subscription.customer_id)
+            .where(
+                Subscription.status == SubscriptionStatus.ACTIVE,
+                Subscription.customer_id.in_(selection.id_statement(session)),
+            )
+            .distinct()
+        )
+    )
+
+
 def preview(session: Session, selection: Selection, action: str) -> Preview:
     """What the confirmation of ``action`` shows for ``selection``."""
     ids = selection.customer_ids(session)
@@ -304,16 +319,7 @@ def preview(session: Session, selection: Selection, action: str) -> Preview:
         listed = [Listed(row.id, _visible(row.id), row.name, row.status) for row in rows]
         return Preview(count=len(ids), listed=listed)
     chosen = selection.id_statement(session)
-    refused_ids = set(
-        session.scalars(
-            select(Subscription.customer_id)
-            .where(
-                Subscription.status == SubscriptionStatus.ACTIVE,
-                Subscription.customer_id.in_(chosen),
-            )
-            .distinct()
-        )
-    )
+    refused_ids = refused_for_deletion(session, selection)
     listed = []
     for row in rows:
         refusal = None

@@ -6,13 +6,12 @@ list with a message. Delete (admins) lists what goes and who is refused."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
-from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 from webapp.blueprints.access import require_admin
 from webapp.blueprints.bulk.forms import BulkForm
 from webapp.extensions import db
-from webapp.rendering import done, render_form
+from webapp.rendering import done, htmx_done, is_htmx_partial, render_form
 from webapp.services import bulk
 from webapp.services import tags as tags_service
 from webapp.services.search import CustomerQuery
@@ -54,8 +53,7 @@ def confirm():
     selection = _selection(values)
     back = _list_url(selection.query)
     if not selection.all_matching and not selection.ids:
-        flash("Tick the customers first, or choose all matching.", "error")
-        return redirect(back, code=303)
+        return _refused("Tick the customers first, or choose all matching.", back)
     form = BulkForm(action=action)
     error = None
     if form.validate_on_submit():
@@ -71,11 +69,9 @@ def confirm():
     try:
         preview = bulk.preview(db.session, selection, action)
     except bulk.BulkError as refusal:  # more customers match than one action takes
-        flash(str(refusal), "error")
-        return redirect(back, code=303)
+        return _refused(str(refusal), back)
     if not preview.count:
-        flash("None of the chosen customers is left.", "error")
-        return redirect(back, code=303)
+        return _refused("None of the chosen customers is left.", back)
     return render_form(
         "customers/bulk.html",
         form,
@@ -89,6 +85,15 @@ def confirm():
     )
 
 
+def _refused(message: str, back: str):
+    """Nothing to confirm: back to the list with the message (htmx: the message only, the
+    list stays as it is, ticks kept)."""
+    if is_htmx_partial():
+        return htmx_done({"showMessage": {"text": message, "level": "error"}})
+    flash(message, "error")
+    return redirect(back, code=303)
+
+
 def _apply(form: BulkForm, action: str, selection: bulk.Selection, back: str):
     """Run the confirmed action over the selection; raises ``BulkError`` when refused whole."""
     value = ""
@@ -100,16 +105,13 @@ def _apply(form: BulkForm, action: str, selection: bulk.Selection, back: str):
     if action == bulk.DELETE and request.form.get("remove") != "all":
         # Remove customer(s): only those left ticked on the confirmation (of the selection).
         ticked = {int(value) for value in request.form.getlist("ticked") if value.isdigit()}
-        customer_ids = [customer_id for customer_id in customer_ids if customer_id in ticked]
-        if not customer_ids:
+        if not ticked:
             raise bulk.BulkError("Tick the customers to remove, or Dismiss.")
+        # The refused customers (they cannot be ticked) go along, to be named as refused.
+        ticked |= bulk.refused_for_deletion(db.session, selection)
+        customer_ids = [customer_id for customer_id in customer_ids if customer_id in ticked]
     result = bulk.run(db.session, action, customer_ids, value)
     level = "success" if result.done or not result.skipped else "warning"
     return done(
         "customersChanged", to=back, message=bulk.summary(action, value, result), level=level
     )
-
-
-def delete_allowed() -> bool:
-    """Whether the signed-in member may pick Delete (admins)."""
-    return bool(getattr(current_user, "is_admin", False))
