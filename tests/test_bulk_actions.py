@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import select
 
+from webapp.models.bulk import BulkAction
 from webapp.models.crm import Tag, customer_tags
 from webapp.models.customer import Customer
 from webapp.models.history import AuditEvent, CustomerEvent
@@ -362,3 +363,97 @@ def test_delete_every_customer_matching_a_search(admin_client, db, three):
     assert response.status_code == 303
     assert response.headers["Location"] == "/customers?q=berg"
     assert remaining(db) == ["Bruno Kurz", "Clara Lang", "Denis Roux"]
+
+
+# -- over the threshold: one background job ----------------------------------------------
+
+
+def test_over_the_threshold_the_action_runs_as_a_job_with_progress(app, staff_client, db, three):
+    """JOBS_INLINE is "sync" in tests: the job runs right after the commit."""
+    app.config["BULK_JOB_THRESHOLD"] = 2
+    tags.add_tag(db.session, three[3], "VIP")
+    response = staff_client.post(
+        "/customers/bulk", {"action": "tag_add", "all": "1", "status": "all", "tag_name": "vip"}
+    )
+    assert response.status_code == 303
+    job = db.session.scalars(select(BulkAction)).one()
+    assert response.headers["Location"] == f"/customers/bulk/{job.id}"
+    db.session.refresh(job)
+    assert (job.status, job.total, job.processed, job.done_count) == ("done", 4, 4, 3)
+    assert job.staff_id == staff_client.staff.id and job.view == "status=all"
+    html = staff_client.get(f"/customers/bulk/{job.id}").get_data(as_text=True)
+    assert "Add tag (4 customers) runs in the background." in html  # the flash
+    assert "Tag VIP added to 3 customers." in html
+    assert f"{three[3].customer_id}: Already has the tag VIP." in html
+    assert 'href="/customers?status=all">Back to the customer list' in html
+    assert "every 1s" not in html  # done: no more polling
+    assert [tag_names(db, c.id) for c in three] == [["VIP"]] * 4
+    for customer in three[:3]:
+        lines = db.session.scalars(
+            select(CustomerEvent).where(
+                CustomerEvent.customer_id == customer.id,
+                CustomerEvent.kind == "record.tag.added",
+            )
+        ).all()
+        # Each line names the member who started the action.
+        assert [(e.new_value, e.staff_id) for e in lines] == [("VIP", staff_client.staff.id)]
+
+
+def test_a_delete_job_skips_the_refused_and_writes_the_audit_lines(app, admin_client, db, three):
+    app.config["BULK_JOB_THRESHOLD"] = 2
+    subscribe(db, three[1])
+    response = post_bulk(admin_client, "delete", [c.id for c in three], remove="all")
+    assert response.status_code == 303
+    job = db.session.scalars(select(BulkAction)).one()
+    assert (job.status, job.done_count) == ("done", 3)
+    assert remaining(db) == ["Bruno Kurz"]
+    assert len(audit_lines(db)) == 3
+    html = admin_client.get(f"/customers/bulk/{job.id}").get_data(as_text=True)
+    assert "3 customers deleted." in html and f"Refused 1: {three[1].customer_id}" in html
+
+
+def test_a_running_job_shows_its_progress_and_polls(app, staff_client, db, three):
+    job = BulkAction(
+        staff_id=staff_client.staff.id,
+        action="status",
+        value="archived",
+        customer_ids="[1, 2, 3]",
+        status="running",
+        total=3,
+        processed=1,
+        done_count=1,
+    )
+    db.session.add(job)
+    db.session.commit()
+    page = staff_client.get(f"/customers/bulk/{job.id}")
+    html = page.get_data(as_text=True)
+    assert "1 of 3 customers looked at; 1 changed." in html
+    assert 'hx-trigger="every 1s"' in html and ">Refresh</a>" in html
+    fragment = staff_client.get(f"/customers/bulk/{job.id}", htmx_target="progress")
+    assert "<html" not in fragment.get_data(as_text=True)
+    assert 'id="progress"' in fragment.get_data(as_text=True)
+
+
+def test_the_sweeper_queues_a_lost_job_again(app, staff_client, db, three):
+    from datetime import timedelta
+
+    from webapp.models.base import utcnow
+    from webapp.services import bulk
+
+    job = BulkAction(
+        staff_id=staff_client.staff.id,
+        action="status",
+        value="archived",
+        customer_ids=f"[{three[0].id}]",
+        status="running",
+        total=1,
+        attempts=1,
+        heartbeat_at=utcnow() - timedelta(minutes=10),
+    )
+    db.session.add(job)
+    db.session.commit()
+    assert bulk.due_to_run(db.session) == [job.id]
+    db.session.refresh(job)
+    assert job.status == "queued"
+    assert bulk.run_job(db.session, job.id) == "done"
+    assert statuses(db)["Anna Berg"] == "archived"

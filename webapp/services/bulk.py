@@ -12,12 +12,19 @@ tag, is already archived, has an active subscription …) is skipped and named w
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from sqlalchemy import Select, delete, exists, select
+from flask import current_app
+from sqlalchemy import Select, and_, delete, exists, select, update
 from sqlalchemy.orm import Session
 
+from webapp.extensions import jobs
+from webapp.models.base import utcnow
+from webapp.models.bulk import BulkAction, BulkStatus
 from webapp.models.crm import Tag, customer_tags
 from webapp.models.customer import Customer, CustomerStatus, format_customer_id
 from webapp.models.subscriptions import Subscription, SubscriptionStatus
@@ -25,8 +32,11 @@ from webapp.services import deletion, history
 from webapp.services.guard import CustomerGone, edit_refusal, lock_customer
 from webapp.services.ledger import in_transaction
 from webapp.services.search import CustomerQuery, _as_shown, narrow_to_view
+from webapp.services.sweeping import lease_due
 from webapp.services.tags import TagError, clean_tag_name, tag_key
 from webapp.services.wording import counted
+
+log = logging.getLogger(__name__)
 
 TAG_ADD = "tag_add"
 TAG_REMOVE = "tag_remove"
@@ -236,26 +246,10 @@ def delete_customers(session: Session, customer_ids: list[int]) -> BulkResult:
 def run(session: Session, action: str, customer_ids: list[int], value: str = "") -> BulkResult:
     """Run ``action`` over ``customer_ids`` batch by batch; ``value``: the tag or the status.
     Each batch commits on its own; a refusal of the whole action comes before the first."""
-    if action == TAG_ADD:
-        check_tag_name(value)
-    elif action == TAG_REMOVE:
-        check_tag_name(value)
-        if tag_key(value) and not session.scalar(select(exists().where(Tag.key == tag_key(value)))):
-            raise BulkError(f"There is no tag {value.strip()}.", "tag_name")
-    elif action == STATUS:
-        check_status(value)
-    elif action != DELETE:
-        raise BulkError("Choose an action.", "action")
+    check_value(session, action, value)
     result = BulkResult()
     for batch in batches(customer_ids):
-        if action == TAG_ADD:
-            result.add(add_tag(session, batch, value))
-        elif action == TAG_REMOVE:
-            result.add(remove_tag(session, batch, value))
-        elif action == STATUS:
-            result.add(change_status(session, batch, value))
-        else:
-            result.add(delete_customers(session, batch))
+        result.add(_run_batch(session, action, batch, value))
     return result
 
 
@@ -376,3 +370,184 @@ def summary(action: str, value: str, result: BulkResult) -> str:
             f" (and {rest} more)." if rest else ""
         )
     return message
+
+
+# -- over the threshold: one background job ------------------------------------------------
+
+RUN_BULK_JOB = "jobs.bulk.run_bulk_action"
+# A running job moves its heartbeat after every batch; one this old is taken for lost.
+STALE_AFTER = timedelta(seconds=120)
+MAX_ATTEMPTS = 3
+# The skipped customers kept to show on the progress page.
+SKIPPED_KEPT = LISTED
+
+
+def runs_as_job(customer_ids: Sequence[int]) -> bool:
+    """Whether an action over these customers runs as a background job (``BULK_JOB_THRESHOLD``)."""
+    return len(customer_ids) > current_app.config["BULK_JOB_THRESHOLD"]
+
+
+def check_value(session: Session, action: str, value: str) -> None:
+    """``BulkError`` unless ``value`` suits ``action`` (before anything is started)."""
+    if action in (TAG_ADD, TAG_REMOVE):
+        check_tag_name(value)
+        if action == TAG_REMOVE and not session.scalar(
+            select(exists().where(Tag.key == tag_key(value)))
+        ):
+            raise BulkError(f"There is no tag {value.strip()}.", "tag_name")
+    elif action == STATUS:
+        check_status(value)
+    elif action != DELETE:
+        raise BulkError("Choose an action.", "action")
+
+
+def start_job(
+    session: Session,
+    staff_id: int,
+    action: str,
+    customer_ids: list[int],
+    value: str = "",
+    view: str = "",
+) -> BulkAction:
+    """Record the action over ``customer_ids`` and enqueue its job after the commit."""
+    check_value(session, action, value)
+    job = BulkAction(
+        staff_id=staff_id,
+        action=action,
+        value=value,
+        customer_ids=json.dumps(customer_ids),
+        view=view,
+        status=BulkStatus.QUEUED,
+        total=len(customer_ids),
+        next_attempt_at=utcnow() + STALE_AFTER,
+    )
+    session.add(job)
+    session.flush()
+    jobs.enqueue_after_commit(session, RUN_BULK_JOB, job.id)
+    session.commit()
+    return job
+
+
+def run_job(session: Session, bulk_id: int) -> str | None:
+    """Run a queued bulk action batch by batch, committing its progress after each; safe to
+    run twice (what is done is skipped: a tag there, a status set, a customer gone), and
+    after a lost worker it starts again from its first batch. Returns its status."""
+    now = utcnow()
+    claimed = session.execute(
+        update(BulkAction)
+        .where(BulkAction.id == bulk_id, BulkAction.status == BulkStatus.QUEUED)
+        .values(
+            status=BulkStatus.RUNNING,
+            attempts=BulkAction.attempts + 1,
+            started_at=now,
+            heartbeat_at=now,
+            processed=0,
+        )
+    ).rowcount
+    session.commit()
+    if not claimed:
+        return None
+    job = session.get(BulkAction, bulk_id)
+    attempt, action, value, staff_id = job.attempts, job.action, job.value, job.staff_id
+    customer_ids = json.loads(job.customer_ids)
+    processed = 0
+    result = BulkResult()
+    try:
+        with history.acting_as(staff_id):
+            for batch in batches(customer_ids):
+                part = _run_batch(session, action, batch, value)
+                result.add(part)
+                processed += len(batch)
+                still_ours = session.execute(
+                    update(BulkAction)
+                    .where(*_owned_by(bulk_id, attempt))
+                    .values(
+                        processed=processed,
+                        done_count=BulkAction.done_count + len(part.done),
+                        skipped=json.dumps(result.skipped[:SKIPPED_KEPT]),
+                        tag_name=result.tag_name,
+                        heartbeat_at=utcnow(),
+                    )
+                ).rowcount
+                session.commit()
+                if not still_ours:
+                    return None
+    except Exception:
+        session.rollback()
+        log.exception("Bulk action %s failed on attempt %s", bulk_id, attempt)
+        failed = attempt >= MAX_ATTEMPTS
+        session.execute(
+            update(BulkAction)
+            .where(*_owned_by(bulk_id, attempt))
+            .values(
+                status=BulkStatus.FAILED if failed else BulkStatus.QUEUED,
+                next_attempt_at=utcnow() + timedelta(seconds=30 * attempt),
+                finished_at=utcnow() if failed else None,
+                last_error="It stopped on an error; the details are in the server log."
+                + ("" if failed else " It starts again shortly."),
+            )
+        )
+        session.commit()
+        return BulkStatus.FAILED if failed else BulkStatus.QUEUED
+    session.execute(
+        update(BulkAction)
+        .where(*_owned_by(bulk_id, attempt))
+        .values(status=BulkStatus.DONE, finished_at=utcnow())
+    )
+    session.commit()
+    return BulkStatus.DONE
+
+
+def _run_batch(session: Session, action: str, batch: list[int], value: str) -> BulkResult:
+    if action == TAG_ADD:
+        return add_tag(session, batch, value)
+    if action == TAG_REMOVE:
+        return remove_tag(session, batch, value)
+    if action == STATUS:
+        return change_status(session, batch, value)
+    return delete_customers(session, batch)
+
+
+def _owned_by(bulk_id: int, attempt: int) -> tuple:
+    return (
+        BulkAction.id == bulk_id,
+        BulkAction.attempts == attempt,
+        BulkAction.status == BulkStatus.RUNNING,
+    )
+
+
+def due_to_run(session: Session, now: datetime | None = None) -> list[int]:
+    """Bulk actions to enqueue again (the sweeper): a running one whose heartbeat went stale
+    is queued again (failed once out of attempts), and queued ones whose job was lost."""
+    now = now or utcnow()
+    stale = and_(
+        BulkAction.status == BulkStatus.RUNNING, BulkAction.heartbeat_at < now - STALE_AFTER
+    )
+    session.execute(
+        update(BulkAction)
+        .where(stale, BulkAction.attempts >= MAX_ATTEMPTS)
+        .values(
+            status=BulkStatus.FAILED,
+            finished_at=now,
+            last_error="It stopped before it finished (the worker running it was lost).",
+        )
+    )
+    session.execute(
+        update(BulkAction)
+        .where(stale)
+        .values(
+            status=BulkStatus.QUEUED,
+            next_attempt_at=now,
+            last_error="The worker running it was lost; it starts again.",
+        )
+    )
+    ids = lease_due(session, BulkAction, BulkStatus.QUEUED, now, STALE_AFTER)
+    session.commit()
+    return ids
+
+
+def job_message(job: BulkAction) -> str:
+    """The job's result as the list's message says it after a bulk action in the request."""
+    skipped = [tuple(pair) for pair in json.loads(job.skipped or "[]")]
+    result = BulkResult(done=[""] * job.done_count, skipped=skipped, tag_name=job.tag_name)
+    return summary(job.action, job.value, result)

@@ -6,12 +6,14 @@ list with a message. Delete (admins) lists what goes and who is refused."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
 from webapp.blueprints.access import require_admin
 from webapp.blueprints.bulk.forms import BulkForm
 from webapp.extensions import db
-from webapp.rendering import done, htmx_done, is_htmx_partial, render_form
+from webapp.models.bulk import BulkAction, BulkStatus
+from webapp.rendering import done, htmx_done, is_htmx_partial, render_form, render_page
 from webapp.services import bulk
 from webapp.services import tags as tags_service
 from webapp.services.search import CustomerQuery
@@ -110,8 +112,41 @@ def _apply(form: BulkForm, action: str, selection: bulk.Selection, back: str):
         # The refused customers (they cannot be ticked) go along, to be named as refused.
         ticked |= bulk.refused_for_deletion(db.session, selection)
         customer_ids = [customer_id for customer_id in customer_ids if customer_id in ticked]
+    if bulk.runs_as_job(customer_ids):
+        job = bulk.start_job(
+            db.session,
+            current_user.id,
+            action,
+            customer_ids,
+            value,
+            view=selection.query.url_query(),
+        )
+        return done(
+            {},
+            to=url_for("bulk.progress", bulk_id=job.id),
+            message=f"{bulk.ACTIONS[action]} ({len(customer_ids):,} customers) runs in the "
+            "background.",
+            open_page=True,
+        )
     result = bulk.run(db.session, action, customer_ids, value)
     level = "success" if result.done or not result.skipped else "warning"
     return done(
         "customersChanged", to=back, message=bulk.summary(action, value, result), level=level
+    )
+
+
+@bp.get("/<int:bulk_id>")
+def progress(bulk_id: int):
+    """A bulk action running in the background: its progress (htmx polls it every second;
+    without JS a Refresh link), then what it did."""
+    job = db.session.get(BulkAction, bulk_id)
+    if job is None:
+        abort(404)
+    return render_page(
+        "customers/bulk_progress.html",
+        blocks=("progress",),
+        job=job,
+        label=bulk.ACTIONS.get(job.action, job.action),
+        message=bulk.job_message(job) if job.status == BulkStatus.DONE else "",
+        back=url_for("customers.index") + (f"?{job.view}" if job.view else ""),
     )
