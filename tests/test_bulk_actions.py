@@ -457,3 +457,42 @@ def test_the_sweeper_queues_a_lost_job_again(app, staff_client, db, three):
     assert job.status == "queued"
     assert bulk.run_job(db.session, job.id) == "done"
     assert statuses(db)["Anna Berg"] == "archived"
+
+
+# -- export selected ---------------------------------------------------------------------
+
+
+def test_export_selected_writes_only_the_ticked_customers(staff_client, db, three):
+    from tests.test_exports import read_csv
+    from webapp.models.export import Export
+    from webapp.services.exports import export_path
+
+    anna, _bruno, clara, _denis = three
+    response = post_bulk(staff_client, "export", [anna.id, clara.id])
+    assert response.status_code == 303
+    export = db.session.scalars(select(Export)).one()
+    assert response.headers["Location"] == f"/exports/{export.id}"
+    db.session.refresh(export)
+    assert (export.status, export.rows_total, export.rows_done) == ("done", 2, 2)
+    _header, rows = read_csv(export_path(export))
+    assert [row["Name"] for row in rows] == ["Anna Berg", "Clara Lang"]
+    page = staff_client.get("/exports/").get_data(as_text=True)
+    assert "2 customers ticked on the list" in page
+    show = staff_client.get(f"/exports/{export.id}").get_data(as_text=True)
+    assert "Export of 2 customers ticked on the list" in show
+
+
+def test_export_selected_of_every_customer_matching_a_filter(staff_client, db, three):
+    from tests.test_exports import read_csv
+    from webapp.models.export import Export
+    from webapp.services.exports import export_path
+
+    response = staff_client.post(
+        "/customers/bulk", {"action": "export", "all": "1", "country": "FR"}
+    )
+    assert response.status_code == 303
+    export = db.session.scalars(select(Export)).one()
+    db.session.refresh(export)
+    _header, rows = read_csv(export_path(export))
+    assert [row["Name"] for row in rows] == ["Denis Roux"]
+    assert export.selection_label == "1 customer matching country FR"

@@ -1,4 +1,5 @@
-"""Bulk actions on the customer list: one row per action run as a background job
+"""Bulk actions on the customer list: one row per action run as a background job, and
+exports of the chosen customers
 
 Revision ID: 0025
 Revises: 0022
@@ -46,8 +47,13 @@ def upgrade():
     op.create_index(
         "ix_bulk_actions_status_next", "bulk_actions", ["status", "next_attempt_at"]
     )
+    op.add_column("exports", sa.Column("customer_ids", sa.Text(), nullable=True))
+    op.add_column("exports", sa.Column("selection_label", sa.String(200), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table("exports") as batch:
+        batch.drop_column("selection_label")
+        batch.drop_column("customer_ids")
     op.drop_index("ix_bulk_actions_status_next", table_name="bulk_actions")
     op.drop_table("bulk_actions")

@@ -174,5 +174,5 @@ def test_an_agent_is_not_offered_delete(signed_in_page, add_customer):
     add_customer()
     page.goto("/customers")
     expect(page.get_by_label("With the customers").locator("option")).to_have_text(
-        ["Add tag", "Remove tag", "Change status"]
+        ["Add tag", "Remove tag", "Change status", "Export selected"]
     )

@@ -42,11 +42,13 @@ TAG_ADD = "tag_add"
 TAG_REMOVE = "tag_remove"
 STATUS = "status"
 DELETE = "delete"
+EXPORT = "export"
 # The actions, as the list's picker names them.
 ACTIONS = {
     TAG_ADD: "Add tag",
     TAG_REMOVE: "Remove tag",
     STATUS: "Change status",
+    EXPORT: "Export selected",
     DELETE: "Delete customers",
 }
 ADMIN_ACTIONS = {DELETE}
@@ -397,7 +399,7 @@ def check_value(session: Session, action: str, value: str) -> None:
             raise BulkError(f"There is no tag {value.strip()}.", "tag_name")
     elif action == STATUS:
         check_status(value)
-    elif action != DELETE:
+    elif action not in (DELETE, EXPORT):
         raise BulkError("Choose an action.", "action")
 
 
@@ -551,3 +553,19 @@ def job_message(job: BulkAction) -> str:
     skipped = [tuple(pair) for pair in json.loads(job.skipped or "[]")]
     result = BulkResult(done=[""] * job.done_count, skipped=skipped, tag_name=job.tag_name)
     return summary(job.action, job.value, result)
+
+
+def export_label(selection: Selection, count: int) -> str:
+    """What an Export selected holds, as the Exports page names it."""
+    chosen = counted(count, "customer", "customers")
+    if not selection.all_matching:
+        return f"{chosen} ticked on the list"
+    filters = {
+        key: value
+        for key, value in selection.query.to_args().items()
+        if key not in ("sort", "dir", "after", "before")
+    }
+    if not filters:
+        return f"{chosen}: every customer of the list"
+    shown = ", ".join(f"{key} {value}" for key, value in filters.items())
+    return f"{chosen} matching {shown}"[:200]

@@ -15,6 +15,7 @@ from webapp.extensions import db
 from webapp.models.bulk import BulkAction, BulkStatus
 from webapp.rendering import done, htmx_done, is_htmx_partial, render_form, render_page
 from webapp.services import bulk
+from webapp.services import exports as export_service
 from webapp.services import tags as tags_service
 from webapp.services.search import CustomerQuery
 
@@ -112,6 +113,17 @@ def _apply(form: BulkForm, action: str, selection: bulk.Selection, back: str):
         # The refused customers (they cannot be ticked) go along, to be named as refused.
         ticked |= bulk.refused_for_deletion(db.session, selection)
         customer_ids = [customer_id for customer_id in customer_ids if customer_id in ticked]
+    if action == bulk.EXPORT:
+        label = bulk.export_label(selection, len(customer_ids))
+        export, _new = export_service.start_export(
+            db.session, current_user, customer_ids, selection_label=label
+        )
+        return done(
+            {},
+            to=url_for("exports.show", export_id=export.id),
+            message=f"Export of {label} started.",
+            open_page=True,
+        )
     if bulk.runs_as_job(customer_ids):
         job = bulk.start_job(
             db.session,
