@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from webapp.extensions import db, jobs
-from webapp.services import customer_sessions, exports, imports, mailer, staff_sessions
+from webapp.services import bulk, customer_sessions, exports, imports, mailer, staff_sessions
 
 
 @dataclass
@@ -35,6 +35,8 @@ def sweep() -> SweepResult:
     import_ids = imports.due_to_run(db.session)
     for import_id in import_ids:
         jobs.enqueue(imports.RUN_IMPORT_JOB, import_id)
+    for bulk_id in bulk.due_to_run(db.session):
+        jobs.enqueue(bulk.RUN_BULK_JOB, bulk_id)
     expired_imports = imports.remove_old_files(db.session)
     expired = exports.remove_expired_files(db.session)
     policy = staff_sessions.policy_from_config(current_app.config)

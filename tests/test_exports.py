@@ -610,8 +610,8 @@ def test_a_job_taken_for_dead_stops_and_leaves_the_export_to_its_replacement(
     export = add_export(db, make_staff(), status=ExportStatus.QUEUED)
     write_customers = export_job._write_customers
 
-    def replaced_after_the_first_batch(session, writer):
-        for done in write_customers(session, writer):
+    def replaced_after_the_first_batch(session, writer, customer_ids=None):
+        for done in write_customers(session, writer, customer_ids):
             # Meanwhile the sweeper took this job for dead and a new attempt claimed it.
             session.execute(
                 update(Export)

@@ -85,6 +85,7 @@ def create_app(config: dict | None = None) -> Flask:
     from webapp.blueprints.audit import routes as audit
     from webapp.blueprints.auth import routes as auth
     from webapp.blueprints.billing import routes as billing
+    from webapp.blueprints.bulk import routes as bulk
     from webapp.blueprints.customer_area import routes as customer_area
     from webapp.blueprints.customer_auth import routes as customer_auth
     from webapp.blueprints.customers import routes as customers
@@ -125,6 +126,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(sales.bp)
     app.register_blueprint(settings.bp)
     app.register_blueprint(tags.bp)
+    app.register_blueprint(bulk.bp)
     app.register_blueprint(tickets.bp)
     app.register_blueprint(work.bp)
     app.register_blueprint(deletion.bp)

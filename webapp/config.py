@@ -173,6 +173,9 @@ def load_config(instance_path: str) -> dict:
         "EXPORT_STALE_AFTER_SECONDS": _positive("EXPORT_STALE_AFTER_SECONDS", 120),
         "EXPORT_MAX_ATTEMPTS": _positive("EXPORT_MAX_ATTEMPTS", 3),
         "EXPORT_BATCH_SIZE": _positive("EXPORT_BATCH_SIZE", 5000),
+        # Bulk actions on the customer list over this many customers run as one
+        # background job with a progress page (services.bulk); fewer, in the request.
+        "BULK_JOB_THRESHOLD": _positive("BULK_JOB_THRESHOLD", 200),
         # CSV import of customers (services.imports): uploads kept under IMPORT_DIR for
         # IMPORT_KEEP_DAYS (the rejected rows are read from them), at most IMPORT_MAX_BYTES.
         "IMPORT_DIR": os.environ.get("IMPORT_DIR", "").strip() or str(instance / "imports"),

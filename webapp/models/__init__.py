@@ -11,6 +11,7 @@ from webapp.models.billing import (
     InvoiceStatus,
     LedgerEntry,
 )
+from webapp.models.bulk import BulkAction, BulkStatus
 from webapp.models.contacts import Address, Alias, Contact
 from webapp.models.crm import (
     Activity,
@@ -47,6 +48,8 @@ __all__ = [
     "Activity",
     "ApiKey",
     "AuditEvent",
+    "BulkAction",
+    "BulkStatus",
     "ActivityKind",
     "Address",
     "Alias",

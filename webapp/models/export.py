@@ -35,7 +35,7 @@ _EXPORT_STATUS_LABELS = {
 
 
 class Export(db.Model):
-    """One "Export" of all customers, its progress and its file."""
+    """One "Export" of all customers (or of those chosen on the list), its progress and its file."""
 
     __tablename__ = "exports"
 
@@ -55,6 +55,10 @@ class Export(db.Model):
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Export selected (a bulk action on the customer list): the chosen customers' ids as JSON
+    # and what they were, for the Exports page; both None for an export of all customers.
+    customer_ids: Mapped[str | None] = mapped_column(Text, nullable=True)
+    selection_label: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # The "export ready" email to the requester, once the file is written.
     email_id: Mapped[int | None] = mapped_column(ForeignKey("emails.id"), nullable=True)
 

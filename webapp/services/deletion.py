@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, MetaData, Table, delete, func, select
+from sqlalchemy import ColumnElement, MetaData, Select, Table, delete, func, select
 from sqlalchemy.orm import Session
 
 import webapp.models  # noqa: F401 - every model registered, so the metadata is complete
@@ -232,16 +232,38 @@ def confirm_pattern(visible_id: str) -> str:
     return re.sub(r"([\\^$.*+?()\[\]{}|/])", r"\\\1", visible_id)
 
 
-def delete_customer(session: Session, customer_id: int, typed_id: str | None) -> WhatGoes:
-    """Remove every row of the customer once the typed ID matches (case, spaces ignored) and no
-    subscription is active. Runs under the customer's lock; writes one audit line and commits once.
-    Its finished exports are withdrawn in the same transaction, files deleted after the commit.
-    Returns what was removed; raises ``DeletionError`` (nothing deleted) when refused."""
+def _check_tables() -> None:
     missing = uncovered_tables()
     if missing:
         raise RuntimeError(
             "Delete customer does not know these tables: " + ", ".join(sorted(missing))
         )
+
+
+def _remove_locked(session: Session, customer: Customer) -> WhatGoes:
+    """Delete every row of ``customer`` (locked by the caller) and write its audit line."""
+    visible_id = customer.customer_id
+    counts = what_goes(session, customer.id)
+    for name in CUSTOMER_TABLES:
+        table = _table(name)
+        _delete_rows(session, table, _rows_of(table, customer.id))
+    customers = _table("customers")
+    _delete_rows(session, customers, customers.c.id == customer.id)
+    audit.record(
+        session,
+        "customer.deleted",
+        visible_id,
+        f"Deleted {visible_id}: {counts.summary()}.",
+    )
+    return counts
+
+
+def delete_customer(session: Session, customer_id: int, typed_id: str | None) -> WhatGoes:
+    """Remove every row of the customer once the typed ID matches (case, spaces ignored) and no
+    subscription is active. Runs under the customer's lock; writes one audit line and commits once.
+    Its finished exports are withdrawn in the same transaction, files deleted after the commit.
+    Returns what was removed; raises ``DeletionError`` (nothing deleted) when refused."""
+    _check_tables()
 
     def work() -> tuple[WhatGoes, list[Path]]:
         try:
@@ -256,21 +278,71 @@ def delete_customer(session: Session, customer_id: int, typed_id: str | None) ->
         refusal = delete_refusal(session, customer)
         if refusal is not None:
             raise DeletionError(f"{refusal} Nothing was deleted.")
-        counts = what_goes(session, customer.id)
-        for name in CUSTOMER_TABLES:
-            table = _table(name)
-            _delete_rows(session, table, _rows_of(table, customer.id))
-        customers = _table("customers")
-        _delete_rows(session, customers, customers.c.id == customer.id)
-        audit.record(
-            session,
-            "customer.deleted",
-            visible_id,
-            f"Deleted {visible_id}: {counts.summary()}.",
-        )
+        counts = _remove_locked(session, customer)
         return counts, exports.withdraw_exports(session, "a customer in it was deleted")
 
     # Retries a deadlock (e.g. with an email job recording a send) or a busy SQLite file.
     counts, export_files = in_transaction(session, work)
     exports.delete_files(export_files)
     return counts
+
+
+@dataclass
+class BulkDeletion:
+    """What one bulk delete did: the customer IDs removed and those refused, with why."""
+
+    deleted: list[str]
+    refused: list[tuple[str, str]]
+
+
+def delete_customers(session: Session, customer_ids: list[int]) -> BulkDeletion:
+    """Delete several customers (bulk action), each as Delete customer does (its rows, one
+    audit line), skipping any that ``delete_refusal`` refuses or that is gone already. One
+    transaction for all of ``customer_ids`` (the caller sends a batch): all of them or none.
+    Finished exports are withdrawn once, their files deleted after the commit."""
+    _check_tables()
+
+    def work() -> tuple[BulkDeletion, list[Path]]:
+        result = BulkDeletion(deleted=[], refused=[])
+        for customer_id in sorted(set(customer_ids)):  # one lock order: no deadlock
+            try:
+                customer = lock_customer(session, customer_id)
+            except LedgerError:
+                continue  # deleted meanwhile: nothing left to do
+            refusal = delete_refusal(session, customer)
+            if refusal is not None:
+                result.refused.append((customer.customer_id, refusal))
+                continue
+            _remove_locked(session, customer)
+            result.deleted.append(customer.customer_id)
+        files = (
+            exports.withdraw_exports(session, "a customer in it was deleted")
+            if result.deleted
+            else []
+        )
+        return result, files
+
+    result, export_files = in_transaction(session, work)
+    exports.delete_files(export_files)
+    return result
+
+
+def what_goes_of_many(session: Session, customer_ids: Select) -> WhatGoes:
+    """What deleting every customer whose id ``customer_ids`` selects would remove, in total."""
+
+    def count(name: str) -> int:
+        table = _table(name)
+        if "customer_id" in table.c:
+            where = table.c.customer_id.in_(customer_ids)
+        else:
+            column, parent_name = THROUGH_PARENT[table.name]
+            parent = _table(parent_name)
+            where = table.c[column].in_(
+                select(parent.c.id).where(parent.c.customer_id.in_(customer_ids))
+            )
+        return session.scalar(select(func.count()).select_from(table).where(where)) or 0
+
+    return WhatGoes(
+        **{name: count(table) for name, table, _one, _many in COUNTED},
+        export_files=exports.finished_files(session),
+    )

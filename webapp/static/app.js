@@ -225,4 +225,26 @@
       target.form.currency_chosen.value = target.value ? "1" : "";
     }
   });
+
+  // Bulk actions on the customer list: the row checkboxes and the action picker sit inside
+  // the search form but belong to the bulk form (form="bulk"); their change must not send
+  // a search (which would redraw the table and lose the ticks). The header checkbox (shown
+  // only with JS) ticks every row of the page.
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (!(target instanceof Element) || target.getAttribute("form") !== "bulk") return;
+    event.stopPropagation();
+    if (target.hasAttribute("data-bulk-page")) {
+      document.querySelectorAll('input[name="ids"][form="bulk"]').forEach(function (box) {
+        box.checked = target.checked;
+      });
+    }
+  }, true);
+  function showBulkPage(root) {
+    (root || document).querySelectorAll("[data-bulk-page][hidden]").forEach(function (box) {
+      box.hidden = false;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { showBulkPage(); });
+  document.addEventListener("htmx:afterSettle", function (event) { showBulkPage(event.target); });
 })();

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, request, url_for
+from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
 from webapp.blueprints import editing
@@ -13,6 +14,7 @@ from webapp.extensions import db
 from webapp.models.customer import Customer, CustomerStatus
 from webapp.read_only import read_only
 from webapp.rendering import done, htmx_done, is_htmx_partial, render_form, render_page
+from webapp.services import bulk as bulk_service
 from webapp.services import customer_accounts, guard, mailer, versions
 from webapp.services import customers as customer_service
 from webapp.services import tags as tags_service
@@ -74,6 +76,7 @@ def index():
         count=count,
         has_customers=has_customers,
         tags=tags_service.all_tags(db.session, query.tag),
+        bulk_actions=bulk_actions_for(current_user),
     )
     if is_htmx_partial() and request.headers.get("HX-Target") == "results":
         # The table's requests (the search form, a sort heading sending the form, the
@@ -83,6 +86,16 @@ def index():
             f"?{canonical}" if canonical else ""
         )
     return response
+
+
+def bulk_actions_for(member) -> dict[str, str]:
+    """The bulk actions the list offers this member: Delete only to admins."""
+    admin = getattr(member, "is_admin", False)
+    return {
+        action: label
+        for action, label in bulk_service.ACTIONS.items()
+        if admin or action not in bulk_service.ADMIN_ACTIONS
+    }
 
 
 @bp.get("/count")

@@ -138,22 +138,30 @@ def _cells(row: tuple, others: dict[int, str]) -> tuple[str, ...]:
     )
 
 
-def _write_customers(session: Session, writer) -> Iterable[int]:
-    """Write every customer, a batch at a time by id; yield the rows written so far."""
+def _write_customers(
+    session: Session, writer, customer_ids: list[int] | None = None
+) -> Iterable[int]:
+    """Write every customer (or those of ``customer_ids``), a batch at a time by id; yield the
+    rows written so far."""
     batch_size = current_app.config["EXPORT_BATCH_SIZE"]
     table = Customer.__table__
     columns = [table.c[name] for name in _SELECTED]
-    last_id, done = 0, 0
+    chosen = sorted(customer_ids) if customer_ids is not None else None
+    last_id, done, start = 0, 0, 0
     while True:
-        rows = (
-            session.connection()
-            .execute(
-                select(*columns).where(table.c.id > last_id).order_by(table.c.id).limit(batch_size)
-            )
-            .all()
-        )
+        statement = select(*columns).order_by(table.c.id)
+        if chosen is None:
+            statement = statement.where(table.c.id > last_id).limit(batch_size)
+        else:
+            if start >= len(chosen):
+                return
+            statement = statement.where(table.c.id.in_(chosen[start : start + batch_size]))
+            start += batch_size
+        rows = session.connection().execute(statement).all()
         if not rows:
-            return
+            if chosen is None:
+                return
+            continue  # the chosen customers of this batch are gone
         others = _other_balances(session, rows[0][0], rows[-1][0])
         writer.writerows([_cells(row, others) for row in rows])
         last_id = rows[-1][0]

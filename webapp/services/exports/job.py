@@ -4,6 +4,7 @@ in batches with a heartbeat, run again when its worker was lost."""
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import os
 from datetime import datetime, timedelta
@@ -35,8 +36,15 @@ def _stale_before(now: datetime) -> datetime:
     return now - timedelta(seconds=current_app.config["EXPORT_STALE_AFTER_SECONDS"])
 
 
-def start_export(session: Session, staff: Staff) -> tuple[Export, bool]:
-    """Start an export for ``staff``, or return theirs under way; the flag: whether it is new."""
+def start_export(
+    session: Session,
+    staff: Staff,
+    customer_ids: list[int] | None = None,
+    selection_label: str | None = None,
+) -> tuple[Export, bool]:
+    """Start an export for ``staff``, or return theirs under way; the flag: whether it is new.
+    ``customer_ids``: only those customers (Export selected, named ``selection_label``); such an
+    export is always a new one."""
     now = utcnow()
     # Serialise this staff member's requests (a row lock on PostgreSQL, the write lock
     # on SQLite), so two clicks arriving together still start one export.
@@ -55,11 +63,13 @@ def start_export(session: Session, staff: Staff) -> tuple[Export, bool]:
         .order_by(Export.id.desc())
         .limit(1)
     ).first()
-    if running is not None:
+    if running is not None and customer_ids is None and running.customer_ids is None:
         return running, False
     export = Export(
         staff_id=staff.id,
         status=ExportStatus.QUEUED,
+        customer_ids=json.dumps(customer_ids) if customer_ids is not None else None,
+        selection_label=selection_label if customer_ids is not None else None,
         next_attempt_at=now + timedelta(seconds=current_app.config["EXPORT_STALE_AFTER_SECONDS"]),
     )
     session.add(export)
@@ -75,7 +85,12 @@ def run_export(session: Session, export_id: int) -> str | None:
     nothing to do. Safe to run twice."""
     now = utcnow()
     # The total is counted in the claim, so progress never reads "0 of 0".
-    total = select(func.count()).select_from(Customer).scalar_subquery()
+    chosen = session.scalar(select(Export.customer_ids).where(Export.id == export_id))
+    customer_ids = json.loads(chosen) if chosen is not None else None
+    total = select(func.count()).select_from(Customer)
+    if customer_ids is not None:
+        total = total.where(Customer.id.in_(customer_ids))
+    total = total.scalar_subquery()
     claimed = session.execute(
         update(Export)
         .where(Export.id == export_id, Export.status == ExportStatus.QUEUED)
@@ -102,7 +117,7 @@ def run_export(session: Session, export_id: int) -> str | None:
         with open(partial, "w", newline="", encoding="utf-8-sig") as handle:
             writer = csv.writer(handle)  # excel dialect: RFC 4180 quoting and CRLF
             writer.writerow(HEADINGS)
-            for rows_done in _write_customers(session, writer):
+            for rows_done in _write_customers(session, writer, customer_ids):
                 still_ours = session.execute(
                     update(Export)
                     .where(*_owned_by(export_id, attempt))
