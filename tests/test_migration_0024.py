@@ -20,13 +20,13 @@ NOW = datetime(2026, 3, 1, 9, 0)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_at_0022(request, tmp_path, instance_dir):
-    with database_at(request, request.param, "0022", tmp_path, instance_dir) as app:
+def database_at_0023(request, tmp_path, instance_dir):
+    with database_at(request, request.param, "0023", tmp_path, instance_dir) as app:
         yield app
 
 
-def test_existing_rows_get_no_schedule_and_a_downgrade_removes_it(database_at_0022):
-    app = database_at_0022
+def test_existing_rows_get_no_schedule_and_a_downgrade_removes_it(database_at_0023):
+    app = database_at_0023
     with app.app_context():
         db.session.execute(
             text(
@@ -48,7 +48,7 @@ def test_existing_rows_get_no_schedule_and_a_downgrade_removes_it(database_at_00
         assert rows("SELECT count(*) FROM reminder_steps") == [(0,)]
         db.session.remove()
 
-        downgrade(revision="0022")
+        downgrade(revision="0023")
 
         inspector = inspect(db.engine)
         assert not {"reminder_steps", "sent_reminders"} & set(inspector.get_table_names())

@@ -2,7 +2,7 @@
 and the reminders sent (one per invoice and step, never twice)
 
 Revision ID: 0024
-Revises: 0022
+Revises: 0023
 Create Date: 2026-12-04 12:40:00
 
 Existing legal entities get no schedule: an upgrade does not start emailing customers
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0024"
-down_revision = "0022"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 exports of the chosen customers
 
 Revision ID: 0025
-Revises: 0022
+Revises: 0024
 Create Date: 2026-12-04 13:00:00
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0025"
-down_revision = "0022"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
