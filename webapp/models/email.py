@@ -20,7 +20,7 @@ class EmailStatus(enum.StrEnum):
     FAILED = "failed"  # gave up after its attempts; "Resend" queues it again
     NOT_SENT = "not_sent"  # no mail server configured: recorded, never delivered
     # Not to be sent any more: a payment reminder whose invoice was paid or voided before
-    # its turn came (services.reminders.stop_reason); last_error says why.
+    # its turn came (services.reminder_stops.stop_reason); last_error says why.
     CANCELLED = "cancelled"
 
     @property

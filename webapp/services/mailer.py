@@ -27,7 +27,13 @@ from webapp.extensions import jobs
 from webapp.models.base import utcnow
 from webapp.models.email import Email, EmailStatus
 from webapp.paging import FIRST, Keyset, Page, PageAt, keyset_page
-from webapp.services import document_pdf, email_address_state, history, statement_pdf
+from webapp.services import (
+    document_pdf,
+    email_address_state,
+    history,
+    reminder_stops,
+    statement_pdf,
+)
 from webapp.services.account_link_tokens import AccountLinkError, fill_in_account_link
 from webapp.services.document_pdf import Attachment, DocumentPdfError
 from webapp.services.payment_link_tokens import PaymentLinkError, fill_in_link
@@ -138,9 +144,7 @@ _PERMANENT = "_permanent_refusal"
 
 def _attempt(session: Session, email: Email) -> dict[str, Any]:
     """Talk to the mail server once; the column values that record the outcome."""
-    from webapp.services import reminders  # it queues its emails with this module
-
-    stop = reminders.stop_reason(session, email)
+    stop = reminder_stops.stop_reason(session, email)
     if stop is not None:
         return {"status": EmailStatus.CANCELLED, "last_error": stop}
     if not mail_configured():

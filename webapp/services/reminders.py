@@ -21,7 +21,7 @@ the customer's lock. A second job racing this one is refused by the constraint a
 transaction rolls back, emails and all. Reminders stop when the invoice is paid or
 voided: the job reads the status under the customer's lock (the lock Mark as paid and
 Void take), and an email still waiting when that happens is cancelled when its turn
-comes (``stop_reason``, asked by the mailer).
+comes (``reminder_stops.stop_reason``, asked by the mailer).
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ from sqlalchemy.orm import Session
 from webapp.models.base import utcnow
 from webapp.models.billing import Invoice, InvoiceStatus
 from webapp.models.customer import Customer, CustomerStatus
-from webapp.models.email import Email
 from webapp.models.reminders import (
     ReminderAttachment,
     ReminderStep,
@@ -51,9 +50,9 @@ from webapp.services.contacts import billing_recipients
 from webapp.services.guard import CustomerRefusal, lock_editable
 from webapp.services.mailer import queue_email
 from webapp.services.payment_link_tokens import LINK_PLACEHOLDER
+from webapp.services.reminder_stops import EMAIL_KIND
 
 SEND_REMINDERS_JOB = "jobs.reminders.send_reminders"
-EMAIL_KIND = "reminder"
 # What a step's offset may be: two months before the due date to a year after it.
 OFFSET_MIN = -60
 OFFSET_MAX = 365
@@ -428,33 +427,3 @@ def _send_one(
     run.reminders += 1
     run.emails += len(recipients)
     run.sent.append((invoice_id, offset))
-
-
-# -- the mailer's check --------------------------------------------------------------
-
-
-def reminder_invoice(session: Session, email: Email) -> Invoice | None:
-    """The invoice a reminder email is about (None for any other email)."""
-    if email.kind != EMAIL_KIND or email.customer_id is None:
-        return None
-    number = email.name.rpartition(" ")[2]
-    found = session.scalars(
-        select(Invoice).where(Invoice.customer_id == email.customer_id, Invoice.number == number)
-    ).all()
-    if not found:
-        return None
-    return min(found, key=lambda invoice: abs(invoice.created_at - email.created_at))
-
-
-def stop_reason(session: Session, email: Email) -> str | None:
-    """Why a reminder still waiting to be sent must not go out (its invoice was paid or voided,
-    or the customer was put on Do not remind since), else None."""
-    invoice = reminder_invoice(session, email)
-    if invoice is None:
-        return None
-    if invoice.status != InvoiceStatus.OPEN:
-        return f"Not sent: invoice {invoice.number} is {invoice.status} now."
-    customer = session.get(Customer, email.customer_id)
-    if customer is not None and customer.do_not_remind:
-        return "Not sent: the customer was put on Do not remind."
-    return None
