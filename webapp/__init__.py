@@ -98,6 +98,7 @@ def create_app(config: dict | None = None) -> Flask:
     from webapp.blueprints.payment_links import routes as payment_links
     from webapp.blueprints.personal_data import routes as personal_data
     from webapp.blueprints.public import routes as public
+    from webapp.blueprints.receivables import routes as receivables
     from webapp.blueprints.records import routes as records
     from webapp.blueprints.sales import routes as sales
     from webapp.blueprints.settings import routes as settings
@@ -120,6 +121,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(records.bp)
     app.register_blueprint(subscriptions.bp)
     app.register_blueprint(sales.bp)
+    app.register_blueprint(receivables.bp)
     app.register_blueprint(settings.bp)
     app.register_blueprint(tags.bp)
     app.register_blueprint(tickets.bp)

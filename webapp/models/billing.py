@@ -190,6 +190,17 @@ class Invoice(Versioned, db.Model):
     __table_args__ = (
         UniqueConstraint("legal_entity_id", "number", name="uq_invoices_number"),
         Index("ix_invoices_customer_issue", "customer_id", "issue_date", "id"),
+        # The receivables aging report (services.receivables): open invoices only, with
+        # every column it reads, so a currency's report is an index-only scan.
+        Index(
+            "ix_invoices_open_aging",
+            "currency",
+            "customer_id",
+            "due_date",
+            "total_minor",
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
     )
 
 
