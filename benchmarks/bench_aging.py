@@ -280,7 +280,7 @@ def measure(url: str, count: int, requests: int) -> tuple[list[Result], dict]:
             "open": db.session.scalar(text("SELECT count(*) FROM invoices WHERE status = 'open'")),
             "entries": db.session.scalar(text("SELECT count(*) FROM ledger_entries")),
         }
-        currencies = receivables.open_currencies(db.session)
+        currencies = receivables.open_currencies(db.session, receivables.today())
         db.session.remove()
     results = []
     for name, path, headers, target in cases(currencies):

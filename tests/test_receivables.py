@@ -134,7 +134,7 @@ def test_currencies_are_kept_apart(db, customer):
     invoice(db, both, 1000, 10)
     invoice(db, both, 7000, 10, currency="USD")
     invoice(db, customer("Dollar Inc", "USD"), 300, 45)
-    assert receivables.open_currencies(db.session) == ["EUR", "USD"]
+    assert receivables.open_currencies(db.session, TODAY) == ["EUR", "USD"]
     euros = report(db, currency="EUR")
     assert [(row.name, row.total) for row in euros.rows] == [("Two Currencies", 1000)]
     assert euros.totals.total == 1000

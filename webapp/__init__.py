@@ -74,9 +74,10 @@ def create_app(config: dict | None = None) -> Flask:
     read_only.init_app(app)
     security_headers.init_app(app)
 
-    from webapp.services import history
+    from webapp.services import history, receivables
 
     history.install()
+    receivables.install()
 
     from webapp import models  # noqa: F401  (registers tables with the metadata)
     from webapp.blueprints.account_access import routes as account_access

@@ -10,6 +10,9 @@ from webapp.models.billing import (
     InvoiceLine,
     InvoiceStatus,
     LedgerEntry,
+    Receivable,
+    ReceivablesDay,
+    ReceivablesTotal,
 )
 from webapp.models.contacts import Address, Alias, Contact
 from webapp.models.crm import (
@@ -76,6 +79,9 @@ __all__ = [
     "LegalEntity",
     "Note",
     "PaymentLink",
+    "Receivable",
+    "ReceivablesDay",
+    "ReceivablesTotal",
     "Sale",
     "SaleStatus",
     "SignInThrottle",

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 import webapp.models  # noqa: F401 - every model registered, so the metadata is complete
 from webapp.extensions import db
 from webapp.models.customer import Customer
-from webapp.services import audit, exports, subscriptions
+from webapp.services import audit, exports, receivables, subscriptions
 from webapp.services.ledger import LedgerError, in_transaction, lock_customer
 from webapp.services.wording import counted
 
@@ -49,6 +49,7 @@ CUSTOMER_TABLES = (
     "tickets",
     "subscriptions",
     "customer_balances",
+    "receivables",
 )
 # Tables without a customer_id column, whose rows are the customer's through a parent:
 # table -> (its column, the parent table that has the customer_id).
@@ -256,6 +257,8 @@ def delete_customer(session: Session, customer_id: int, typed_id: str | None) ->
         if refusal is not None:
             raise DeletionError(f"{refusal} Nothing was deleted.")
         counts = what_goes(session, customer.id)
+        # Its open invoices leave the receivables totals with it.
+        receivables.forget_customer(session, customer.id)
         for name in CUSTOMER_TABLES:
             table = _table(name)
             _delete_rows(session, table, _rows_of(table, customer.id))
