@@ -344,3 +344,79 @@ def test_csv_has_every_customer_of_the_currency_in_the_page_order(
         ("EUR", "Plain Name", "0.99"),
         ("JPY", "Yen Person", "5000"),
     ]
+
+
+# -- the kept rows: invoice changes, the day moving on, deleting a customer ------------
+
+
+def kept(db) -> tuple[list, list]:
+    """The receivables rows and totals rows as stored."""
+    from sqlalchemy import select
+
+    from webapp.models.billing import Receivable, ReceivablesTotal
+
+    rows = db.session.execute(select(Receivable).order_by("customer_id", "currency"))
+    totals = db.session.execute(select(ReceivablesTotal).order_by("currency", "shard"))
+
+    def plain(objects, keys):
+        return [tuple(getattr(o, key) for key in keys) for (o,) in objects]
+
+    amounts = receivables.AMOUNT_KEYS
+    return (
+        plain(rows, ["customer_id", "currency", *amounts]),
+        [row for row in plain(totals, ["currency", "shard", *amounts, "customers"]) if row[-1]],
+    )
+
+
+def recounted(db, day: date) -> tuple[list, list]:
+    """What the rows would be if every one were counted again from the invoices on ``day``."""
+    receivables.rebuild(db.session, day)
+    return kept(db)
+
+
+def test_invoice_changes_after_a_report_are_counted_in_their_transaction(db, customer):
+    anna, bert = customer("Anna"), customer("Bert", "USD")
+    first = invoice(db, anna, 100, 10)
+    assert report(db).totals.total == 100  # counts everything once
+    second = invoice(db, anna, 250, 40)
+    invoice(db, bert, 999, 95)
+    billing.change_invoice_status(db.session, first.id, "pay", None)
+    assert [amounts(row) for row in report(db).rows] == [[0, 0, 250, 0, 0, 250]]
+    assert report(db, currency="USD").totals.d90_plus == 999
+    billing.change_invoice_status(db.session, second.id, "void", None)
+    assert receivables.open_currencies(db.session, TODAY) == ["USD"]
+    stored = kept(db)
+    assert stored == recounted(db, TODAY)
+    ledger = receivables.ledger_outstanding(db.session)
+    assert {(row[0], row[1]): row[-1] for row in stored[0]} == ledger
+
+
+def test_the_day_moving_on_moves_invoices_to_their_next_bucket(db, customer, monkeypatch):
+    people = [customer(f"Mover {n}", code) for n, code in enumerate(["EUR", "EUR", "GBP"])]
+    for n, person in enumerate(people):
+        for days in (-5, 0, 1, 29, 30, 31, 59, 60, 61, 89, 90, 91)[n::2]:
+            invoice(db, person, 1000 + days, days)
+    day = TODAY
+    report(db)  # counted as of TODAY
+    for step in (1, 1, 1, 5, 28, 30, 31, 2):
+        day += timedelta(days=step)
+        monkeypatch.setattr(receivables, "today", lambda day=day: day)
+        found = receivables.aging_report(db.session, receivables.AgingQuery(), day)
+        assert found.as_of == day
+        assert kept(db) == recounted(db, day), f"moved on {step} day(s) to {day}"
+    # Going back (a clock put right) counts everything again too.
+    receivables.bring_to(db.session, TODAY)
+    assert kept(db) == recounted(db, TODAY)
+
+
+def test_deleting_a_customer_takes_them_out_of_the_totals(db, customer):
+    from webapp.services import deletion
+
+    stays, goes = customer("Stays"), customer("Goes")
+    invoice(db, stays, 100, 3)
+    invoice(db, goes, 700, 3)
+    assert report(db).totals.total == 800
+    deletion.delete_customer(db.session, goes.id, goes.customer_id)
+    found = report(db)
+    assert [row.name for row in found.rows] == ["Stays"]
+    assert (found.totals.total, found.totals.customers) == (100, 1)
