@@ -222,11 +222,14 @@ class Receivable(db.Model):
     d61_90: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     d90_plus: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     total: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    # The customer's name, for the sort by name only (the page shows the customer's own):
+    # kept with renames, and blanked with Clear personal data.
+    name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
 
-    # The report's sorts: each amount within a currency, ties by customer.
+    # The report's sorts: each amount (and the name) within a currency, ties by customer.
     __table_args__ = tuple(
         Index(f"ix_receivables_{column}", "currency", column, "customer_id")
-        for column in AGING_COLUMNS
+        for column in (*AGING_COLUMNS, "name")
     )
 
 

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import and_, case, delete, event, func, insert, inspect, or_, select
+from sqlalchemy import and_, case, delete, event, func, insert, inspect, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -246,6 +246,9 @@ def _write(session: Session, as_of: date, pairs: set[tuple[int, str]]) -> None:
     for chunk in _chunks(sorted(pairs), 500):
         chunk = set(chunk)
         new, old = _computed(session, as_of, chunk), _stored(session, chunk)
+        ids = {customer for customer, _ in chunk}
+        named = select(Customer.id, Customer.name).where(Customer.id.in_(ids))
+        names = dict(session.execute(named).tuples().all())
         deltas: dict[tuple[str, int], list[int]] = {}
         for customer, currency in sorted(chunk):
             before, after = old.get((customer, currency)), new.get((customer, currency))
@@ -256,6 +259,7 @@ def _write(session: Session, as_of: date, pairs: set[tuple[int, str]]) -> None:
                 session.execute(delete(Receivable).where(where))
             if after is not None:
                 values = dict(zip(AMOUNT_KEYS, after, strict=True))
+                values["name"] = names.get(customer, "")
                 session.execute(
                     insert(Receivable).values(customer_id=customer, currency=currency, **values)
                 )
@@ -291,10 +295,11 @@ def rebuild(session: Session, as_of: date) -> None:
     columns = _bucket_columns(as_of)
     session.execute(
         insert(Receivable).from_select(
-            ["customer_id", "currency", *AMOUNT_KEYS],
-            select(Invoice.customer_id, Invoice.currency, *columns)
+            ["customer_id", "currency", *AMOUNT_KEYS, "name"],
+            select(Invoice.customer_id, Invoice.currency, *columns, Customer.name)
+            .join(Customer, Customer.id == Invoice.customer_id)
             .where(_open())
-            .group_by(Invoice.customer_id, Invoice.currency),
+            .group_by(Invoice.customer_id, Invoice.currency, Customer.name),
         )
     )
     shard = (Receivable.customer_id % SHARDS).label("shard")
@@ -351,6 +356,9 @@ def _invoice_changes(session: Session, _context) -> None:
     """after_flush: the (customer, currency) of every invoice added, changed or deleted in
     this flush are counted again in the same transaction."""
     pairs = set()
+    for obj in session.dirty:
+        if isinstance(obj, Customer) and inspect(obj).attrs.name.history.deleted:
+            rename(session, obj.id, obj.name)
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, Invoice) and obj.customer_id is not None:
             pairs.add((obj.customer_id, obj.currency))
@@ -369,6 +377,13 @@ def install() -> None:
     """Keep the receivables with every ORM session's invoice changes; idempotent."""
     if not event.contains(Session, "after_flush", _invoice_changes):
         event.listen(Session, "after_flush", _invoice_changes)
+
+
+def rename(session: Session, customer_id: int, name: str) -> None:
+    """Keep the copy of a customer's name (the sort by name) with a rename or a clearing."""
+    session.execute(
+        update(Receivable).where(Receivable.customer_id == customer_id).values(name=name)
+    )
 
 
 def forget_customer(session: Session, customer_id: int) -> None:
@@ -422,7 +437,7 @@ def currency_totals(session: Session, today: date, currency: str | None = None) 
 def _ordered(query: AgingQuery) -> list:
     descending = query.direction == "desc"
     if query.sort == "name":
-        columns = [Customer.name, Customer.id]
+        columns = [Receivable.name, Receivable.customer_id]
     else:
         columns = [getattr(Receivable, query.sort), Receivable.customer_id]
     return [column.desc() if descending else column.asc() for column in columns]
