@@ -284,6 +284,7 @@ NOT_PAGES = {
     "billing.invoice_pdf",
     "billing.credit_note_pdf",
     "statements.pdf",
+    "receivables.download",
 }
 
 
