@@ -285,6 +285,7 @@ NOT_PAGES = {
     "billing.invoice_pdf",
     "billing.credit_note_pdf",
     "statements.pdf",
+    "receivables.download",
 }
 
 

@@ -74,9 +74,10 @@ def create_app(config: dict | None = None) -> Flask:
     read_only.init_app(app)
     security_headers.init_app(app)
 
-    from webapp.services import history
+    from webapp.services import history, receivables
 
     history.install()
+    receivables.install()
 
     from webapp import models  # noqa: F401  (registers tables with the metadata)
     from webapp.blueprints.account_access import routes as account_access
@@ -99,6 +100,7 @@ def create_app(config: dict | None = None) -> Flask:
     from webapp.blueprints.payment_links import routes as payment_links
     from webapp.blueprints.personal_data import routes as personal_data
     from webapp.blueprints.public import routes as public
+    from webapp.blueprints.receivables import routes as receivables
     from webapp.blueprints.records import routes as records
     from webapp.blueprints.reminders import routes as reminders
     from webapp.blueprints.sales import routes as sales
@@ -124,6 +126,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(records.bp)
     app.register_blueprint(subscriptions.bp)
     app.register_blueprint(sales.bp)
+    app.register_blueprint(receivables.bp)
     app.register_blueprint(settings.bp)
     app.register_blueprint(tags.bp)
     app.register_blueprint(bulk.bp)

@@ -10,6 +10,9 @@ from webapp.models.billing import (
     InvoiceLine,
     InvoiceStatus,
     LedgerEntry,
+    Receivable,
+    ReceivablesDay,
+    ReceivablesTotal,
 )
 from webapp.models.bulk import BulkAction, BulkStatus
 from webapp.models.contacts import Address, Alias, Contact
@@ -80,6 +83,9 @@ __all__ = [
     "LegalEntity",
     "Note",
     "PaymentLink",
+    "Receivable",
+    "ReceivablesDay",
+    "ReceivablesTotal",
     "ReminderAttachment",
     "ReminderStep",
     "Sale",

@@ -192,7 +192,73 @@ class Invoice(Versioned, db.Model):
         Index("ix_invoices_customer_issue", "customer_id", "issue_date", "id"),
         # The reminder job's walk: open invoices by due date.
         Index("ix_invoices_status_due", "status", "due_date", "id"),
+        # Receivables (services.receivables): the open invoices by due date, to find the
+        # customers whose invoices move to another aging bucket when a day passes.
+        Index(
+            "ix_invoices_open_due",
+            "due_date",
+            "customer_id",
+            "currency",
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
     )
+
+
+# The amount columns of a receivables row, in the order of the aging report.
+AGING_COLUMNS = ("current", "d1_30", "d31_60", "d61_90", "d90_plus", "total")
+
+
+class Receivable(db.Model):
+    """What one customer owes on open invoices in one currency, by days past due as of
+    ``ReceivablesDay.as_of`` (services.receivables keeps it with every invoice change and
+    moves it on a day at a time). Re-derivable from the invoices at any time."""
+
+    __tablename__ = "receivables"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    current: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    d1_30: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    d31_60: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    d61_90: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    d90_plus: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    total: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    # The customer's name, for the sort by name only (the page shows the customer's own):
+    # kept with renames, and blanked with Clear personal data.
+    name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+
+    # The report's sorts: each amount (and the name) within a currency, ties by customer.
+    __table_args__ = tuple(
+        Index(f"ix_receivables_{column}", "currency", column, "customer_id")
+        for column in (*AGING_COLUMNS, "name")
+    )
+
+
+class ReceivablesTotal(db.Model):
+    """The receivables rows of a currency summed, in a few rows (``shard``: customer id
+    modulo services.receivables.SHARDS) that each change moves by its difference."""
+
+    __tablename__ = "receivables_totals"
+
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    current: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    d1_30: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    d31_60: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    d61_90: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    d90_plus: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    total: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    customers: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+class ReceivablesDay(db.Model):
+    """The day the receivables rows' buckets are counted from (one row, id 1)."""
+
+    __tablename__ = "receivables_day"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    as_of: Mapped[date] = mapped_column(Date, nullable=False)
 
 
 class InvoiceLine(db.Model):

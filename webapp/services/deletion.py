@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 import webapp.models  # noqa: F401 - every model registered, so the metadata is complete
 from webapp.extensions import db
 from webapp.models.customer import Customer
-from webapp.services import audit, exports, subscriptions
+from webapp.services import audit, exports, receivables, subscriptions
 from webapp.services.ledger import LedgerError, in_transaction, lock_customer
 from webapp.services.wording import counted
 
@@ -50,6 +50,7 @@ CUSTOMER_TABLES = (
     "tickets",
     "subscriptions",
     "customer_balances",
+    "receivables",
 )
 # Tables without a customer_id column, whose rows are the customer's through a parent:
 # table -> (its column, the parent table that has the customer_id).
@@ -244,6 +245,8 @@ def _remove_locked(session: Session, customer: Customer) -> WhatGoes:
     """Delete every row of ``customer`` (locked by the caller) and write its audit line."""
     visible_id = customer.customer_id
     counts = what_goes(session, customer.id)
+    # Its open invoices leave the receivables totals with it.
+    receivables.forget_customer(session, customer.id)
     for name in CUSTOMER_TABLES:
         table = _table(name)
         _delete_rows(session, table, _rows_of(table, customer.id))

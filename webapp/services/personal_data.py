@@ -44,7 +44,7 @@ from webapp.models.history import CustomerEvent
 from webapp.models.notes import Note
 from webapp.models.payment_links import PaymentLink
 from webapp.models.subscriptions import Subscription
-from webapp.services import audit, exports, guard, history, ledger, subscriptions
+from webapp.services import audit, exports, guard, history, ledger, receivables, subscriptions
 from webapp.services.gateways import gateway_for
 from webapp.services.mailer import NO_MAIL_SERVER
 from webapp.services.money import format_money
@@ -361,6 +361,7 @@ def _clear(session: Session, customer: Customer, now: datetime) -> None:
             email_undeliverable_reason="",
         )
     )
+    receivables.rename(session, mine, CLEARED_NAME)
     # The customer-area account signs in with the address: it goes, with its sessions
     # and links (the emails that carried them keep their rows, without the link).
     accounts = select(CustomerAccount.id).where(CustomerAccount.customer_id == mine)

@@ -1,0 +1,1 @@
+"""Receivables: the aging report of open invoices, and its CSV."""
