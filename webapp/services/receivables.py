@@ -248,7 +248,7 @@ def _write(session: Session, as_of: date, pairs: set[tuple[int, str]]) -> None:
         new, old = _computed(session, as_of, chunk), _stored(session, chunk)
         ids = {customer for customer, _ in chunk}
         named = select(Customer.id, Customer.name).where(Customer.id.in_(ids))
-        names = dict(session.execute(named).tuples().all())
+        names = {customer_id: name for customer_id, name in session.execute(named)}
         deltas: dict[tuple[str, int], list[int]] = {}
         for customer, currency in sorted(chunk):
             before, after = old.get((customer, currency)), new.get((customer, currency))
