@@ -15,12 +15,14 @@ from webapp.blueprints.customers.tabs import TABS
 from webapp.blueprints.records.routes import KINDS
 from webapp.models.api_keys import ApiKey
 from webapp.models.billing import CreditNote, Invoice
+from webapp.models.bulk import BulkAction
 from webapp.models.contacts import Address, Alias, Contact
 from webapp.models.crm import Activity, Sale, Tag, Ticket
 from webapp.models.email import Email
 from webapp.models.export import Export
 from webapp.models.imports import CustomerImport
 from webapp.models.notes import Note
+from webapp.models.reminders import ReminderStep
 from webapp.models.settings import LegalEntity, TaxClass
 from webapp.models.subscriptions import Subscription
 from webapp.services import settings
@@ -60,6 +62,8 @@ REQUIRED_TEXT = {
     "notes.create": {"body": "Called about the invoice."},
     "api_keys.create": {"name": "Shop sync"},
     "tags.create": {"tag": "vip"},
+    "bulk.confirm": {"tag_name": "vip", "new_status": "suspended"},
+    "settings.reminder_schedule": {"days": "5"},
     "settings.new_tax_class": {"name": "Reduced", "rate": "7"},
     "settings.new_legal_entity": {"name": "Acme GmbH", "number_prefix": "ACME"},
     "staff.new": {
@@ -242,6 +246,16 @@ def build_world(db, admin_client, make_customer, make_staff) -> World:
         db.session, {"name": "Other Ltd", "default_currency": "GBP", "number_prefix": "OTH"}
     )
     other = make_staff(email="tess@example.com", name="Tess Target")
+    # A bulk action run as a background job (its progress page).
+    db.session.add(
+        BulkAction(
+            staff_id=admin_client.staff.id,
+            action="tag_add",
+            tag_name="vip",
+            customer_ids=f"[{cid}]",
+        )
+    )
+    db.session.commit()
     db.session.expire_all()
 
     def first(model, *where):
@@ -267,6 +281,8 @@ def build_world(db, admin_client, make_customer, make_staff) -> World:
         "export_id": first(Export),
         "import_id": first(CustomerImport),
         "key_id": first(ApiKey),
+        "step_id": first(ReminderStep),
+        "bulk_id": first(BulkAction),
     }
     record_ids = {kind: first(model) for kind, model in RECORD_MODELS.items()}
     db.session.commit()
@@ -314,6 +330,16 @@ def is_api(rule) -> bool:
     return rule.endpoint.partition(".")[0] in API_BLUEPRINTS
 
 
+# Pages that are only pages with a query: Customers -> With the customers (each action,
+# the world's customer ticked) opens its confirmation.
+PAGE_QUERIES = {
+    "bulk.confirm": [
+        lambda world, action=action: {"action": action, "ids": world.customer_id}
+        for action in ("tag_add", "tag_remove", "status", "export", "delete")
+    ],
+}
+
+
 def urls_of(app, rule, world: World, method: str) -> list[str]:
     """Every URL of ``rule`` with real ids: each record kind, customer tab and invoice
     action it takes. None for a customer-area, public or API route (not the panel's)."""
@@ -343,6 +369,8 @@ def urls_of(app, rule, world: World, method: str) -> list[str]:
         else:
             assert name in world.ids, f"{rule.endpoint} takes {name}: add a row to the world"
             choices = [{**c, name: world.ids[name]} for c in choices]
+    if method == "GET" and rule.endpoint in PAGE_QUERIES:
+        choices = [{**c, **query(world)} for c in choices for query in PAGE_QUERIES[rule.endpoint]]
     urls = []
     for values in choices:
         if "record_id" in rule.arguments:

@@ -193,8 +193,12 @@ def test_nothing_ticked_goes_back_to_the_list_with_a_message(staff_client, three
     assert "Tick the customers first, or choose all matching." in html
 
 
-def test_an_unknown_action_is_404(staff_client, three):
-    assert staff_client.get(bulk_url("melt", [three[0].id])).status_code == 404
+def test_an_unknown_action_goes_back_to_the_list_saying_so(staff_client, three):
+    response = staff_client.get(bulk_url("melt", [three[0].id]))
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("/customers")
+    page = staff_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Choose what to do with the customers." in page
 
 
 # -- change status -----------------------------------------------------------------------

@@ -69,6 +69,7 @@ def world(app, db, staff_client, make_staff, make_customer):
         "staff_id": target.id,
         "tax_class_id": tax_class.id,
         "entity_id": entity.id,
+        "step_id": entity.reminder_steps[0].id,
         "key_id": api_keys.create_key(db.session, "Shop sync", "read", admin.id).key.id,
         "import_id": import_service.upload(
             db.session, admin, "customers.csv", b"Name,Email,Country\nAcme,acme@example.com,DE\n"

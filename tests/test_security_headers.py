@@ -16,6 +16,7 @@ from tests.conftest import StaffClient, _fresh_request_globals, make_app, sign_i
 from tests.crawl import is_customer_area
 from webapp.blueprints.api.auth import PUBLIC_API_ENDPOINTS
 from webapp.blueprints.customers.tabs import TABS
+from webapp.models.bulk import BulkAction
 from webapp.models.email import Email
 from webapp.models.staff import Staff
 from webapp.services import (
@@ -260,6 +261,10 @@ def world(db, admin, make_staff, make_customer) -> dict:
     email = db.session.scalars(select(Email).where(Email.customer_id == customer.id)).first()
     verification_token = live_verification_token(db, customer)
     new_key = api_keys.create_key(db.session, "Shop sync", "read", admin.id)
+    bulk_job = BulkAction(
+        staff_id=admin.id, action="tag_add", tag_name="vip", customer_ids=f"[{customer.id}]"
+    )
+    db.session.add(bulk_job)
     db.session.commit()
     return {
         "key_id": new_key.key.id,
@@ -279,6 +284,7 @@ def world(db, admin, make_staff, make_customer) -> dict:
         "subscription_id": subscription.id,
         "export_id": export.id,
         "import_id": customer_import.id,
+        "bulk_id": bulk_job.id,
         "tax_class_id": settings.tax_class_for_rate(db.session, 2000).id,
         "entity_id": settings.default_legal_entity(db.session).id,
         "token": token,

@@ -37,10 +37,11 @@ def _list_url(query: CustomerQuery) -> str:
     return url_for("customers.index", **query.to_args())
 
 
-def _action(values: MultiDict) -> str:
+def _action(values: MultiDict) -> str | None:
+    """The action picked on the list (None when none or an unknown one was sent)."""
     action = values.get("action", "")
     if action not in bulk.ACTIONS:
-        abort(404)
+        return None
     if action in bulk.ADMIN_ACTIONS:
         require_admin()
     return action
@@ -55,6 +56,8 @@ def confirm():
     action = _action(values)
     selection = _selection(values)
     back = _list_url(selection.query)
+    if action is None:
+        return _refused("Choose what to do with the customers.", back)
     if not selection.all_matching and not selection.ids:
         return _refused("Tick the customers first, or choose all matching.", back)
     form = BulkForm(action=action)
