@@ -278,7 +278,10 @@ class TallyWorker(Worker):
         except Exception:
             log.exception("Sweep failed; the next one tries again")
         try:
-            self.schedule_reminders()
+            # Redis gone meanwhile: wait for it like the sweep's own lock does (no traceback).
+            self._until_redis_answers(self.schedule_reminders)
+        except StopRequested:
+            raise  # SIGTERM while waiting for Redis: the worker leaves, nothing to log
         except Exception:
             log.exception("Could not enqueue the payment reminders; the next sweep tries again")
 

@@ -249,7 +249,7 @@ def build_world(db, admin_client, make_customer, make_staff) -> World:
     # A bulk action run as a background job (its progress page).
     db.session.add(
         BulkAction(
-            staff_id=admin_client.staff.id,
+            staff_id=other.id,
             action="tag_add",
             tag_name="vip",
             customer_ids=f"[{cid}]",
