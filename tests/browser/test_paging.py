@@ -10,7 +10,7 @@ from tests.browser.test_panel import assert_not_reloaded, mark_window, results
 
 
 def names_shown(page) -> list[str]:
-    return results(page).locator("tbody tr td:nth-child(2) a").all_inner_texts()
+    return results(page).locator("tbody tr td.col-customer > a").all_inner_texts()
 
 
 def test_next_previous_reload_and_back_show_the_same_rows(signed_in_page, js_enabled, add_customer):

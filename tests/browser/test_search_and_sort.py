@@ -32,7 +32,7 @@ ALL_REQUESTS_ENDED = "() => window.listRequests.started === window.listRequests.
 
 def names(page) -> Locator:
     """The Name cell of each row, top to bottom."""
-    return results(page).locator("tbody tr td:nth-child(2) a")
+    return results(page).locator("tbody tr td.col-customer > a")
 
 
 def test_a_search_then_a_sort_shows_one_view_in_the_table_and_the_url(
